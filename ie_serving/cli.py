@@ -1,0 +1,109 @@
+"""`ie_serving model ...` and `ie_serving config ...`: parse flags into a ServerConfig."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ie_serving.config import ServerConfig, load_config_file, parse_model, poll_wait_seconds
+from ie_serving.errors import ConfigError
+from ie_serving.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+def _add_server_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=9000, help="gRPC port (default 9000)")
+    parser.add_argument("--rest_port", type=int, default=0, help="REST port; 0 (default) means no REST listener")
+    parser.add_argument("--grpc_workers", type=int, default=16, help="gRPC request threads (default 16)")
+    parser.add_argument("--rest_workers", type=int, default=8, help="REST request threads (default 8)")
+    parser.add_argument(
+        "--grpc_max_message_mb", type=int, default=256, help="largest gRPC request or response in MB (default 256)"
+    )
+    parser.add_argument(
+        "--file_system_poll_wait_seconds",
+        type=float,
+        default=None,
+        help="seconds between model repository polls; 0 turns polling off "
+        "(default 1, or the FILE_SYSTEM_POLL_WAIT_SECONDS environment variable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ie_serving", description="Serve OpenVINO models over the TensorFlow Serving API."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{model,config}")
+    model = commands.add_parser("model", help="serve one model")
+    model.add_argument("--model_name", required=True, help="name clients use in model_spec.name")
+    model.add_argument("--model_path", required=True, help="base path holding numeric version directories")
+    model.add_argument("--batch_size", help='batch size to reshape to, or "auto" for a dynamic batch')
+    model.add_argument("--shape", help='"auto", "(1,3,224,224)", or JSON {"input": "(1,3,224,224)"}')
+    model.add_argument(
+        "--model_version_policy",
+        help='JSON: {"latest": {"num_versions": 1}} (default), {"all": {}} or {"specific": {"versions": [1, 2]}}',
+    )
+    model.add_argument("--nireq", type=int, help="infer requests per version (default: OpenVINO's optimal number)")
+    model.add_argument("--target_device", default="CPU", help="OpenVINO device (default CPU)")
+    model.add_argument("--plugin_config", help='JSON of OpenVINO properties, e.g. {"INFERENCE_PRECISION_HINT": "f32"}')
+    _add_server_flags(model)
+    config = commands.add_parser("config", help="serve the models listed in a config file")
+    config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
+    _add_server_flags(config)
+    return parser
+
+
+def _check_port(flag: str, value: int, allow_zero: bool) -> None:
+    if not (0 if allow_zero else 1) <= value <= 65535:
+        raise ConfigError(f"{flag}: expected a port number 1-65535{' or 0' if allow_zero else ''}, got {value}")
+
+
+def config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """Validate the parsed flags into a ServerConfig (ConfigError names the bad flag)."""
+    if args.command == "model":
+        raw = {
+            "name": args.model_name,
+            "base_path": args.model_path,
+            "batch_size": args.batch_size,
+            "shape": args.shape,
+            "model_version_policy": args.model_version_policy,
+            "nireq": args.nireq,
+            "target_device": args.target_device,
+            "plugin_config": args.plugin_config,
+        }
+        models = (parse_model(raw, where="--model"),)
+    else:
+        models = load_config_file(args.config_path)
+    _check_port("--port", args.port, allow_zero=False)
+    _check_port("--rest_port", args.rest_port, allow_zero=True)
+    for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb"):
+        if getattr(args, flag) < 1:
+            raise ConfigError(f"--{flag}: expected an integer >= 1, got {getattr(args, flag)}")
+    return ServerConfig(
+        models=models,
+        port=args.port,
+        rest_port=args.rest_port,
+        grpc_workers=args.grpc_workers,
+        rest_workers=args.rest_workers,
+        grpc_max_message_mb=args.grpc_max_message_mb,
+        poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        setup_logging()
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"ie_serving: error: {exc}", file=sys.stderr)
+        return 2
+    from ie_serving.server import serve_forever  # OpenVINO is imported only once flags are valid
+
+    return serve_forever(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

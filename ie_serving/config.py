@@ -1,0 +1,196 @@
+"""Model and server configuration: parsed and validated once at start-up.
+
+Every error names the field, the value that came and what is accepted, so a user can fix
+the flag or the config file without reading code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ie_serving.errors import ConfigError
+from ie_serving.versions import VersionPolicy, parse_policy
+
+Dims = tuple[int, ...]
+ShapeSpec = None | str | Dims | dict[str, str | Dims]
+
+MODEL_KEYS = (
+    "name",
+    "base_path",
+    "batch_size",
+    "shape",
+    "model_version_policy",
+    "nireq",
+    "target_device",
+    "plugin_config",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """One served model: where its versions live and how to compile them."""
+
+    name: str
+    base_path: str
+    batch_size: int | str | None = None
+    shape: ShapeSpec = None
+    version_policy: VersionPolicy = VersionPolicy()
+    nireq: int | None = None
+    target_device: str = "CPU"
+    plugin_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """The whole server: models plus listener and polling settings."""
+
+    models: tuple[ModelConfig, ...]
+    port: int = 9000
+    rest_port: int = 0
+    grpc_workers: int = 16
+    rest_workers: int = 8
+    rest_max_body_mb: int = 100
+    grpc_max_message_mb: int = 256
+    poll_wait_seconds: float = 1.0
+
+
+def _int_at_least(field: str, value: object, minimum: int) -> int:
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ConfigError(f"{field}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def parse_batch_size(value: object, field: str = "batch_size") -> int | str | None:
+    """None (the model's own), "auto" (dynamic batch) or a positive integer."""
+    if value is None or value == "":
+        return None
+    if value == "auto":
+        return "auto"
+    try:
+        return _int_at_least(field, value, 1)
+    except ConfigError:
+        raise ConfigError(f'{field}: expected a positive integer or "auto", got {value!r}') from None
+
+
+def _parse_dims(field: str, value: object) -> Dims:
+    if isinstance(value, str):
+        text = value.strip()
+        if not re.fullmatch(r"[(\[]\s*-?\d+(\s*,\s*-?\d+)*\s*,?\s*[)\]]", text):
+            raise ConfigError(f'{field}: expected dimensions like "(1,3,224,224)" or "auto", got {value!r}')
+        value = [int(d) for d in re.findall(r"-?\d+", text)]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f'{field}: expected dimensions like [1, 3, 224, 224] or "auto", got {value!r}')
+    dims = []
+    for dim in value:
+        if not isinstance(dim, int) or isinstance(dim, bool) or dim < -1 or dim == 0:
+            raise ConfigError(f"{field}: dimensions must be positive integers or -1 (dynamic), got {value!r}")
+        dims.append(dim)
+    return tuple(dims)
+
+
+def parse_shape(value: object, field: str = "shape") -> ShapeSpec:
+    """None, "auto", dimensions for a single-input model, or {input: dims | "auto"}."""
+    if value is None or value == "":
+        return None
+    if value == "auto":
+        return "auto"
+    if isinstance(value, str) and value.strip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{field}: invalid JSON ({exc.msg}): {value!r}") from None
+    if isinstance(value, Mapping):
+        return {
+            str(name): "auto" if dims == "auto" else _parse_dims(f"{field}.{name}", dims)
+            for name, dims in value.items()
+        }
+    return _parse_dims(field, value)
+
+
+def _parse_json_object(field: str, value: object) -> dict:
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{field}: invalid JSON ({exc.msg}): {value!r}") from None
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{field}: expected a JSON object, got {value!r}")
+    return dict(value)
+
+
+def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
+    """Validate one model entry (config file keys, also used for the CLI's single model)."""
+    unknown = sorted(set(raw) - set(MODEL_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; accepted keys are {list(MODEL_KEYS)}")
+    for key in ("name", "base_path"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ConfigError(f"{where}.{key}: required, expected a non-empty string, got {raw.get(key)!r}")
+    policy = raw.get("model_version_policy")
+    if isinstance(policy, str):
+        policy = _parse_json_object(f"{where}.model_version_policy", policy)
+    nireq = raw.get("nireq")
+    target_device = raw.get("target_device") or "CPU"
+    if not isinstance(target_device, str):
+        raise ConfigError(f"{where}.target_device: expected a device name like CPU, got {target_device!r}")
+    return ModelConfig(
+        name=raw["name"],
+        base_path=raw["base_path"],
+        batch_size=parse_batch_size(raw.get("batch_size"), f"{where}.batch_size"),
+        shape=parse_shape(raw.get("shape"), f"{where}.shape"),
+        version_policy=parse_policy(policy, f"{where}.model_version_policy"),
+        nireq=None if nireq in (None, 0, "0", "") else _int_at_least(f"{where}.nireq", nireq, 1),
+        target_device=target_device,
+        plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
+    )
+
+
+def load_config_file(path: str) -> tuple[ModelConfig, ...]:
+    """Read {"model_config_list": [{"config": {...}}, ...]} and validate every entry."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"--config_path: cannot read {path!r}: {exc.strerror}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--config_path: {path!r} is not valid JSON: {exc}") from None
+    if not isinstance(document, Mapping) or set(document) != {"model_config_list"}:
+        raise ConfigError(f'{path}: expected an object with the single key "model_config_list"')
+    entries = document["model_config_list"]
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{path}: model_config_list must be a non-empty list")
+    models = []
+    for index, entry in enumerate(entries):
+        where = f"model_config_list[{index}].config"
+        if not isinstance(entry, Mapping) or set(entry) != {"config"} or not isinstance(entry["config"], Mapping):
+            raise ConfigError(f'{path}: model_config_list[{index}] must be {{"config": {{...}}}}')
+        models.append(parse_model(entry["config"], where))
+    names = [m.name for m in models]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"{path}: model names must be unique, repeated: {duplicates}")
+    return tuple(models)
+
+
+def poll_wait_seconds(flag_value: float | None, environ: Mapping[str, str] = os.environ) -> float:
+    """The flag when given, else the seed-era FILE_SYSTEM_POLL_WAIT_SECONDS, else 1."""
+    if flag_value is not None:
+        value: object = flag_value
+    else:
+        value = environ.get("FILE_SYSTEM_POLL_WAIT_SECONDS", "1")
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise ConfigError(f"file_system_poll_wait_seconds: expected a number >= 0 (0 = off), got {value!r}")
+    return seconds

@@ -1,0 +1,50 @@
+"""The numeric element types served, with their names in numpy, OpenVINO and TF Serving.
+
+bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+# (numpy dtype, OpenVINO type name, TF DataType name)
+_TABLE = (
+    (np.dtype(np.float32), "f32", "DT_FLOAT"),
+    (np.dtype(np.float64), "f64", "DT_DOUBLE"),
+    (np.dtype(np.float16), "f16", "DT_HALF"),
+    (BFLOAT16, "bf16", "DT_BFLOAT16"),
+    (np.dtype(np.int8), "i8", "DT_INT8"),
+    (np.dtype(np.int16), "i16", "DT_INT16"),
+    (np.dtype(np.int32), "i32", "DT_INT32"),
+    (np.dtype(np.int64), "i64", "DT_INT64"),
+    (np.dtype(np.uint8), "u8", "DT_UINT8"),
+    (np.dtype(np.uint16), "u16", "DT_UINT16"),
+    (np.dtype(np.uint32), "u32", "DT_UINT32"),
+    (np.dtype(np.uint64), "u64", "DT_UINT64"),
+    (np.dtype(np.bool_), "boolean", "DT_BOOL"),
+)
+
+NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _ in _TABLE}
+OV_BY_NUMPY = {np_dtype: ov_name for np_dtype, ov_name, _ in _TABLE}
+TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name in _TABLE}
+NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name in _TABLE}
+SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name in _TABLE)
+
+
+def tf_name(dtype: np.dtype) -> str:
+    """DT_FLOAT style name of a served numpy dtype."""
+    return TF_NAME_BY_NUMPY[np.dtype(dtype)]
+
+
+def can_convert(received: np.dtype, expected: np.dtype) -> bool:
+    """True when every value of `received` is exactly representable in `expected`."""
+    if received == expected:
+        return True
+    if received == BFLOAT16:
+        return expected in (np.dtype(np.float32), np.dtype(np.float64))
+    if expected == BFLOAT16:
+        return received in (np.dtype(np.bool_), np.dtype(np.int8), np.dtype(np.uint8))
+    return bool(np.can_cast(received, expected, casting="safe"))

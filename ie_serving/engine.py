@@ -1,0 +1,226 @@
+"""OpenVINO: read an IR version, reshape it as configured, compile it, describe its
+inputs and outputs, and run inference from a pool of infer requests.
+
+Knows nothing of protobuf, JSON or HTTP: tensors in and out are numpy arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import pathlib
+import queue
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import openvino as ov
+
+from ie_serving.config import ModelConfig
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
+from ie_serving.errors import InferenceFailed, ModelLoadError
+
+log = logging.getLogger(__name__)
+
+MAPPING_FILE = "mapping_config.json"
+
+# Defaults for the CPU plugin when plugin_config does not set them: a server answers many
+# clients at once (THROUGHPUT), and TF Serving users expect float32 answers, not bf16.
+CPU_DEFAULTS = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as clients see it: name, numpy dtype, -1 for dynamic dims."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...] | None  # None: dynamic rank
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        if self.shape is None:
+            return True
+        return len(shape) == len(self.shape) and all(
+            want == -1 or want == got for want, got in zip(self.shape, shape, strict=True)
+        )
+
+
+@functools.cache
+def core() -> ov.Core:
+    """The process-wide OpenVINO Core (thread-safe; created on first use, not at import)."""
+    return ov.Core()
+
+
+def find_ir_pair(file_names: Iterable[str]) -> tuple[str, str]:
+    """The one `.xml` + `.bin` pair at the top of a version directory.
+
+    Raises ModelLoadError saying what is missing or ambiguous."""
+    top = [name for name in file_names if "/" not in name]
+    xmls = sorted(n for n in top if n.lower().endswith(".xml"))
+    bins = sorted(n for n in top if n.lower().endswith(".bin"))
+    if len(xmls) != 1 or len(bins) != 1:
+        raise ModelLoadError(
+            f"expected exactly one .xml and one .bin file, found {len(xmls)} .xml {xmls} and {len(bins)} .bin {bins}"
+        )
+    return xmls[0], bins[0]
+
+
+def _dims(partial: ov.PartialShape) -> tuple[int, ...] | None:
+    if partial.rank.is_dynamic:
+        return None
+    return tuple(d.get_length() if d.is_static else -1 for d in partial)
+
+
+def _numpy_dtype(port: ov.Output, kind: str) -> np.dtype:
+    type_name = port.get_element_type().get_type_name()
+    if type_name not in NUMPY_BY_OV:
+        raise ModelLoadError(f"{kind} {port.get_any_name()!r} has element type {type_name}, which is not served")
+    return NUMPY_BY_OV[type_name]
+
+
+def _port_name(port: ov.Output) -> str:
+    try:
+        return port.get_any_name()
+    except RuntimeError:
+        return port.get_node().get_friendly_name()
+
+
+def _read_mapping(version_dir: pathlib.Path) -> dict[str, dict[str, str]]:
+    path = version_dir / MAPPING_FILE
+    if not path.exists():
+        return {"inputs": {}, "outputs": {}}
+    try:
+        mapping = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path}: not valid JSON ({exc})") from None
+    if (
+        not isinstance(mapping, dict)
+        or not set(mapping) <= {"inputs", "outputs"}
+        or not all(isinstance(v, dict) and all(isinstance(x, str) for x in v.values()) for v in mapping.values())
+    ):
+        raise ModelLoadError(f'{path}: expected {{"inputs": {{"model_name": "client_name"}}, "outputs": {{...}}}}')
+    return {"inputs": mapping.get("inputs", {}), "outputs": mapping.get("outputs", {})}
+
+
+def _target_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str]) -> dict:
+    """New partial shapes per input from the config's `shape` and `batch_size`."""
+    shape, batch = config.shape, config.batch_size
+    if isinstance(shape, tuple) and len(model.inputs) != 1:
+        raise ModelLoadError(
+            f"shape {shape} given without input names, but the model has {len(model.inputs)} inputs; "
+            'use {"input_name": "(dims)"}'
+        )
+    if isinstance(shape, dict):
+        known = {_port_name(p) for p in model.inputs} | set(mapping.values())
+        unknown = sorted(set(shape) - known)
+        if unknown:
+            raise ModelLoadError(f"shape names unknown input(s) {unknown}; the model's inputs are {sorted(known)}")
+    targets = {}
+    for port in model.inputs:
+        name = _port_name(port)
+        partial = port.get_partial_shape()
+        wanted = shape.get(name, shape.get(mapping.get(name, name))) if isinstance(shape, dict) else shape
+        if wanted == "auto":
+            partial = ov.PartialShape.dynamic(partial.rank) if partial.rank.is_static else partial
+        elif isinstance(wanted, tuple):
+            partial = ov.PartialShape([ov.Dimension() if d == -1 else ov.Dimension(d) for d in wanted])
+        if batch is not None and partial.rank.is_static and len(partial) > 0:
+            dims = list(partial)
+            dims[0] = ov.Dimension() if batch == "auto" else ov.Dimension(batch)
+            partial = ov.PartialShape(dims)
+        if partial != port.get_partial_shape():
+            targets[port] = partial
+    return targets
+
+
+def _compile_properties(config: ModelConfig) -> dict:
+    properties = dict(config.plugin_config)
+    if config.target_device.upper() == "CPU":
+        for key, value in CPU_DEFAULTS.items():
+            properties.setdefault(key, value)
+    return properties
+
+
+class CompiledVersion:
+    """One compiled model version with its pool of infer requests.
+
+    `infer` blocks while every request of the pool is busy, so parallel callers wait
+    their turn instead of failing; OpenVINO releases the GIL while it computes."""
+
+    def __init__(self, compiled: ov.CompiledModel, mapping: Mapping[str, Mapping[str, str]], nireq: int | None):
+        self._compiled = compiled
+        in_map, out_map = mapping["inputs"], mapping["outputs"]
+        self.inputs = {}
+        self._input_index = {}
+        for index, port in enumerate(compiled.inputs):
+            name = in_map.get(_port_name(port), _port_name(port))
+            self.inputs[name] = TensorSpec(name, _numpy_dtype(port, "input"), _dims(port.get_partial_shape()))
+            self._input_index[name] = index
+        self.outputs = {}
+        self._output_index = {}
+        for index, port in enumerate(compiled.outputs):
+            name = out_map.get(_port_name(port), _port_name(port))
+            self.outputs[name] = TensorSpec(name, _numpy_dtype(port, "output"), _dims(port.get_partial_shape()))
+            self._output_index[name] = index
+        self.precision = str(_property(compiled, "INFERENCE_PRECISION_HINT"))
+        self.nireq = nireq or int(_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1)
+        self._pool: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
+        for _ in range(self.nireq):
+            self._pool.put(compiled.create_infer_request())
+
+    def infer(self, inputs: Mapping[str, np.ndarray], outputs: Iterable[str]) -> dict[str, np.ndarray]:
+        """Run the model on validated inputs (client names) and return the named outputs."""
+        feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
+        request = self._pool.get()
+        try:
+            request.infer(feed, share_inputs=True)
+            return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
+        except RuntimeError as exc:
+            raise InferenceFailed(f"OpenVINO inference failed: {str(exc).strip().splitlines()[0]}") from exc
+        finally:
+            self._pool.put(request)
+
+
+def _property(compiled: ov.CompiledModel, key: str) -> object:
+    try:
+        return compiled.get_property(key)
+    except RuntimeError:
+        return None
+
+
+def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
+    if array.dtype != BFLOAT16:
+        return array
+    tensor = ov.Tensor(ov.Type.bf16, list(array.shape))
+    tensor.data.view(np.uint16)[...] = array.view(np.uint16)
+    return tensor
+
+
+def _from_ov(tensor: ov.Tensor) -> np.ndarray:
+    if tensor.element_type == ov.Type.bf16:
+        return tensor.data.view(np.uint16).copy().view(BFLOAT16)
+    return tensor.data.copy()
+
+
+def load_version(version_dir: pathlib.Path, xml_name: str, bin_name: str, config: ModelConfig) -> CompiledVersion:
+    """Read, reshape and compile one IR version; raise ModelLoadError with the reason."""
+    mapping = _read_mapping(version_dir)
+    try:
+        model = core().read_model(str(version_dir / xml_name), str(version_dir / bin_name))
+    except RuntimeError as exc:
+        raise ModelLoadError(f"cannot read {xml_name}: {_first_line(exc)}") from None
+    targets = _target_shapes(model, config, mapping["inputs"])
+    try:
+        if targets:
+            model.reshape(targets)
+        compiled = core().compile_model(model, config.target_device, _compile_properties(config))
+    except RuntimeError as exc:
+        raise ModelLoadError(f"cannot compile for {config.target_device}: {_first_line(exc)}") from None
+    return CompiledVersion(compiled, mapping, config.nireq)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    meaningful = [line for line in lines if not line.startswith(("Exception from", "Check '"))]
+    return (meaningful or lines or [type(exc).__name__])[0]

@@ -1,0 +1,150 @@
+"""TF Serving gRPC servicers: PredictionService (Predict, GetModelMetadata) and
+ModelService (GetModelStatus). Thin: decode, call the service, encode."""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent import futures
+
+import grpc
+
+from ie_serving.engine import TensorSpec
+from ie_serving.errors import InvalidInput, ServingError, Unimplemented
+from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
+from ie_serving.protos.tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, log_request
+from ie_serving.tensors import tf_dtype_enum, to_numpy, to_proto
+
+log = logging.getLogger(__name__)
+
+
+def requested_version(spec: object) -> int | None:
+    """The version asked for; absent or 0 (OVMS clients' "latest") means the latest."""
+    if spec.HasField("version_label"):
+        raise Unimplemented(f"version labels are not supported (got {spec.version_label!r}); ask for a version number")
+    if spec.HasField("version") and spec.version.value != 0:
+        if spec.version.value < 0:
+            raise InvalidInput(f"model_spec.version must be positive, got {spec.version.value}")
+        return spec.version.value
+    return None
+
+
+def _tensor_info(spec: TensorSpec) -> meta_graph_pb2.TensorInfo:
+    info = meta_graph_pb2.TensorInfo(name=spec.name, dtype=tf_dtype_enum(spec.dtype))
+    if spec.shape is None:
+        info.tensor_shape.unknown_rank = True
+    else:
+        for dim in spec.shape:
+            info.tensor_shape.dim.add(size=dim)
+    return info
+
+
+class _Handler:
+    """Runs one RPC body, turning ServingErrors into gRPC status and logging the call."""
+
+    def __init__(self, service: Service):
+        self.service = service
+
+    def _call(self, method: str, request: object, context: grpc.ServicerContext, body):
+        started = time.perf_counter()
+        name = request.model_spec.name
+        version = None
+        try:
+            version = requested_version(request.model_spec)
+            response = body(name, version)
+        except ServingError as exc:
+            log_request("grpc", method, name, version, exc.code.name, started)
+            context.abort(exc.code.grpc_code, exc.message)
+        except Exception as exc:  # a bug must fail one request, never the server
+            log.exception("grpc %s model=%s: unexpected error", method, name)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
+        log_request("grpc", method, name, version, "OK", started)
+        return response
+
+
+class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, _Handler):
+    """tensorflow.serving.PredictionService."""
+
+    def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+        def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
+            inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
+            result = self.service.predict(
+                name, version, inputs, list(request.output_filter), request.model_spec.signature_name
+            )
+            response = predict_pb2.PredictResponse()
+            response.model_spec.name = name
+            response.model_spec.version.value = result.version
+            response.model_spec.signature_name = SIGNATURE
+            for key, array in result.outputs.items():
+                response.outputs[key].CopyFrom(to_proto(array))
+            return response
+
+        return self._call("Predict", request, context, body)
+
+    def GetModelMetadata(self, request, context):  # noqa: N802
+        def body(name: str, version: int | None) -> get_model_metadata_pb2.GetModelMetadataResponse:
+            fields = list(request.metadata_field)
+            if not fields:
+                raise InvalidInput("GetModelMetadataRequest must specify at least one metadata_field: signature_def")
+            unsupported = [f for f in fields if f != "signature_def"]
+            if unsupported:
+                raise InvalidInput(
+                    f"Metadata field(s) {unsupported} not supported; the supported field is signature_def"
+                )
+            metadata = self.service.metadata(name, version)
+            signatures = get_model_metadata_pb2.SignatureDefMap()
+            signature = signatures.signature_def[SIGNATURE]
+            signature.method_name = PREDICT_METHOD
+            for key, spec in metadata.inputs.items():
+                signature.inputs[key].CopyFrom(_tensor_info(spec))
+            for key, spec in metadata.outputs.items():
+                signature.outputs[key].CopyFrom(_tensor_info(spec))
+            response = get_model_metadata_pb2.GetModelMetadataResponse()
+            response.model_spec.name = name
+            response.model_spec.version.value = metadata.version
+            response.metadata["signature_def"].Pack(signatures)
+            return response
+
+        return self._call("GetModelMetadata", request, context, body)
+
+
+class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Handler):
+    """tensorflow.serving.ModelService."""
+
+    def GetModelStatus(self, request, context):  # noqa: N802
+        def body(name: str, version: int | None) -> get_model_status_pb2.GetModelStatusResponse:
+            response = get_model_status_pb2.GetModelStatusResponse()
+            for status in self.service.status(name, version):
+                entry = response.model_version_status.add(version=status.version, state=int(status.state))
+                entry.status.error_code = status.error_code
+                entry.status.error_message = status.error_message
+            return response
+
+        return self._call("GetModelStatus", request, context, body)
+
+
+def start_grpc_server(service: Service, port: int, workers: int, max_message_bytes: int) -> grpc.Server:
+    """Bind 0.0.0.0:port and start serving; raise OSError when the port cannot be bound."""
+    options = [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
+    try:
+        bound = server.add_insecure_port(f"0.0.0.0:{port}")
+    except RuntimeError as exc:
+        raise OSError(f"cannot bind gRPC port {port}: {exc}") from None
+    if bound == 0:
+        raise OSError(f"cannot bind gRPC port {port}: address in use or not permitted")
+    server.start()
+    return server

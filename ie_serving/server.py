@@ -1,0 +1,79 @@
+"""Start-up and shutdown: load every model once, open the ports, poll storage, and stop
+cleanly on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import grpc
+
+from ie_serving.config import ServerConfig
+from ie_serving.errors import StorageError
+from ie_serving.grpc_api import start_grpc_server
+from ie_serving.service import Service
+from ie_serving.store import ModelStore, Poller
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 10.0
+
+
+class Runtime:
+    """The store, its poller and the gRPC server of one serving process."""
+
+    def __init__(self, store: ModelStore, poller: Poller, grpc_server: grpc.Server):
+        self.store = store
+        self.service = Service(store)
+        self.poller = poller
+        self.grpc_server = grpc_server
+
+    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+        """Stop polling and accepting, let in-flight requests finish, release models."""
+        self.poller.stop()
+        self.grpc_server.stop(grace).wait()
+        self.store.unload_all()
+
+
+def start(config: ServerConfig) -> Runtime:
+    """Load every configured model (first attempt), then open gRPC and start polling.
+
+    Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
+    store = ModelStore(config.models)
+    log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
+    store.reconcile_all(fatal_storage_errors=True)
+    for model in store.models.values():
+        if not any(s.state.name == "AVAILABLE" for s in model.versions.values()):
+            log.warning("model %s: no version AVAILABLE after the first load attempt", model.config.name)
+    grpc_server = start_grpc_server(
+        Service(store), config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024
+    )
+    log.info("gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads)", config.port, config.grpc_workers)
+    poller = Poller(store, config.poll_wait_seconds)
+    poller.start()
+    if config.poll_wait_seconds > 0:
+        log.info("polling model base paths every %s s", config.poll_wait_seconds)
+    else:
+        log.info("model polling is off (file_system_poll_wait_seconds 0)")
+    return Runtime(store, poller, grpc_server)
+
+
+def serve_forever(config: ServerConfig) -> int:
+    """Run until SIGTERM/SIGINT; return the process exit code."""
+    try:
+        runtime = start(config)
+    except StorageError as exc:
+        log.error("start-up failed: %s", exc)
+        return 1
+    except OSError as exc:
+        log.error("start-up failed: %s", exc)
+        return 1
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: stop.set())
+    stop.wait()
+    log.info("shutting down: finishing in-flight requests (grace %.0f s)", SHUTDOWN_GRACE_SECONDS)
+    runtime.stop()
+    log.info("stopped")
+    return 0

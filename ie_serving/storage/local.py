@@ -1,0 +1,51 @@
+"""Model versions on the local filesystem (also volumes mounted into a container)."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+from ie_serving.errors import StorageError
+from ie_serving.storage import VersionListing
+
+
+def _local_path(base_path: str) -> pathlib.Path:
+    return pathlib.Path(base_path.removeprefix("file://")).expanduser()
+
+
+class LocalStorage:
+    """Lists version directories with os.scandir; a version is already local."""
+
+    def list_versions(self, base_path: str) -> tuple[dict[int, VersionListing], list[str]]:
+        root = _local_path(base_path)
+        try:
+            entries = list(os.scandir(root))
+        except OSError as exc:
+            raise StorageError(f"cannot list base path {str(root)!r}: {exc.strerror or exc}") from None
+        versions: dict[int, VersionListing] = {}
+        notes: list[str] = []
+        for entry in sorted(entries, key=lambda e: e.name):
+            if not entry.is_dir():
+                notes.append(f"{entry.path}: ignored, not a version directory")
+            elif not entry.name.isdigit() or int(entry.name) <= 0:
+                notes.append(f"{entry.path}: ignored, version directories must be named by a positive integer")
+            else:
+                versions[int(entry.name)] = VersionListing(int(entry.name), _files_under(pathlib.Path(entry.path)))
+        return versions, notes
+
+    def local_dir(self, base_path: str, listing: VersionListing) -> pathlib.Path:
+        return _local_path(base_path) / str(listing.version)
+
+
+def _files_under(directory: pathlib.Path) -> tuple[tuple[str, int, str], ...]:
+    """Every regular file below directory with its size and modification time."""
+    files = []
+    for dirpath, _dirnames, filenames in os.walk(directory):
+        for name in filenames:
+            path = pathlib.Path(dirpath, name)
+            try:
+                stat = path.stat()
+            except OSError:
+                continue  # removed while listing: the next poll sees the new state
+            files.append((str(path.relative_to(directory)), stat.st_size, str(stat.st_mtime_ns)))
+    return tuple(sorted(files))
