@@ -163,7 +163,8 @@ class CompiledVersion:
             name = out_map.get(_port_name(port), _port_name(port))
             self.outputs[name] = TensorSpec(name, _numpy_dtype(port, "output"), _dims(port.get_partial_shape()))
             self._output_index[name] = index
-        self.precision = str(_property(compiled, "INFERENCE_PRECISION_HINT"))
+        precision = _property(compiled, "INFERENCE_PRECISION_HINT")
+        self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.nireq = nireq or int(_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1)
         self._pool: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
         for _ in range(self.nireq):

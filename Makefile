@@ -1,0 +1,47 @@
+# Everything a fresh machine needs is installed by these targets; `make test` is what CI runs.
+PYTHON ?= python3
+VENV := .venv
+TF_VENV := .venv-tf
+BIN := $(VENV)/bin
+PORT ?= 9000
+REST_PORT ?= 8501
+
+.PHONY: install demo test unit style protos clean
+
+install: $(VENV)/.installed
+
+# The server and its test clients (ovmsclient, requests); silero-vad only for the model file
+# its wheel ships, so without its torch dependencies.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --no-deps silero-vad==6.2.3
+	touch $@
+
+# The official TF Serving client with TensorFlow (2.1 GB), kept apart from the server.
+$(TF_VENV)/.installed:
+	$(PYTHON) -m venv $(TF_VENV)
+	$(TF_VENV)/bin/pip install -q --upgrade pip
+	$(TF_VENV)/bin/pip install -q tensorflow-serving-api==2.21.0
+	touch $@
+
+demo: install
+	$(BIN)/python -m ie_serving.demo demo_models/demo
+	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
+
+test: install $(TF_VENV)/.installed
+	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider
+
+unit: install
+	$(BIN)/python -m pytest -q tests/unit
+
+style: install
+	$(BIN)/ruff format --check ie_serving tests scripts
+	$(BIN)/ruff check ie_serving tests scripts
+
+protos: install
+	$(BIN)/python scripts/gen_protos.py
+
+clean:
+	rm -rf $(VENV) $(TF_VENV) demo_models

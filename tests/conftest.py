@@ -1,0 +1,25 @@
+"""Shared fixtures: temporary model repositories and real server processes."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.server import ServerProcess
+
+
+@pytest.fixture
+def start_server(tmp_path: pathlib.Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start `ie_serving` with the given arguments; every server is stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*args: str, env: dict[str, str] | None = None, ready: bool = True) -> ServerProcess:
+        server = ServerProcess(list(args), tmp_path / f"server{len(started)}.log", env)
+        started.append(server)
+        return server.wait_ready() if ready else server
+
+    yield start
+    for server in started:
+        server.stop()

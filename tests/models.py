@@ -1,0 +1,90 @@
+"""Models for the tests, made with OpenVINO's Python API and saved as IR; plus the real
+pretrained Silero VAD model that the silero-vad wheel ships, converted at set-up."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import openvino as ov
+from openvino import opset13 as ops
+
+from ie_serving.engine import CPU_DEFAULTS
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+def save(model: ov.Model, base_path: pathlib.Path, version: int = 1) -> pathlib.Path:
+    """Write model as base_path/<version>/model.xml + model.bin (float32 weights kept)."""
+    target = base_path / str(version) / "model.xml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    ov.save_model(model, str(target), compress_to_fp16=False)
+    return target.parent
+
+
+def _named(node: ov.Node, name: str) -> ov.Node:
+    node.output(0).get_tensor().set_names({name})
+    return node
+
+
+def scale_model(factor: float = 2.0, shape: list[int] | None = None) -> ov.Model:
+    """x f32 [shape] -> y = x * factor; the factor tells versions apart."""
+    x = ops.parameter(shape or [-1, 4], np.float32, name="x")
+    return ov.Model([_named(ops.multiply(x, ops.constant(np.float32(factor))), "y")], [x], f"scale{factor}")
+
+
+def dtype_model(dtype: np.dtype) -> ov.Model:
+    """x of dtype [-1, 3] -> y of the same dtype: x + 1 for numbers, not x for bool."""
+    ov_type = ov.Type.boolean if dtype == np.bool_ else ov.Type(np.dtype(dtype))
+    x = ops.parameter([-1, 3], ov_type, name="x")
+    if dtype == np.bool_:
+        y = ops.logical_not(x)
+    else:
+        y = ops.add(x, ops.convert(ops.constant(np.float32(1)), ov_type))
+    return ov.Model([_named(y, "y")], [x], f"plus_one_{np.dtype(dtype).name}")
+
+
+def multi_io_model() -> ov.Model:
+    """a, b f32 [-1, 3] and c i64 [2] -> sum = a + b, prod = a * b, c2 = c * 2."""
+    a = ops.parameter([-1, 3], np.float32, name="a")
+    b = ops.parameter([-1, 3], np.float32, name="b")
+    c = ops.parameter([2], np.int64, name="c")
+    outputs = [
+        _named(ops.add(a, b), "sum"),
+        _named(ops.multiply(a, b), "prod"),
+        _named(ops.multiply(c, ops.constant(np.int64(2))), "c2"),
+    ]
+    return ov.Model(outputs, [a, b, c], "multi_io")
+
+
+def dynamic_model() -> ov.Model:
+    """x f32 [-1, -1] -> row sums [-1] and x squared [-1, -1]."""
+    x = ops.parameter([-1, -1], np.float32, name="x")
+    axis = ops.constant(np.array([1], dtype=np.int64))
+    return ov.Model(
+        [_named(ops.reduce_sum(x, axis, keep_dims=False), "row_sum"), _named(ops.multiply(x, x), "square")],
+        [x],
+        "dynamic",
+    )
+
+
+def silero_vad_onnx() -> pathlib.Path:
+    """The ONNX Silero VAD model inside the silero-vad wheel (installed without torch)."""
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("silero-vad is not installed; `make test` installs it with --no-deps")
+    return pathlib.Path(next(iter(spec.submodule_search_locations))) / "data" / "silero_vad_op18_ifless.onnx"
+
+
+def silero_vad_model() -> ov.Model:
+    """Silero VAD converted to OpenVINO: input f32 [?, ?], state f32 [2, ?, 128], sr i64 scalar."""
+    return ov.convert_model(str(silero_vad_onnx()))
+
+
+def direct_infer(model_xml: pathlib.Path, inputs: dict[str, np.ndarray], properties: dict | None = None) -> dict:
+    """OpenVINO's own result for the same IR and input, with the server's default properties."""
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(str(model_xml)), "CPU", properties or dict(CPU_DEFAULTS))
+    result = compiled.create_infer_request().infer(inputs)
+    return {port.get_any_name(): np.array(value) for port, value in result.items()}
