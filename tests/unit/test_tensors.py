@@ -1,0 +1,115 @@
+"""TensorProto codec: every served dtype and shape round-trips; TF clients' encodings decode."""
+
+import numpy as np
+import ovmsclient
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ie_serving.dtypes import BFLOAT16, TF_NAME_BY_NUMPY
+from ie_serving.errors import InvalidInput
+from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
+from ie_serving.tensors import to_numpy, to_proto
+
+SERVED = list(TF_NAME_BY_NUMPY)
+HYPOTHESIS_DTYPES = [d for d in SERVED if d != BFLOAT16]
+
+
+def _arrays():
+    return st.sampled_from(HYPOTHESIS_DTYPES).flatmap(
+        lambda dtype: hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5))
+    )
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(_arrays())
+def test_every_dtype_and_shape_round_trips(array):
+    wire = to_proto(array).SerializeToString()
+    decoded = to_numpy("x", tensor_pb2.TensorProto.FromString(wire))
+    assert _same(decoded, array)
+
+
+def test_bfloat16_round_trips():
+    array = np.array([[1.5, -2.0], [0.25, 3.0]], dtype=BFLOAT16)
+    proto = to_proto(array)
+    assert types_pb2.DataType.Name(proto.dtype) == "DT_BFLOAT16"
+    assert _same(to_numpy("x", proto), array)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_arrays().filter(lambda a: a.size > 0))
+def test_ovmsclient_encoding_decodes(array):
+    """ovmsclient (OVMS's client) fills typed fields or tensor_content; both must decode."""
+    client_proto = ovmsclient.make_tensor_proto(array)
+    decoded = to_numpy("x", tensor_pb2.TensorProto.FromString(client_proto.SerializeToString()))
+    assert decoded.shape == array.shape
+    np.testing.assert_array_equal(decoded, array)
+
+
+@pytest.mark.parametrize(
+    ("field", "dtype_name", "values", "dtype"),
+    [
+        ("float_val", "DT_FLOAT", [1.5, 2.5], np.float32),
+        ("double_val", "DT_DOUBLE", [1.5, 2.5], np.float64),
+        ("int_val", "DT_INT32", [-3, 7], np.int32),
+        ("int_val", "DT_INT8", [-128, 127], np.int8),
+        ("int_val", "DT_UINT16", [0, 65535], np.uint16),
+        ("int64_val", "DT_INT64", [-(2**40), 2**40], np.int64),
+        ("uint32_val", "DT_UINT32", [0, 2**32 - 1], np.uint32),
+        ("uint64_val", "DT_UINT64", [0, 2**64 - 1], np.uint64),
+        ("bool_val", "DT_BOOL", [True, False], np.bool_),
+        ("half_val", "DT_HALF", list(np.array([1.5, -2.0], np.float16).view(np.uint16)), np.float16),
+    ],
+)
+def test_typed_fields_decode(field, dtype_name, values, dtype):
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DataType.Value(dtype_name))
+    proto.tensor_shape.dim.add(size=2)
+    getattr(proto, field).extend(int(v) if field == "half_val" else v for v in values)
+    decoded = to_numpy("x", proto)
+    assert decoded.dtype == np.dtype(dtype)
+    expected = np.array(values, dtype=np.uint16).view(np.float16) if field == "half_val" else np.array(values, dtype)
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_single_value_fills_shape_as_tensorflow_does():
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[2.0])
+    proto.tensor_shape.dim.add(size=2)
+    proto.tensor_shape.dim.add(size=3)
+    np.testing.assert_array_equal(to_numpy("x", proto), np.full((2, 3), 2.0, np.float32))
+
+
+def _proto(dtype=types_pb2.DT_FLOAT, dims=(2, 2), **fields):
+    proto = tensor_pb2.TensorProto(dtype=dtype, **fields)
+    for dim in dims:
+        proto.tensor_shape.dim.add(size=dim)
+    return proto
+
+
+@pytest.mark.parametrize(
+    ("proto", "message"),
+    [
+        (_proto(tensor_content=b"\0" * 12), "shape [2, 2] of DT_FLOAT needs 16 bytes of tensor_content, got 12"),
+        (_proto(dims=(2**40, 2**40), tensor_content=b"\0" * 16), "needs 4835703278458516698824704 bytes"),
+        (_proto(dims=(2**31, 2**31), float_val=[1.0]), "needs 4611686018427387904 values, got 1"),
+        (_proto(float_val=[1.0, 2.0, 3.0]), "shape [2, 2] needs 4 values, got 3 in float_val"),
+        (_proto(dims=(-1, 2), float_val=[1.0, 2.0]), "negative dimension"),
+        (_proto(dtype=types_pb2.DT_STRING, string_val=[b"a"]), "dtype DT_STRING is not served"),
+        (_proto(dtype=types_pb2.DT_INT8, dims=(1,), int_val=[300]), "outside the range of DT_INT8"),
+        (tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape={"unknown_rank": True}), "unknown_rank"),
+    ],
+)
+def test_malformed_tensors_are_refused_before_allocation(proto, message):
+    with pytest.raises(InvalidInput) as info:
+        to_numpy("x", proto)
+    assert message in str(info.value)
+    assert "input 'x'" in str(info.value) or "DT_INT8" in str(info.value)
+
+
+def test_empty_tensor_decodes():
+    decoded = to_numpy("x", _proto(dims=(0, 3)))
+    assert decoded.shape == (0, 3) and decoded.dtype == np.float32
