@@ -31,7 +31,7 @@ def repo(tmp_path_factory):
         "scale_v1": models.save(models.scale_model(1.0), root / "scale", 1),
         "scale_v2": models.save(models.scale_model(2.0), root / "scale", 2),
         "static": models.save(models.scale_model(3.0, [1, 4]), root / "static"),
-        "bf16": models.save(models.dtype_model(np.float32), root / "bf16"),
+        "bf16": models.save(build_demo_model(), root / "bf16"),
     }
     for dtype in DTYPES:
         paths[np.dtype(dtype).name] = models.save(models.dtype_model(dtype), root / np.dtype(dtype).name)
@@ -177,14 +177,15 @@ def test_batch_size_and_shape_settings_reshape_the_model(client, raw):
     np.testing.assert_array_equal(outputs["y"], np.full((5, 2), 3.0, np.float32))
 
 
-def test_precision_setting_is_applied(raw, repo, tmp_path):
-    """bf16 requested in plugin_config gives OpenVINO's bf16 answer, not the f32 one."""
-    x = np.array([[1.0009765625, 3.14159, -2.71828]], np.float32)
-    _, outputs = raw.predict("bf16", {"x": x})
-    expected = models.direct_infer(
-        repo[2]["bf16"] / "model.xml", {"x": x}, {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "bf16"}
-    )
-    np.testing.assert_array_equal(outputs["y"], expected["y"])
+def test_precision_setting_is_applied(raw, repo):
+    """bf16 asked for in plugin_config gives OpenVINO's bf16 answer; the default gives f32's."""
+    x = np.random.default_rng(5).random((1, 3, 224, 224), dtype=np.float32)
+    xml = repo[2]["bf16"] / "model.xml"
+    bf16 = models.direct_infer(xml, {"input": x}, {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "bf16"})
+    f32 = models.direct_infer(xml, {"input": x})
+    assert not np.array_equal(bf16["probabilities"], f32["probabilities"]), "this CPU computes bf16 as f32"
+    np.testing.assert_array_equal(raw.predict("bf16", {"input": x})[1]["probabilities"], bf16["probabilities"])
+    np.testing.assert_array_equal(raw.predict("demo", {"input": x})[1]["probabilities"], f32["probabilities"])
 
 
 def test_parallel_requests_all_answer_correctly(raw):
