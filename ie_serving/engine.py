@@ -191,8 +191,11 @@ def _property(compiled: ov.CompiledModel, key: str) -> object:
 
 
 def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
+    """An input OpenVINO can take: writable numpy memory it shares, or a bf16 tensor."""
     if array.dtype != BFLOAT16:
-        return array
+        # read-only buffers (decoded straight from the request) are copied once here;
+        # OpenVINO refuses read-only scalars and would copy read-only arrays itself
+        return array if array.flags.writeable else array.copy()
     tensor = ov.Tensor(ov.Type.bf16, list(array.shape))
     tensor.data.view(np.uint16)[...] = array.view(np.uint16)
     return tensor

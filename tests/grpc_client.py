@@ -25,7 +25,9 @@ class RawClient:
     def close(self) -> None:
         self.channel.close()
 
-    def predict_request(self, name: str, inputs: dict, version: int | None = None, **spec) -> predict_pb2.PredictRequest:
+    def predict_request(
+        self, name: str, inputs: dict, version: int | None = None, **spec
+    ) -> predict_pb2.PredictRequest:
         request = predict_pb2.PredictRequest()
         request.model_spec.name = name
         if version is not None:

@@ -38,10 +38,8 @@ def dtype_model(dtype: np.dtype) -> ov.Model:
     """x of dtype [-1, 3] -> y of the same dtype: x + 1 for numbers, not x for bool."""
     ov_type = ov.Type.boolean if dtype == np.bool_ else ov.Type(np.dtype(dtype))
     x = ops.parameter([-1, 3], ov_type, name="x")
-    if dtype == np.bool_:
-        y = ops.logical_not(x)
-    else:
-        y = ops.add(x, ops.convert(ops.constant(np.float32(1)), ov_type))
+    one = ops.convert(ops.constant(np.float32(1)), ov_type)
+    y = ops.logical_not(x) if dtype == np.bool_ else ops.add(x, one)
     return ov.Model([_named(y, "y")], [x], f"plus_one_{np.dtype(dtype).name}")
 
 

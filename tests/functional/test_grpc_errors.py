@@ -57,7 +57,13 @@ MULTI = {"a": np.ones((1, 3), np.float32), "b": np.ones((1, 3), np.float32), "c"
     ("name", "inputs", "kwargs", "code", "message"),
     [
         ("nope", {"x": X}, {}, grpc.StatusCode.NOT_FOUND, "Servable not found for request: Latest(nope)"),
-        ("scale", {"x": X}, {"version": 7}, grpc.StatusCode.NOT_FOUND, "Servable not found for request: Specific(scale, 7)"),
+        (
+            "scale",
+            {"x": X},
+            {"version": 7},
+            grpc.StatusCode.NOT_FOUND,
+            "Servable not found for request: Specific(scale, 7)",
+        ),
         ("scale", {"z": X}, {}, grpc.StatusCode.INVALID_ARGUMENT, "unknown input(s) ['z']; expected inputs: ['x']"),
         ("multi", {"a": MULTI["a"], "b": MULTI["b"]}, {}, grpc.StatusCode.INVALID_ARGUMENT, "missing input(s) ['c']"),
         (
@@ -81,9 +87,21 @@ MULTI = {"a": np.ones((1, 3), np.float32), "b": np.ones((1, 3), np.float32), "c"
             grpc.StatusCode.INVALID_ARGUMENT,
             "expects shape [-1, 4] (-1: any size), got [4]",
         ),
-        ("scale", {"x": X}, {"output_filter": ["nope"]}, grpc.StatusCode.INVALID_ARGUMENT, "unknown output(s) ['nope']"),
+        (
+            "scale",
+            {"x": X},
+            {"output_filter": ["nope"]},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "unknown output(s) ['nope']",
+        ),
         ("scale", {"x": X}, {"signature_name": "other"}, grpc.StatusCode.FAILED_PRECONDITION, 'signature key "other"'),
-        ("scale", {"x": X}, {"version_label": "stable"}, grpc.StatusCode.UNIMPLEMENTED, "version labels are not supported"),
+        (
+            "scale",
+            {"x": X},
+            {"version_label": "stable"},
+            grpc.StatusCode.UNIMPLEMENTED,
+            "version labels are not supported",
+        ),
     ],
 )
 def test_predict_errors(raw, name, inputs, kwargs, code, message):
@@ -137,7 +155,9 @@ def test_metadata_errors(raw):
     error = _error(lambda: raw.metadata("scale", fields=("signature_def", "other")))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "['other'] not supported" in error.details()
     error = _error(lambda: raw.metadata("nope"))
-    assert error.code() == grpc.StatusCode.NOT_FOUND and "Servable not found for request: Latest(nope)" in error.details()
+    assert (
+        error.code() == grpc.StatusCode.NOT_FOUND and "Servable not found for request: Latest(nope)" in error.details()
+    )
 
 
 def test_status_errors(raw):

@@ -164,7 +164,11 @@ def test_metadata_describes_signature(raw):
     signature = signatures.signature_def["serving_default"]
     assert signature.method_name == "tensorflow/serving/predict"
     a = signature.inputs["a"]
-    assert (a.name, types_pb2.DataType.Name(a.dtype), [d.size for d in a.tensor_shape.dim]) == ("a", "DT_FLOAT", [-1, 3])
+    assert (a.name, types_pb2.DataType.Name(a.dtype), [d.size for d in a.tensor_shape.dim]) == (
+        "a",
+        "DT_FLOAT",
+        [-1, 3],
+    )
     assert types_pb2.DataType.Name(signature.inputs["c"].dtype) == "DT_INT64"
     assert set(signature.outputs) == {"sum", "prod", "c2"}
 
@@ -181,7 +185,9 @@ def test_precision_setting_is_applied(raw, repo):
     """bf16 asked for in plugin_config gives OpenVINO's bf16 answer; the default gives f32's."""
     x = np.random.default_rng(5).random((1, 3, 224, 224), dtype=np.float32)
     xml = repo[2]["bf16"] / "model.xml"
-    bf16 = models.direct_infer(xml, {"input": x}, {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "bf16"})
+    bf16 = models.direct_infer(
+        xml, {"input": x}, {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "bf16"}
+    )
     f32 = models.direct_infer(xml, {"input": x})
     assert not np.array_equal(bf16["probabilities"], f32["probabilities"]), "this CPU computes bf16 as f32"
     np.testing.assert_array_equal(raw.predict("bf16", {"input": x})[1]["probabilities"], bf16["probabilities"])

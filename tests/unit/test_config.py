@@ -43,13 +43,24 @@ def test_config_file_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"model_config_list": [{"config": {"name": "a", "base_path": "/m", "batchsize": 1}}]}, "unknown key(s) ['batchsize']"),
+        (
+            {"model_config_list": [{"config": {"name": "a", "base_path": "/m", "batchsize": 1}}]},
+            "unknown key(s) ['batchsize']",
+        ),
         ({"model_config_list": [{"config": {"name": "a"}}]}, "model_config_list[0].config.base_path: required"),
         ({"model_config_list": []}, "non-empty list"),
         ({"models": []}, 'single key "model_config_list"'),
-        ({"model_config_list": [{"config": {"name": "a", "base_path": "/m", "nireq": -1}}]}, "nireq: expected an integer >= 1"),
         (
-            {"model_config_list": [{"config": {"name": "a", "base_path": "/m"}}, {"config": {"name": "a", "base_path": "/n"}}]},
+            {"model_config_list": [{"config": {"name": "a", "base_path": "/m", "nireq": -1}}]},
+            "nireq: expected an integer >= 1",
+        ),
+        (
+            {
+                "model_config_list": [
+                    {"config": {"name": "a", "base_path": "/m"}},
+                    {"config": {"name": "a", "base_path": "/n"}},
+                ]
+            },
             "names must be unique",
         ),
     ],

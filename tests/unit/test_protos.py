@@ -53,7 +53,11 @@ def test_messages_match_tf_serving_wire_format(module):
 
 
 def test_package_and_service_names_are_tf_servings():
-    from ie_serving.protos.tensorflow_serving.apis import get_model_metadata_pb2, model_service_pb2, prediction_service_pb2
+    from ie_serving.protos.tensorflow_serving.apis import (
+        get_model_metadata_pb2,
+        model_service_pb2,
+        prediction_service_pb2,
+    )
 
     assert get_model_metadata_pb2.SignatureDefMap.DESCRIPTOR.full_name == "tensorflow.serving.SignatureDefMap"
     predict = prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"]
@@ -65,5 +69,7 @@ def test_package_and_service_names_are_tf_servings():
 
 
 def test_server_never_imports_tensorflow():
-    code = "import sys, ie_serving.cli, ie_serving.server; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    code = (
+        "import sys, ie_serving.cli, ie_serving.server; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)

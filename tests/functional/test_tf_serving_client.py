@@ -1,0 +1,48 @@
+"""The official TF Serving client (tensorflow-serving-api with TensorFlow's tensor helpers),
+run in its own virtual environment so TensorFlow never enters the server or this process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+
+from tests import models
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
+
+
+def test_official_client_predicts_reads_metadata_and_status(tmp_path, start_server):
+    assert pathlib.Path(TF_PYTHON).exists(), f"{TF_PYTHON} missing: `make test` builds the TensorFlow client venv"
+    version_dir = models.save(models.multi_io_model(), tmp_path / "multi")
+    server = start_server("model", "--model_name", "multi", "--model_path", str(tmp_path / "multi"))
+    rng = np.random.default_rng(7)
+    inputs = {
+        "a": rng.random((2, 3), dtype=np.float32),
+        "b": rng.random((2, 3), dtype=np.float32),
+        "c": np.array([3, -4], dtype=np.int64),
+    }
+    np.savez(tmp_path / "in.npz", **inputs)
+    result = subprocess.run(
+        [TF_PYTHON, str(REPO / "tests" / "tfclient" / "tf_serving_client.py"), server.address, "multi"]
+        + [str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["version"] == 1
+    assert answer["inputs"] == {"a": ["float32", [-1, 3]], "b": ["float32", [-1, 3]], "c": ["int64", [2]]}
+    assert answer["outputs"] == ["c2", "prod", "sum"]
+    assert answer["status"] == [[1, "AVAILABLE"]]
+    expected = models.direct_infer(version_dir / "model.xml", inputs)
+    with np.load(tmp_path / "out.npz") as outputs:
+        assert sorted(outputs.files) == ["c2", "prod", "sum"]
+        for name in outputs.files:
+            np.testing.assert_array_equal(outputs[name], expected[name])
