@@ -1,0 +1,56 @@
+"""ModelStore and reconciliation on real local model directories, without sockets."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from ie_serving.config import ModelConfig
+from ie_serving.errors import ServableNotFound, ServableUnavailable
+from ie_serving.store import ModelStore, ServedVersion, State
+from ie_serving.storage import VersionListing
+from ie_serving.versions import VersionPolicy
+from tests import models
+
+
+def test_transitions_are_guarded():
+    served = ServedVersion("m", VersionListing(1, ()))
+    with pytest.raises(RuntimeError, match="model m version 1: cannot go AVAILABLE -> UNLOADING, it is START"):
+        served.begin_unload()
+
+
+def test_unload_waits_for_in_flight_requests(tmp_path):
+    models.save(models.scale_model(), tmp_path / "m")
+    store = ModelStore((ModelConfig("m", str(tmp_path / "m")),))
+    store.reconcile_all(fatal_storage_errors=True)
+    with store.lease("m") as served:
+        served.begin_unload()
+        finisher = threading.Thread(target=served.finish_unload)
+        finisher.start()
+        finisher.join(timeout=0.3)
+        assert finisher.is_alive() and served.state == State.UNLOADING
+        y = served.engine.infer({"x": np.ones((1, 4), np.float32)}, ["y"])["y"]  # engine still there
+        assert y.tolist() == [[2.0] * 4]
+    finisher.join(timeout=5)
+    assert served.state == State.END and served.engine is None
+    with pytest.raises(ServableUnavailable, match="Model m has no AVAILABLE version: version 1 is END"):
+        store.lease("m").__enter__()
+
+
+def test_reconcile_follows_policy_and_storage(tmp_path):
+    base = tmp_path / "m"
+    for version in (1, 2, 3):
+        models.save(models.scale_model(float(version)), base, version)
+    store = ModelStore((ModelConfig("m", str(base), version_policy=VersionPolicy("latest", num_versions=2)),))
+    store.reconcile_all(fatal_storage_errors=True)
+    assert {v: s.state for v, s in store.models["m"].versions.items()} == {2: State.AVAILABLE, 3: State.AVAILABLE}
+    shutil.rmtree(base / "3")
+    store.reconcile_all()
+    versions = store.models["m"].versions
+    assert versions[1].state == State.AVAILABLE and versions[2].state == State.AVAILABLE
+    assert versions[3].state in (State.UNLOADING, State.END)
+    with pytest.raises(ServableNotFound, match=r"Servable not found for request: Specific\(m, 4\)"):
+        store.lease("m", 4).__enter__()
