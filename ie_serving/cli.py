@@ -20,6 +20,9 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grpc_workers", type=int, default=16, help="gRPC request threads (default 16)")
     parser.add_argument("--rest_workers", type=int, default=8, help="REST request threads (default 8)")
     parser.add_argument(
+        "--rest_max_body_mb", type=int, default=100, help="largest REST request body in MB (default 100)"
+    )
+    parser.add_argument(
         "--grpc_max_message_mb", type=int, default=256, help="largest gRPC request or response in MB (default 256)"
     )
     parser.add_argument(
@@ -78,7 +81,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models = load_config_file(args.config_path)
     _check_port("--port", args.port, allow_zero=False)
     _check_port("--rest_port", args.rest_port, allow_zero=True)
-    for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb"):
+    if args.rest_port == args.port:
+        raise ConfigError(f"--rest_port: expected a port other than the gRPC --port {args.port}, got the same")
+    for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag}: expected an integer >= 1, got {getattr(args, flag)}")
     return ServerConfig(
@@ -87,6 +92,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         rest_port=args.rest_port,
         grpc_workers=args.grpc_workers,
         rest_workers=args.rest_workers,
+        rest_max_body_mb=args.rest_max_body_mb,
         grpc_max_message_mb=args.grpc_max_message_mb,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
     )

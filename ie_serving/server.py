@@ -12,6 +12,7 @@ import grpc
 from ie_serving.config import ServerConfig
 from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
+from ie_serving.rest_server import serve as serve_rest
 from ie_serving.service import Service
 from ie_serving.store import ModelStore, Poller
 
@@ -60,7 +61,11 @@ def start(config: ServerConfig) -> Runtime:
 
 
 def serve_forever(config: ServerConfig) -> int:
-    """Run until SIGTERM/SIGINT; return the process exit code."""
+    """Run until SIGTERM/SIGINT; return the process exit code.
+
+    With a REST port, gunicorn hosts the REST app and runs `start` in its worker process."""
+    if config.rest_port:
+        return serve_rest(config, start, SHUTDOWN_GRACE_SECONDS)
     try:
         runtime = start(config)
     except StorageError as exc:

@@ -1,0 +1,313 @@
+"""TF Serving's JSON tensors <-> numpy: request bodies in the row (`instances`) and column
+(`inputs`) formats, and predict answers in the matching form.
+
+Only numeric tensors are served. JSON values become arrays with one `np.asarray` call per
+input (no per-element Python loop when the nesting is regular) and are then converted to the
+model's input dtype under TF Serving's rules: integers into float inputs, integral floats into
+integer inputs, `true`/`false` only into bool inputs, nothing that loses range. As TF Serving
+does, `NaN`, `Infinity` and `-Infinity` are accepted as number literals and written back as such.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import orjson
+
+from ie_serving.dtypes import BFLOAT16, tf_name
+from ie_serving.engine import TensorSpec
+from ie_serving.errors import InvalidInput
+
+NUMERIC_ONLY = "only numeric tensors are served"
+
+# Integers above these magnitudes do not fit a float type exactly (TF Serving's rule).
+_EXACT_INT_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
+
+
+class Format(enum.Enum):
+    """The request format, which also decides the answer's form."""
+
+    ROW = "instances"
+    COLUMN = "inputs"
+
+
+def parse_body(body: bytes) -> Any:
+    """JSON text -> Python values; NaN/Infinity literals are accepted as TF Serving does."""
+    if not body.strip():
+        raise InvalidInput("JSON Parse error: the request body is empty; expected a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        first_error = exc
+    try:  # orjson refuses NaN/Infinity literals; the standard parser takes them
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidInput(f"JSON Parse error: {first_error}") from None
+
+
+def decode_predict(
+    document: Any, specs: Mapping[str, TensorSpec], has_bool_literals: bool = True
+) -> tuple[Format, dict[str, np.ndarray], str]:
+    """A parsed predict body -> (format, inputs converted to the model's dtypes, signature name).
+
+    `has_bool_literals` may be False when the body holds no `true`/`false`, which skips the
+    check that a boolean did not slip into a numeric input."""
+    if not isinstance(document, dict):
+        raise InvalidInput(f'expected a JSON object {{"instances": [...]}} or {{"inputs": ...}}, got {_kind(document)}')
+    signature = document.get("signature_name", "")
+    if not isinstance(signature, str):
+        raise InvalidInput(f"'signature_name' must be a string, got {_kind(signature)}")
+    if "instances" in document and "inputs" in document:
+        raise InvalidInput(
+            "expected only one of the 'instances' (row format) or 'inputs' (column format) keys, got both"
+        )
+    if "instances" in document:
+        values = _row_values(document["instances"], specs)
+        form = Format.ROW
+    elif "inputs" in document:
+        values = _column_values(document["inputs"], specs)
+        form = Format.COLUMN
+    else:
+        raise InvalidInput(
+            f"missing 'inputs' or 'instances' key; got keys {sorted(document)}. "
+            'Send {"instances": [...]} (row format) or {"inputs": ...} (column format)'
+        )
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        raise InvalidInput(f"unknown input(s) {unknown}; expected inputs: {sorted(specs)}")
+    missing = sorted(set(specs) - set(values))
+    if missing:
+        raise InvalidInput(f"missing input(s) {missing}; expected inputs: {sorted(specs)}")
+    inputs = {name: to_array(name, value, specs[name], has_bool_literals) for name, value in values.items()}
+    return form, inputs, signature
+
+
+def _is_b64(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+
+
+def _named(value: Any) -> bool:
+    return isinstance(value, dict) and not _is_b64(value)
+
+
+def _row_values(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, Any]:
+    """Row format: one entry per batch item, values or objects keyed by input name."""
+    if not isinstance(instances, list):
+        raise InvalidInput(f"'instances' must be a list with one item per batch element, got {_kind(instances)}")
+    if not instances:
+        raise InvalidInput("'instances' is an empty list; expected at least one batch element")
+    if not _named(instances[0]):
+        if len(specs) > 1:
+            raise InvalidInput(
+                f"'instances' is a plain list, but the model has {len(specs)} inputs {sorted(specs)}: "
+                "send a list of objects keyed by input name"
+            )
+        for index, item in enumerate(instances):
+            if _named(item):
+                raise InvalidInput(
+                    f"expected a value or list at item {index} of 'instances' like item 0, got an object"
+                )
+        return {next(iter(specs)): instances}
+    keys = list(instances[0])
+    for index, item in enumerate(instances):
+        if not _named(item):
+            raise InvalidInput(f"expected an object at item {index} of 'instances' like item 0, got {_kind(item)}")
+        if item.keys() != instances[0].keys():
+            raise InvalidInput(
+                f"item {index} of 'instances' names inputs {sorted(item)} but item 0 names {sorted(keys)}: "
+                "in the row format every item carries every input, so all inputs have the same batch size"
+            )
+    return {name: [item[name] for item in instances] for name in keys}
+
+
+def _column_values(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, Any]:
+    """Column format: one value for a single-input model, or an object keyed by input name."""
+    if _named(inputs):
+        return inputs
+    if len(specs) > 1:
+        raise InvalidInput(
+            f"'inputs' is a plain value, but the model has {len(specs)} inputs {sorted(specs)}: "
+            "send an object keyed by input name"
+        )
+    return {next(iter(specs)): inputs}
+
+
+def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = True) -> np.ndarray:
+    """One input's JSON value -> an array of the spec's dtype, or InvalidInput saying why not."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, RecursionError) as exc:
+        if "inhomogeneous" in str(exc):
+            raise InvalidInput(
+                f"input {name!r}: the nested lists are ragged (lists at the same depth differ in length, or mix "
+                "lists and numbers); a tensor needs a regular shape"
+            ) from None
+        raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
+    kind = array.dtype.kind
+    if kind not in "biuf":
+        raise InvalidInput(f"input {name!r}: {NUMERIC_ONLY}; got {_first_bad_leaf(value)}")
+    if array.size == 0:
+        return array.astype(spec.dtype)
+    if kind != "b" and has_bool_literals and _holds_bool(value):
+        raise InvalidInput(
+            f"input {name!r} expects {tf_name(spec.dtype)} numbers, got true/false mixed with numbers; "
+            "booleans are accepted only by DT_BOOL inputs"
+        )
+    return _convert(name, array, spec.dtype)
+
+
+def _holds_bool(value: Any) -> bool:
+    """True when a (regular) JSON value has booleans among numbers, which numpy turns into 0/1."""
+    return any(type(leaf) is bool for leaf in np.asarray(value, dtype=object).flat)
+
+
+def _convert(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    where = f"input {name!r} expects {tf_name(dtype)}"
+    kind = array.dtype.kind
+    if dtype == np.bool_:
+        if kind != "b":
+            raise InvalidInput(f"{where} (JSON true/false), got {_json_kind(kind)}")
+        return array
+    if kind == "b":
+        raise InvalidInput(f"{where}, got JSON true/false; booleans are accepted only by DT_BOOL inputs")
+    if dtype.kind == "f" or dtype == BFLOAT16:
+        return _to_float(where, array, dtype)
+    return _to_int(where, array, dtype)
+
+
+def _to_float(where: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    limit = _EXACT_INT_LIMIT.get(dtype)
+    if array.dtype.kind in "iu" and limit is not None and array.size and np.abs(array).max() > limit:
+        value = array.flat[int(np.abs(array).argmax())]
+        raise InvalidInput(f"{where}, got integer {value} that {tf_name(dtype)} cannot hold without loss of precision")
+    with np.errstate(over="ignore", invalid="ignore"):
+        converted = array.astype(dtype)
+    if array.dtype.kind == "f" and dtype != np.float64 and array.size:
+        overflow = np.isinf(converted.astype(np.float32)) & np.isfinite(array)
+        if overflow.any():
+            value = array[overflow].flat[0]
+            raise InvalidInput(f"{where}, got {value!r}, which is outside the range of {tf_name(dtype)}")
+    return converted
+
+
+def _to_int(where: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    info = np.iinfo(dtype)
+    low, high = array.min(), array.max()
+    if array.dtype.kind == "f":
+        integral = np.isfinite(array) & (array == np.trunc(array))
+        if not integral.all():
+            value = array[~integral].flat[0]
+            raise InvalidInput(f"{where} (JSON integers), got {_float_text(value)}, which is not an integer")
+        # compare in float: info.max rounds up to 2**bits in float64, so the top bound is exclusive
+        out_of_range = low < float(info.min) or high >= float(info.max) + 1
+    else:
+        out_of_range = low < info.min or high > info.max
+    if out_of_range:
+        value = low if low < info.min else high
+        raise InvalidInput(f"{where}, got {_number_text(value)} outside its range [{info.min}, {info.max}]")
+    return array.astype(dtype)
+
+
+def _json_kind(kind: str) -> str:
+    return {"f": "JSON numbers with fractions", "i": "JSON integers", "u": "JSON integers"}.get(kind, "numbers")
+
+
+def _float_text(value: float) -> str:
+    return "NaN" if math.isnan(value) else repr(float(value))
+
+
+def _number_text(value: Any) -> str:
+    return _float_text(value) if isinstance(value, np.floating) else str(int(value))
+
+
+def _leaves(value: Any, budget: list[int]) -> Iterator[Any]:
+    """Leaves of nested lists, depth first, visiting at most budget[0] values."""
+    stack = [value]
+    while stack and budget[0] > 0:
+        budget[0] -= 1
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            yield item
+
+
+def _first_bad_leaf(value: Any) -> str:
+    """Names the first non-numeric value for an error message (bounded walk)."""
+    for leaf in _leaves(value, [100_000]):
+        if _is_b64(leaf):
+            return 'a {"b64": ...} binary value'
+        if isinstance(leaf, str):
+            return f"the string {leaf[:40]!r}"
+        if leaf is None:
+            return "null"
+        if isinstance(leaf, dict):
+            return f"an object with keys {sorted(leaf)[:5]}"
+        if isinstance(leaf, int) and not isinstance(leaf, bool):
+            return f"integer {leaf}, which does not fit in 64 bits"
+    return "values numpy cannot read as numbers"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return "an object"
+
+
+def encode_predict(form: Format, outputs: Mapping[str, np.ndarray]) -> bytes:
+    """Outputs -> TF Serving's answer: `predictions` for the row format, `outputs` for the column
+    format; a single output unnamed, several keyed by name."""
+    arrays = {name: _jsonable(array) for name, array in outputs.items()}
+    if form is Format.COLUMN:
+        body: Any = {"outputs": next(iter(arrays.values())) if len(arrays) == 1 else arrays}
+    else:
+        body = {"predictions": _rows(arrays)}
+    if all(a.dtype.kind != "f" or np.isfinite(a).all() for a in arrays.values()):
+        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+    # NaN/Infinity: written as the literals NaN, Infinity, -Infinity, as TF Serving does
+    return json.dumps(body, default=_tolist, separators=(",", ":")).encode()
+
+
+def _rows(arrays: Mapping[str, np.ndarray]) -> Any:
+    batch = None
+    for name, array in arrays.items():
+        if array.ndim == 0:
+            raise InvalidInput(
+                f"output {name!r} is a scalar with no batch dimension, which the row format needs; "
+                'use the column format {"inputs": ...}'
+            )
+        if batch is not None and array.shape[0] != batch:
+            raise InvalidInput(
+                f"output {name!r} has batch size {array.shape[0]}, expected {batch} like the other outputs; "
+                'use the column format {"inputs": ...}'
+            )
+        batch = array.shape[0]
+    if len(arrays) == 1:
+        return next(iter(arrays.values()))
+    return [{name: array[index] for name, array in arrays.items()} for index in range(batch or 0)]
+
+
+def _jsonable(array: np.ndarray) -> np.ndarray:
+    """float16/bfloat16 are written through float32 (exact); everything C-contiguous."""
+    if array.dtype == np.float16 or array.dtype == BFLOAT16:
+        array = array.astype(np.float32)
+    return np.ascontiguousarray(array)
+
+
+def _tolist(value: Any) -> Any:
+    if isinstance(value, (np.ndarray, np.generic)):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

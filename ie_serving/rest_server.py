@@ -1,0 +1,122 @@
+"""Host the REST app with gunicorn: one gthread worker process with --rest_workers threads.
+
+The store, its poller and the gRPC server start inside that worker, before it answers its
+first REST request, so one ModelStore serves both protocols. gunicorn's master binds the
+REST port before it starts the worker: a client that connects during start-up waits in the
+listen backlog and is answered once every model's first load attempt is over.
+
+Exit codes: 0 after SIGTERM/SIGINT, 1 when start-up fails (a base path cannot be listed, a
+port cannot be bound), with the reason in the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from gunicorn import glogging
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+from ie_serving.config import ServerConfig
+from ie_serving.errors import StorageError
+from ie_serving.rest_api import create_app
+
+if TYPE_CHECKING:
+    from ie_serving.server import Runtime
+
+log = logging.getLogger(__name__)
+
+# A worker that exits with this code makes gunicorn's master stop instead of restarting it.
+_BOOT_FAILED = Arbiter.WORKER_BOOT_ERROR
+
+
+class _GunicornLogger(glogging.Logger):
+    """gunicorn's own messages through the process's logging set-up, at INFO or above: the
+    REST handlers log each request at DEBUG themselves."""
+
+    def setup(self, cfg: object) -> None:
+        self.error_log.propagate = True
+        self.error_log.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+
+
+class _RestApplication(BaseApplication):
+    """gunicorn configured from a ServerConfig; `start` builds the runtime in the worker."""
+
+    def __init__(self, config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_seconds: float):
+        self._config = config
+        self._start = start
+        self._grace = grace_seconds
+        self._runtime: Runtime | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": [f"0.0.0.0:{self._config.rest_port}"],
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": self._config.rest_workers,
+            "timeout": 0,  # no heartbeat kill: loading large models in the worker may take minutes
+            "graceful_timeout": int(self._grace) + 5,
+            "keepalive": 5,
+            "limit_request_line": 8190,
+            "logger_class": _GunicornLogger,
+            "accesslog": None,
+            "proc_name": "ie_serving",
+            "worker_exit": self._worker_exit,
+            "control_socket_disable": True,
+        }
+        for key, value in settings.items():
+            if key in self.cfg.settings:
+                self.cfg.set(key, value)
+
+    def load(self):
+        """Runs in the worker: load models, open gRPC, start polling, then hand gunicorn the app."""
+        try:
+            self._runtime = self._start(self._config)
+        except (StorageError, OSError) as exc:
+            log.error("start-up failed: %s", exc)
+            sys.exit(_BOOT_FAILED)
+        log.info(
+            "REST TF Serving API listening on 0.0.0.0:%d (%d threads, bodies up to %d MB)",
+            self._config.rest_port,
+            self._config.rest_workers,
+            self._config.rest_max_body_mb,
+        )
+        return create_app(self._runtime.service, self._config.rest_max_body_mb)
+
+    def _worker_exit(self, _arbiter: object, _worker: object) -> None:
+        """After the worker stops taking REST requests: stop gRPC and polling, release models."""
+        if self._runtime is not None:
+            log.info("shutting down: finishing in-flight requests (grace %.0f s)", self._grace)
+            self._runtime.stop(self._grace)
+            log.info("stopped")
+
+
+def _check_port_free(port: int) -> None:
+    """Fail fast with a clear message instead of gunicorn's five bind retries."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError as exc:
+            raise OSError(f"cannot bind REST port {port}: {exc.strerror}") from None
+
+
+def serve(config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_seconds: float) -> int:
+    """Run gunicorn until SIGTERM/SIGINT; return the process exit code."""
+    try:
+        _check_port_free(config.rest_port)
+    except OSError as exc:
+        log.error("start-up failed: %s", exc)
+        return 1
+    try:
+        _RestApplication(config, start, grace_seconds).run()
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            log.error("start-up failed: the serving worker exited with code %s; see its log above", exc.code)
+            return 1
+    return 0
