@@ -86,3 +86,13 @@ def direct_infer(model_xml: pathlib.Path, inputs: dict[str, np.ndarray], propert
     compiled = core.compile_model(core.read_model(str(model_xml)), "CPU", properties or dict(CPU_DEFAULTS))
     result = compiled.create_infer_request().infer(inputs)
     return {port.get_any_name(): np.array(value) for port, value in result.items()}
+
+
+def tensor_proto(dims, dtype: int = 1, **fields):
+    """A raw tensorflow.TensorProto (dtype 1 = DT_FLOAT) with the given dims and value fields."""
+    from ie_serving.protos.tensorflow.core.framework import tensor_pb2
+
+    proto = tensor_pb2.TensorProto(dtype=dtype, **fields)
+    for dim in dims:
+        proto.tensor_shape.dim.add(size=dim)
+    return proto

@@ -9,7 +9,7 @@ import grpc
 import numpy as np
 import pytest
 
-from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
+from ie_serving.protos.tensorflow.core.framework import types_pb2
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
 from tests import models
 from tests.grpc_client import RawClient
@@ -119,23 +119,16 @@ def test_version_that_failed_to_load_is_unavailable_with_its_error(raw):
     assert raw.status("scale")[1] == ("AVAILABLE", 0, "")
 
 
-def _tensor(dims, dtype=types_pb2.DT_FLOAT, **fields) -> tensor_pb2.TensorProto:
-    proto = tensor_pb2.TensorProto(dtype=dtype, **fields)
-    for dim in dims:
-        proto.tensor_shape.dim.add(size=dim)
-    return proto
-
-
 @pytest.mark.parametrize(
     ("tensor", "message"),
     [
-        (_tensor([1, 4], tensor_content=b"\0" * 15), "needs 16 bytes of tensor_content, got 15"),
-        (_tensor([1 << 40, 1 << 40], tensor_content=b"\0" * 16), "needs 4835703278458516698824704 bytes"),
-        (_tensor([1 << 20, 1 << 20], float_val=[1.0]), "needs 1099511627776 values, got 1"),
-        (_tensor([1, 4], float_val=[1.0, 2.0]), "needs 4 values, got 2 in float_val"),
-        (_tensor([-1, 4], float_val=[1.0] * 4), "negative dimension"),
-        (_tensor([1], dtype=types_pb2.DT_STRING, string_val=[b"x"]), "dtype DT_STRING is not served"),
-        (_tensor([1], dtype=77), "dtype 77 is not served"),
+        (models.tensor_proto([1, 4], tensor_content=b"\0" * 15), "needs 16 bytes of tensor_content, got 15"),
+        (models.tensor_proto([1 << 40, 1 << 40], tensor_content=b"\0" * 16), "needs 4835703278458516698824704 bytes"),
+        (models.tensor_proto([1 << 20, 1 << 20], float_val=[1.0]), "needs 1099511627776 values, got 1"),
+        (models.tensor_proto([1, 4], float_val=[1.0, 2.0]), "needs 4 values, got 2 in float_val"),
+        (models.tensor_proto([-1, 4], float_val=[1.0] * 4), "negative dimension"),
+        (models.tensor_proto([1], dtype=types_pb2.DT_STRING, string_val=[b"x"]), "dtype DT_STRING is not served"),
+        (models.tensor_proto([1], dtype=77), "dtype 77 is not served"),
     ],
 )
 def test_malformed_tensors(raw, tensor, message):

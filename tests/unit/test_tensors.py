@@ -11,6 +11,7 @@ from ie_serving.dtypes import BFLOAT16, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
 from ie_serving.tensors import to_numpy, to_proto
+from tests.models import tensor_proto
 
 SERVED = list(TF_NAME_BY_NUMPY)
 HYPOTHESIS_DTYPES = [d for d in SERVED if d != BFLOAT16]
@@ -84,10 +85,7 @@ def test_single_value_fills_shape_as_tensorflow_does():
 
 
 def _proto(dtype=types_pb2.DT_FLOAT, dims=(2, 2), **fields):
-    proto = tensor_pb2.TensorProto(dtype=dtype, **fields)
-    for dim in dims:
-        proto.tensor_shape.dim.add(size=dim)
-    return proto
+    return tensor_proto(dims, dtype, **fields)
 
 
 @pytest.mark.parametrize(
