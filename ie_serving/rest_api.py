@@ -89,10 +89,13 @@ class _Routes:
         self.service = service
 
     def dispatch(self, subpath: str) -> Response:
-        """Route one /v1/ request; the path is read raw (see _raw_path), not from `subpath`."""
+        """Route one request; the path is read raw (see _raw_path), not from `subpath`."""
         started = time.perf_counter()
         method, path = request.method, _raw_path()
         name, version, action = "", None, "Malformed"
+        if not path.lower().startswith("/v1/"):
+            log_request("rest", f"{method} {path}", name, version, Code.NOT_FOUND.name, started)
+            return _error(404, f"Not found: {method} {path}; {_EXPECTED}")
         try:
             if method == "POST":
                 match = _PREDICT_PATH.fullmatch(path)
@@ -184,7 +187,9 @@ def create_app(service: Service, max_body_mb: int = DEFAULT_MAX_BODY_MB) -> Flas
     app = Flask("ie_serving")
     app.config["MAX_CONTENT_LENGTH"] = max_body_mb * 1024 * 1024
     routes = _Routes(service)
-    app.add_url_rule("/v1/<path:subpath>", "tf_serving", routes.dispatch, methods=["GET", "POST"])
+    # one catch-all rule: TF Serving matches /v1/models in any case; more specific rules added
+    # later (SageMaker's /ping, /invocations) take precedence over it
+    app.add_url_rule("/<path:subpath>", "tf_serving", routes.dispatch, methods=["GET", "POST"])
     app.register_error_handler(HTTPException, _http_error)
     return app
 

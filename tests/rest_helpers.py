@@ -1,0 +1,53 @@
+"""A real server with its REST port open, for the REST tests: started like tests.server does,
+ready once gRPC accepts connections and the REST port answers HTTP."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from collections.abc import Iterable, Mapping
+
+import requests
+
+from tests.server import ServerProcess, free_port
+
+
+class RestServer(ServerProcess):
+    """`ie_serving ARGS --rest_port R --port P`; `url` is the REST base URL."""
+
+    def __init__(self, args: list[str], log_path: pathlib.Path, env: dict[str, str] | None = None):
+        self.rest_port = free_port()
+        self.url = f"http://127.0.0.1:{self.rest_port}"
+        super().__init__([*args, "--rest_port", str(self.rest_port)], log_path, env)
+
+    def wait_ready(self, timeout: float = 60.0) -> RestServer:
+        super().wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                requests.get(f"{self.url}/v1/models/_ready_probe", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"REST port not answering after {timeout} s:\n{self.log()}")
+
+
+def write_config(path: pathlib.Path, entries: Iterable[Mapping[str, object]]) -> pathlib.Path:
+    """A config file listing the given model entries."""
+    path.write_text(json.dumps({"model_config_list": [{"config": dict(e)} for e in entries]}))
+    return path
+
+
+def assert_error(response: requests.Response, status: int, *fragments: str) -> str:
+    """The answer is TF Serving's JSON error with this status, naming every fragment."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"error"} and isinstance(body["error"], str), body
+    for fragment in fragments:
+        assert fragment in body["error"], (fragment, body["error"])
+    return body["error"]
