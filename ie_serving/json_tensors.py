@@ -248,7 +248,7 @@ def _first_bad_leaf(value: Any) -> str:
             return "null"
         if isinstance(leaf, dict):
             return f"an object with keys {sorted(leaf)[:5]}"
-        if isinstance(leaf, int) and not isinstance(leaf, bool):
+        if isinstance(leaf, int) and not -(2**63) <= leaf < 2**64:
             return f"integer {leaf}, which does not fit in 64 bits"
     return "values numpy cannot read as numbers"
 

@@ -165,7 +165,7 @@ class _Routes:
     def predict(self, name: str, version: int | None, verb: str) -> Response:
         if verb != "predict":
             raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
-        body = request.get_data(cache=False)
+        body = _read_body()
         document = parse_body(body)
         specs = self.service.metadata(name, version).inputs
         signature = document.get("signature_name", "") if isinstance(document, dict) else ""
@@ -174,6 +174,17 @@ class _Routes:
         form, inputs, signature = decode_predict(document, specs, b"true" in body or b"false" in body)
         result = self.service.predict(name, version, inputs, signature_name=signature)
         return Response(encode_predict(form, result.outputs), mimetype="application/json")
+
+
+def _read_body() -> bytes:
+    """The request body, refused with 413 past the limit, also when it comes chunked."""
+    limit = request.max_content_length
+    if request.content_length is not None or limit is None:
+        return request.get_data(cache=False)  # werkzeug refuses a declared length over the limit
+    body = request.environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    return body
 
 
 def _too_large() -> Response:
