@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import pathlib
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--grpc_max_message_mb", type=int, default=256, help="largest gRPC request or response in MB (default 256)"
+    )
+    parser.add_argument(
+        "--model_cache_dir",
+        type=pathlib.Path,
+        help="where versions from s3:// and gs:// base paths are downloaded (default: ie_serving_model_cache "
+        "under the system temp dir); unchanged versions are reused after a restart",
     )
     parser.add_argument(
         "--file_system_poll_wait_seconds",
@@ -95,6 +102,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         rest_max_body_mb=args.rest_max_body_mb,
         grpc_max_message_mb=args.grpc_max_message_mb,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
+        model_cache_dir=args.model_cache_dir,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pathlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -57,6 +58,7 @@ class ServerConfig:
     rest_max_body_mb: int = 100
     grpc_max_message_mb: int = 256
     poll_wait_seconds: float = 1.0
+    model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:

@@ -91,7 +91,9 @@ class ModelLoadError(Exception):
 
 
 class StorageError(Exception):
-    """A base path could not be listed or a version could not be fetched."""
+    """A base path could not be listed or a version could not be fetched (often transient)."""
+
+    code = Code.UNAVAILABLE
 
 
 class ConfigError(Exception):

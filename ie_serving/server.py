@@ -14,6 +14,7 @@ from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
 from ie_serving.rest_server import serve as serve_rest
 from ie_serving.service import Service
+from ie_serving.storage import storage_for
 from ie_serving.store import ModelStore, Poller
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def start(config: ServerConfig) -> Runtime:
     """Load every configured model (first attempt), then open gRPC and start polling.
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
-    store = ModelStore(config.models)
+    store = ModelStore(config.models, lambda base_path: storage_for(base_path, config.model_cache_dir))
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     store.reconcile_all(fatal_storage_errors=True)
     for model in store.models.values():

@@ -52,6 +52,7 @@ class ServedVersion:
         self.fingerprint = listing.files
         self.state = State.START
         self.error: tuple[Code, str] | None = None
+        self.failed_for_good = False  # the files themselves are bad: wait until they change
         self.engine: CompiledVersion | None = None
         self._inflight = 0
         self._cond = threading.Condition()
@@ -71,15 +72,17 @@ class ServedVersion:
             self._transition(State.START, State.LOADING)
         try:
             engine = loader()
-        except ModelLoadError as exc:
+        except (ModelLoadError, StorageError) as exc:
             with self._cond:
                 self.error = (exc.code, str(exc))
+                self.failed_for_good = isinstance(exc, ModelLoadError)
                 self._transition(State.LOADING, State.END)
             return False
         except Exception as exc:  # an unexpected failure must not stop the other versions
             log.exception("model %s version %d: unexpected load failure", self.model_name, self.version)
             with self._cond:
                 self.error = (Code.UNKNOWN, f"{type(exc).__name__}: {exc}")
+                self.failed_for_good = True
                 self._transition(State.LOADING, State.END)
             return False
         with self._cond:
@@ -229,11 +232,17 @@ def reconcile(model: Model) -> None:
         candidates[number] = listing
     model.log_notes_once(notes)
 
+    tried: set[int] = set()
+
     def failed() -> set[int]:
+        """Versions not to load now: broken files (until they change) and this pass's failures."""
         return {
             number
             for number, served in model.versions.items()
-            if served.error and number in candidates and served.fingerprint == candidates[number].files
+            if number in candidates
+            and served.state == State.END
+            and served.error
+            and (number in tried or (served.failed_for_good and served.fingerprint == candidates[number].files))
         }
 
     def serving() -> set[int]:
@@ -244,6 +253,7 @@ def reconcile(model: Model) -> None:
         if not plan.load:
             break
         for number in plan.load:
+            tried.add(number)
             _load(model, candidates[number])
     for number in plan.unload:
         _retire(model, model.versions[number])
@@ -278,9 +288,10 @@ def _load(model: Model, listing: VersionListing) -> None:
     else:
         assert served.error is not None
         log.error(
-            "model %s version %d: load failed, not served until its files change: %s",
+            "model %s version %d: load failed, %s: %s",
             config.name,
             listing.version,
+            "not served until its files change" if served.failed_for_good else "trying again on the next poll",
             served.error[1],
         )
 

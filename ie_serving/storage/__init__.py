@@ -34,13 +34,27 @@ class Storage(Protocol):
         """A local directory holding the version's files (fetched first when remote)."""
 
 
-def storage_for(base_path: str) -> Storage:
-    """The backend for a base path; only local paths are served for now."""
+SCHEMES = ("s3://", "gs://", "file://")
+
+
+def storage_for(base_path: str, cache_dir: pathlib.Path | None = None) -> Storage:
+    """The backend for a base path: s3:// (also Minio), gs://, or a local path.
+
+    Remote versions are downloaded under cache_dir (default: under the system temp dir)."""
+    from ie_serving.storage.cache import VersionCache, default_cache_dir
+
+    if "://" in base_path and not base_path.startswith(SCHEMES):
+        scheme = base_path.split("://", 1)[0]
+        raise StorageError(f"base_path {base_path!r}: unknown scheme {scheme}://; use s3://, gs:// or a local path")
+    cache = VersionCache(cache_dir or default_cache_dir())
+    if base_path.startswith("s3://"):
+        from ie_serving.storage.s3 import S3Storage
+
+        return S3Storage(cache)
+    if base_path.startswith("gs://"):
+        from ie_serving.storage.gcs import GCSStorage
+
+        return GCSStorage(cache)
     from ie_serving.storage.local import LocalStorage
 
-    if "://" in base_path and not base_path.startswith("file://"):
-        scheme = base_path.split("://", 1)[0]
-        raise StorageError(
-            f"base_path {base_path!r}: storage scheme {scheme}:// is not supported yet; use a local path"
-        )
     return LocalStorage()

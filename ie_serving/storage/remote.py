@@ -1,0 +1,35 @@
+"""What S3 and GCS share: splitting bucket URLs and grouping object listings into
+numeric version directories, exactly as local directories are listed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ie_serving.storage import VersionListing
+
+
+def split_url(base_path: str) -> tuple[str, str]:
+    """("bucket", "prefix/") from "scheme://bucket/prefix"; the prefix ends with "/" or is empty."""
+    rest = base_path.split("://", 1)[1]
+    bucket, _, prefix = rest.partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
+
+
+def group_versions(
+    base_path: str, prefix: str, objects: Iterable[tuple[str, int, str]]
+) -> tuple[dict[int, VersionListing], list[str]]:
+    """Objects (key, size, etag or generation) under prefix -> version listings + notes."""
+    files: dict[int, list[tuple[str, int, str]]] = {}
+    notes: set[str] = set()
+    for key, size, stamp in objects:
+        relative = key[len(prefix) :]
+        head, sep, name = relative.partition("/")
+        if not sep:
+            notes.add(f"{base_path}/{head}: ignored, not a version directory")
+        elif not head.isdigit() or int(head) <= 0:
+            notes.add(f"{base_path}/{head}: ignored, version directories must be named by a positive integer")
+        elif name and not name.endswith("/"):
+            files.setdefault(int(head), []).append((name, size, stamp))
+    versions = {number: VersionListing(number, tuple(sorted(entries))) for number, entries in files.items()}
+    return versions, sorted(notes)
