@@ -49,9 +49,12 @@ class LoopbackServer:
                 self.process.wait()
 
 
-def moto_server(log_dir: pathlib.Path) -> LoopbackServer:
+def moto_server(log_dir: pathlib.Path, authenticate: bool = False) -> LoopbackServer:
+    """moto's S3 server; with authenticate, unknown access keys are refused as AWS does."""
     port = free_port()
-    return LoopbackServer([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], port, log_dir / "moto.log")
+    env = {"INITIAL_NO_AUTH_ACTION_COUNT": "0"} if authenticate else None
+    command = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    return LoopbackServer(command, port, log_dir / "moto.log", env)
 
 
 def gcs_emulator(log_dir: pathlib.Path) -> LoopbackServer:

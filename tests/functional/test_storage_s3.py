@@ -92,3 +92,15 @@ def test_s3_missing_bucket_stops_start_up(tmp_path, s3, start_server):
     server = start_server("model", "--model_name", "m", "--model_path", "s3://absent/m", env=env, ready=False)
     assert server.process.wait(timeout=60) == 1
     assert "cannot list s3://absent/m: NoSuchBucket" in server.log()
+
+
+def test_s3_wrong_credentials_stop_start_up_with_a_clear_error(tmp_path, start_server):
+    strict = moto_server(tmp_path, authenticate=True).start()
+    try:
+        env = {**S3_ENV, "AWS_ACCESS_KEY_ID": "wrong", "S3_ENDPOINT": f"127.0.0.1:{strict.port}"}
+        server = start_server("model", "--model_name", "m", "--model_path", "s3://models/m", env=env, ready=False)
+        assert server.process.wait(timeout=60) == 1
+    finally:
+        strict.stop()
+    assert "cannot list s3://models/m: InvalidAccessKeyId" in server.log()
+    assert "(check AWS_ACCESS_KEY_ID)" in server.log()
