@@ -12,6 +12,7 @@ port cannot be bound), with the reason in the log.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 from collections.abc import Callable
@@ -113,9 +114,12 @@ def serve(config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_
     except OSError as exc:
         log.error("start-up failed: %s", exc)
         return 1
+    master = os.getpid()
     try:
         _RestApplication(config, start, grace_seconds).run()
     except SystemExit as exc:
+        if os.getpid() != master:
+            raise  # the forked worker unwinds through here: keep its exit code for the master
         if exc.code not in (0, None):
             log.error("start-up failed: the serving worker exited with code %s; see its log above", exc.code)
             return 1
