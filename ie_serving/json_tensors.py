@@ -158,7 +158,20 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
             f"input {name!r} expects {tf_name(spec.dtype)} numbers, got true/false mixed with numbers; "
             "booleans are accepted only by DT_BOOL inputs"
         )
+    if spec.dtype == np.uint64 and kind == "f":
+        exact = _as_uint64(value, array)
+        if exact is not None:
+            return exact
     return _convert(name, array, spec.dtype)
+
+
+def _as_uint64(value: Any, as_float: np.ndarray) -> np.ndarray | None:
+    """numpy reads integers above int64 mixed with small ones as float64; read them again exactly."""
+    try:
+        exact = np.asarray(value, dtype=np.uint64)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    return exact if np.array_equal(exact.astype(np.float64), as_float) else None
 
 
 def _holds_bool(value: Any) -> bool:
@@ -300,11 +313,15 @@ def _rows(arrays: Mapping[str, np.ndarray]) -> Any:
     return [{name: array[index] for name, array in arrays.items()} for index in range(batch or 0)]
 
 
-def _jsonable(array: np.ndarray) -> np.ndarray:
-    """float16/bfloat16 are written through float32 (exact); everything C-contiguous."""
+def _jsonable(array: np.ndarray) -> np.ndarray | np.generic:
+    """What orjson writes: float16/bfloat16 through float32 (exact), arrays C-contiguous,
+    0-d arrays as numpy scalars."""
+    array = np.asarray(array)
     if array.dtype == np.float16 or array.dtype == BFLOAT16:
         array = array.astype(np.float32)
-    return np.ascontiguousarray(array)
+    if array.ndim == 0:
+        return array[()]
+    return array if array.flags.c_contiguous else array.copy(order="C")
 
 
 def _tolist(value: Any) -> Any:

@@ -1,0 +1,134 @@
+"""JSON row/column tensors <-> numpy, without a server: round trips for every served dtype,
+TF Serving's conversion rules, and the messages for what is refused."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from ie_serving.engine import TensorSpec
+from ie_serving.errors import InvalidInput
+from ie_serving.json_tensors import Format, decode_predict, encode_predict, parse_body
+
+DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64]
+DTYPES += [np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
+
+
+def _spec(dtype, shape=(-1, 3), name="x") -> dict[str, TensorSpec]:
+    return {name: TensorSpec(name, np.dtype(dtype), shape)}
+
+
+def _decode(body: bytes, specs):
+    return decode_predict(parse_body(body), specs, b"true" in body or b"false" in body)
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), dtype=st.sampled_from(DTYPES), form=st.sampled_from(list(Format)))
+def test_encoded_outputs_decode_to_the_same_array(data, dtype, form):
+    """What the server writes for an output, sent back as an input, is the same array."""
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4))
+    elements = hnp.from_dtype(np.dtype(dtype), allow_nan=False, allow_infinity=False)
+    array = data.draw(hnp.arrays(np.dtype(dtype), shape, elements=elements))
+    answer = json.loads(encode_predict(form, {"x": array}))
+    values = answer["predictions" if form is Format.ROW else "outputs"]
+    body = json.dumps({form.value: values}).encode()
+    got_form, inputs, _ = _decode(body, _spec(dtype, tuple(-1 for _ in shape)))
+    assert got_form is form
+    assert inputs["x"].dtype == array.dtype
+    np.testing.assert_array_equal(inputs["x"], array)
+
+
+def test_regular_shapes_become_one_array_per_input():
+    form, inputs, signature = _decode(b'{"instances": [[1, 2, 3], [4, 5, 6]], "signature_name": "s"}', _spec("f4"))
+    assert (form, signature) == (Format.ROW, "s")
+    np.testing.assert_array_equal(inputs["x"], np.array([[1, 2, 3], [4, 5, 6]], np.float32))
+
+
+def test_row_format_with_named_inputs_stacks_each_input():
+    specs = {**_spec("f4", (-1, 2), "a"), **_spec("i8", (-1,), "b")}
+    _, inputs, _ = _decode(b'{"instances": [{"a": [1, 2], "b": 3}, {"a": [4, 5], "b": 6}]}', specs)
+    np.testing.assert_array_equal(inputs["a"], np.array([[1, 2], [4, 5]], np.float32))
+    np.testing.assert_array_equal(inputs["b"], np.array([3, 6], np.int64))
+
+
+def test_nan_and_infinity_literals_in_and_out():
+    _, inputs, _ = _decode(b'{"inputs": [[NaN, Infinity, -Infinity]]}', _spec("f4"))
+    assert np.isnan(inputs["x"][0, 0]) and inputs["x"][0, 1] == np.inf and inputs["x"][0, 2] == -np.inf
+    assert encode_predict(Format.COLUMN, {"y": inputs["x"]}) == b'{"outputs":[[NaN,Infinity,-Infinity]]}'
+
+
+def test_outputs_in_tf_serving_form():
+    one = {"y": np.array([[1.5, 2]], np.float32)}
+    two = {"y": np.array([1, 2], np.int64), "z": np.array([[True], [False]])}
+    assert encode_predict(Format.COLUMN, one) == b'{"outputs":[[1.5,2.0]]}'
+    assert encode_predict(Format.ROW, one) == b'{"predictions":[[1.5,2.0]]}'
+    assert json.loads(encode_predict(Format.COLUMN, two)) == {"outputs": {"y": [1, 2], "z": [[True], [False]]}}
+    assert json.loads(encode_predict(Format.ROW, two)) == {
+        "predictions": [{"y": 1, "z": [True]}, {"y": 2, "z": [False]}]
+    }
+    assert encode_predict(Format.COLUMN, {"h": np.array([0.1], np.float16)}) == b'{"outputs":[0.099975586]}'
+    assert encode_predict(Format.COLUMN, {"s": np.array(2.5, np.float32)}) == b'{"outputs":2.5}'
+
+
+@pytest.mark.parametrize(
+    ("outputs", "fragment"),
+    [
+        ({"y": np.array(1.0, np.float32)}, "scalar with no batch dimension"),
+        ({"y": np.zeros((2, 1)), "z": np.zeros((3, 1))}, "has batch size 3, expected 2"),
+    ],
+)
+def test_row_format_needs_a_common_batch_dimension(outputs, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        encode_predict(Format.ROW, outputs)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value", "expected"),
+    [
+        ("f4", [[1, 2, 3]], np.array([[1, 2, 3]], np.float32)),
+        ("i4", [[1.0, -2.0, 3.0]], np.array([[1, -2, 3]], np.int32)),
+        ("u8", [[18446744073709551615, 0, 1]], np.array([[2**64 - 1, 0, 1]], np.uint64)),
+        ("?", [[True, False, True]], np.array([[True, False, True]])),
+        ("i1", [], np.zeros((0,), np.int8)),
+    ],
+)
+def test_json_numbers_convert_to_the_input_dtype(dtype, value, expected):
+    _, inputs, _ = _decode(json.dumps({"inputs": value}).encode(), _spec(dtype))
+    assert inputs["x"].dtype == expected.dtype
+    np.testing.assert_array_equal(inputs["x"], expected)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "body", "fragment"),
+    [
+        ("i4", b'{"inputs": [[1.5, 2, 3]]}', "got 1.5, which is not an integer"),
+        ("i4", b'{"inputs": [[NaN, 2, 3]]}', "got NaN, which is not an integer"),
+        ("i1", b'{"inputs": [[-129, 2, 3]]}', r"got -129 outside its range \[-128, 127\]"),
+        ("u1", b'{"inputs": [[-1, 2, 3]]}', "got -1 outside its range"),
+        ("i8", b'{"inputs": [[9223372036854775808.0, 1, 2]]}', "outside its range"),
+        ("f4", b'{"inputs": [[16777217, 1, 2]]}', "16777217 that DT_FLOAT cannot hold without loss of precision"),
+        ("f2", b'{"inputs": [[70000.5, 1, 2]]}', "outside the range of DT_HALF"),
+        ("f4", b'{"inputs": [[true, 1, 2]]}', "true/false mixed with numbers"),
+        ("?", b'{"inputs": [[1, 0, 1]]}', "expects DT_BOOL .JSON true/false., got JSON integers"),
+        ("f4", b'{"inputs": [["1", 2, 3]]}', "only numeric tensors are served; got the string '1'"),
+        ("f4", b'{"inputs": [{"b64": "AAA="}]}', 'only numeric tensors are served; got a {"b64": ...} binary value'),
+        ("f4", b'{"inputs": [[1, 2], [3]]}', "ragged"),
+        ("f4", b'{"inputs": ' + b"[" * 70 + b"1" + b"]" * 70 + b"}", "cannot read the value as a tensor"),
+        ("f4", b"{", "JSON Parse error"),
+        ("f4", b" ", "the request body is empty"),
+    ],
+)
+def test_refusals_name_what_was_expected_and_what_came(dtype, body, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        _decode(body, _spec(dtype))
+
+
+def test_bool_check_is_skipped_when_the_body_has_no_bool_literals():
+    """The (slower) mixed-bool scan runs only when `true`/`false` occur in the body."""
+    _, inputs, _ = decode_predict({"inputs": [[True, 2, 3]]}, _spec("f4"), has_bool_literals=False)
+    np.testing.assert_array_equal(inputs["x"], np.array([[1, 2, 3]], np.float32))
