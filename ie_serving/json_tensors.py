@@ -50,13 +50,19 @@ def parse_body(body: bytes) -> Any:
         raise InvalidInput(f"JSON Parse error: {first_error}") from None
 
 
+def may_hold_bools(body: bytes) -> bool:
+    """False when the JSON text surely has no `true`/`false` literal, in two fast byte scans:
+    'r' and 'l' never occur in numbers, NaN or Infinity, and rarely elsewhere."""
+    return (b"r" in body and b"true" in body) or (b"l" in body and b"false" in body)
+
+
 def decode_predict(
     document: Any, specs: Mapping[str, TensorSpec], has_bool_literals: bool = True
 ) -> tuple[Format, dict[str, np.ndarray], str]:
     """A parsed predict body -> (format, inputs converted to the model's dtypes, signature name).
 
-    `has_bool_literals` may be False when the body holds no `true`/`false`, which skips the
-    check that a boolean did not slip into a numeric input."""
+    `has_bool_literals` may be False when the body holds no `true`/`false` (see may_hold_bools),
+    which skips the check that a boolean did not slip into a numeric input."""
     if not isinstance(document, dict):
         raise InvalidInput(f'expected a JSON object {{"instances": [...]}} or {{"inputs": ...}}, got {_kind(document)}')
     signature = document.get("signature_name", "")

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ie_serving.dtypes import tf_name
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import Code, InvalidInput, ServingError, Unimplemented
-from ie_serving.json_tensors import decode_predict, encode_predict, parse_body
+from ie_serving.json_tensors import decode_predict, encode_predict, may_hold_bools, parse_body
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
 from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, log_request
 
@@ -171,7 +171,7 @@ class _Routes:
         signature = document.get("signature_name", "") if isinstance(document, dict) else ""
         if isinstance(signature, str) and signature not in ("", SIGNATURE):
             self.service.predict(name, version, {}, signature_name=signature)  # raises the signature error
-        form, inputs, signature = decode_predict(document, specs, b"true" in body or b"false" in body)
+        form, inputs, signature = decode_predict(document, specs, may_hold_bools(body))
         result = self.service.predict(name, version, inputs, signature_name=signature)
         return Response(encode_predict(form, result.outputs), mimetype="application/json")
 

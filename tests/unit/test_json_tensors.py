@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import InvalidInput
-from ie_serving.json_tensors import Format, decode_predict, encode_predict, parse_body
+from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64]
 DTYPES += [np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
@@ -24,7 +24,7 @@ def _spec(dtype, shape=(-1, 3), name="x") -> dict[str, TensorSpec]:
 
 
 def _decode(body: bytes, specs):
-    return decode_predict(parse_body(body), specs, b"true" in body or b"false" in body)
+    return decode_predict(parse_body(body), specs, may_hold_bools(body))
 
 
 @settings(max_examples=60, deadline=None)
@@ -132,3 +132,16 @@ def test_bool_check_is_skipped_when_the_body_has_no_bool_literals():
     """The (slower) mixed-bool scan runs only when `true`/`false` occur in the body."""
     _, inputs, _ = decode_predict({"inputs": [[True, 2, 3]]}, _spec("f4"), has_bool_literals=False)
     np.testing.assert_array_equal(inputs["x"], np.array([[1, 2, 3]], np.float32))
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"inputs": [[1.5e-05, NaN, -Infinity]]}', False),
+        (b'{"inputs": [[true]]}', True),
+        (b'{"instances": [false]}', True),
+        (b'{"inputs": [[1]], "signature_name": "serving_default"}', False),
+    ],
+)
+def test_bool_literal_scan(body, expected):
+    assert may_hold_bools(body) is expected
