@@ -54,7 +54,7 @@ def _error(status: int, message: str) -> Response:
 def _raw_path() -> str:
     """The path as the client sent it (percent-escapes kept), so an escaped '/' stays in a name."""
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
-    return raw.split("?", 1)[0] if raw else request.path
+    return urllib.parse.urlsplit(raw).path if raw else request.path
 
 
 def _version(match: re.Match[str]) -> int | None:
