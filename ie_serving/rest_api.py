@@ -22,7 +22,7 @@ from ie_serving.engine import TensorSpec
 from ie_serving.errors import Code, InvalidInput, ServingError, Unimplemented
 from ie_serving.json_tensors import decode_predict, encode_predict, may_hold_bools, parse_body
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
-from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, log_request
+from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, check_signature, log_request
 
 log = logging.getLogger(__name__)
 
@@ -169,8 +169,8 @@ class _Routes:
         document = parse_body(body)
         specs = self.service.metadata(name, version).inputs
         signature = document.get("signature_name", "") if isinstance(document, dict) else ""
-        if isinstance(signature, str) and signature not in ("", SIGNATURE):
-            self.service.predict(name, version, {}, signature_name=signature)  # raises the signature error
+        if isinstance(signature, str):
+            check_signature(signature)  # before decoding: a wrong signature is the first thing to report
         form, inputs, signature = decode_predict(document, specs, may_hold_bools(body))
         result = self.service.predict(name, version, inputs, signature_name=signature)
         return Response(encode_predict(form, result.outputs), mimetype="application/json")

@@ -88,7 +88,7 @@ class Service:
         signature_name: str = "",
     ) -> Prediction:
         """Run one request; raise a ServingError subclass for anything the client must fix."""
-        _check_signature(signature_name)
+        check_signature(signature_name)
         with self.store.lease(name, version) as served:
             engine = served.engine
             assert engine is not None  # a leased version is AVAILABLE and keeps its engine
@@ -120,7 +120,7 @@ class Service:
         ]
 
 
-def _check_signature(signature_name: str) -> None:
+def check_signature(signature_name: str) -> None:
     """Only the default signature exists; an empty name means it too."""
     if signature_name not in ("", SIGNATURE):
         raise FailedPrecondition(
