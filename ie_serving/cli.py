@@ -27,6 +27,13 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "--grpc_max_message_mb", type=int, default=256, help="largest gRPC request or response in MB (default 256)"
     )
     parser.add_argument(
+        "--max_queued_requests",
+        type=int,
+        default=64,
+        help="requests per model version that may wait for a free infer request; more are refused with "
+        "RESOURCE_EXHAUSTED / HTTP 429 (default 64)",
+    )
+    parser.add_argument(
         "--model_cache_dir",
         type=pathlib.Path,
         help="where versions from s3:// and gs:// base paths are downloaded (default: ie_serving_model_cache "
@@ -90,6 +97,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     _check_port("--rest_port", args.rest_port, allow_zero=True)
     if args.rest_port == args.port:
         raise ConfigError(f"--rest_port: expected a port other than the gRPC --port {args.port}, got the same")
+    if args.max_queued_requests < 0:
+        raise ConfigError(f"--max_queued_requests: expected an integer >= 0, got {args.max_queued_requests}")
     for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
         if getattr(args, flag) < 1:
             raise ConfigError(f"--{flag}: expected an integer >= 1, got {getattr(args, flag)}")
@@ -103,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         grpc_max_message_mb=args.grpc_max_message_mb,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         model_cache_dir=args.model_cache_dir,
+        max_queued_requests=args.max_queued_requests,
     )
 
 

@@ -59,6 +59,7 @@ class ServerConfig:
     grpc_max_message_mb: int = 256
     poll_wait_seconds: float = 1.0
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
+    max_queued_requests: int = 64  # per version, waiting for a free infer request
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:

@@ -6,24 +6,28 @@ Knows nothing of protobuf, JSON or HTTP: tensors in and out are numpy arrays.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import logging
 import pathlib
 import queue
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import openvino as ov
 
 from ie_serving.config import ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
-from ie_serving.errors import InferenceFailed, ModelLoadError
+from ie_serving.errors import DeadlineExceeded, InferenceFailed, ModelLoadError, Overloaded
 
 log = logging.getLogger(__name__)
 
 MAPPING_FILE = "mapping_config.json"
+DEFAULT_MAX_QUEUED = 64
 
 # Defaults for the CPU plugin when plugin_config does not set them: a server answers many
 # clients at once (THROUGHPUT), and TF Serving users expect float32 answers, not bf16.
@@ -142,13 +146,63 @@ def _compile_properties(config: ModelConfig) -> dict:
     return properties
 
 
+class RequestPool:
+    """A version's infer requests. A caller takes a free one or waits for one, but at most
+    `max_waiting` callers wait at a time (more are refused: the server stays responsive
+    instead of piling up work) and none waits past its deadline."""
+
+    def __init__(self, requests: Iterable[ov.InferRequest], max_waiting: int):
+        self._free: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
+        for request in requests:
+            self._free.put(request)
+        self._max_waiting = max_waiting
+        self._waiting = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def acquire(self, timeout: float | None) -> Iterator[ov.InferRequest]:
+        """A free infer request for the duration of the block; timeout None waits as needed."""
+        try:
+            request = self._free.get_nowait()
+        except queue.Empty:
+            request = self._wait(timeout)
+        try:
+            yield request
+        finally:
+            self._free.put(request)
+
+    def _wait(self, timeout: float | None) -> ov.InferRequest:
+        with self._lock:
+            if self._waiting >= self._max_waiting:
+                raise Overloaded(
+                    f"all infer requests are busy and {self._waiting} requests already wait "
+                    f"(--max_queued_requests {self._max_waiting}); retry later"
+                )
+            self._waiting += 1
+        try:
+            if timeout is not None and timeout <= 0:
+                raise queue.Empty
+            return self._free.get(timeout=timeout)
+        except queue.Empty:
+            raise DeadlineExceeded("deadline exceeded while waiting for a free infer request") from None
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+
 class CompiledVersion:
     """One compiled model version with its pool of infer requests.
 
-    `infer` blocks while every request of the pool is busy, so parallel callers wait
-    their turn instead of failing; OpenVINO releases the GIL while it computes."""
+    Parallel callers wait their turn for an infer request instead of failing (within the
+    pool's limits); OpenVINO releases the GIL while it computes."""
 
-    def __init__(self, compiled: ov.CompiledModel, mapping: Mapping[str, Mapping[str, str]], nireq: int | None):
+    def __init__(
+        self,
+        compiled: ov.CompiledModel,
+        mapping: Mapping[str, Mapping[str, str]],
+        nireq: int | None,
+        max_waiting: int = DEFAULT_MAX_QUEUED,
+    ):
         self._compiled = compiled
         in_map, out_map = mapping["inputs"], mapping["outputs"]
         self.inputs = {}
@@ -166,21 +220,22 @@ class CompiledVersion:
         precision = _property(compiled, "INFERENCE_PRECISION_HINT")
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.nireq = nireq or int(_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1)
-        self._pool: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
-        for _ in range(self.nireq):
-            self._pool.put(compiled.create_infer_request())
+        self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), max_waiting)
 
-    def infer(self, inputs: Mapping[str, np.ndarray], outputs: Iterable[str]) -> dict[str, np.ndarray]:
-        """Run the model on validated inputs (client names) and return the named outputs."""
+    def infer(
+        self, inputs: Mapping[str, np.ndarray], outputs: Iterable[str], deadline: float | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run the model on validated inputs (client names) and return the named outputs.
+
+        deadline is a time.monotonic() value after which no infer request is waited for."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
-        request = self._pool.get()
-        try:
-            request.infer(feed, share_inputs=True)
-            return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
-        except RuntimeError as exc:
-            raise InferenceFailed(f"OpenVINO inference failed: {str(exc).strip().splitlines()[0]}") from exc
-        finally:
-            self._pool.put(request)
+        timeout = None if deadline is None else deadline - time.monotonic()
+        with self._pool.acquire(timeout) as request:
+            try:
+                request.infer(feed, share_inputs=True)
+                return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
+            except RuntimeError as exc:
+                raise InferenceFailed(f"OpenVINO inference failed: {_first_line(exc)}") from exc
 
 
 def _property(compiled: ov.CompiledModel, key: str) -> object:
@@ -207,7 +262,13 @@ def _from_ov(tensor: ov.Tensor) -> np.ndarray:
     return tensor.data.copy()
 
 
-def load_version(version_dir: pathlib.Path, xml_name: str, bin_name: str, config: ModelConfig) -> CompiledVersion:
+def load_version(
+    version_dir: pathlib.Path,
+    xml_name: str,
+    bin_name: str,
+    config: ModelConfig,
+    max_queued: int = DEFAULT_MAX_QUEUED,
+) -> CompiledVersion:
     """Read, reshape and compile one IR version; raise ModelLoadError with the reason."""
     mapping = _read_mapping(version_dir)
     try:
@@ -221,7 +282,7 @@ def load_version(version_dir: pathlib.Path, xml_name: str, bin_name: str, config
         compiled = core().compile_model(model, config.target_device, _compile_properties(config))
     except RuntimeError as exc:
         raise ModelLoadError(f"cannot compile for {config.target_device}: {_first_line(exc)}") from None
-    return CompiledVersion(compiled, mapping, config.nireq)
+    return CompiledVersion(compiled, mapping, config.nireq, max_queued)
 
 
 def _first_line(exc: BaseException) -> str:

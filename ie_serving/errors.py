@@ -78,6 +78,18 @@ class Unimplemented(ServingError):
     code = Code.UNIMPLEMENTED
 
 
+class Overloaded(ServingError):
+    """Every infer request of the version is busy and its wait queue is full."""
+
+    code = Code.RESOURCE_EXHAUSTED
+
+
+class DeadlineExceeded(ServingError):
+    """The client's deadline passed before an infer request became free."""
+
+    code = Code.DEADLINE_EXCEEDED
+
+
 class InferenceFailed(ServingError):
     """OpenVINO raised during inference on a request that passed validation."""
 

@@ -24,6 +24,9 @@ from ie_serving.tensors import tf_dtype_enum, to_numpy, to_proto
 
 log = logging.getLogger(__name__)
 
+# Calls beyond workers x this wait in no queue: gRPC answers them RESOURCE_EXHAUSTED at once.
+CONCURRENT_RPCS_PER_WORKER = 4
+
 
 def requested_version(spec: object) -> int | None:
     """The version asked for; absent or 0 (OVMS clients' "latest") means the latest."""
@@ -75,8 +78,14 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
             inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
+            remaining = context.time_remaining()
             result = self.service.predict(
-                name, version, inputs, list(request.output_filter), request.model_spec.signature_name
+                name,
+                version,
+                inputs,
+                list(request.output_filter),
+                request.model_spec.signature_name,
+                None if remaining is None else time.monotonic() + remaining,
             )
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
@@ -137,7 +146,11 @@ def start_grpc_server(service: Service, port: int, workers: int, max_message_byt
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
     ]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"), options=options)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
+        options=options,
+        maximum_concurrent_rpcs=workers * CONCURRENT_RPCS_PER_WORKER,
+    )
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
     try:

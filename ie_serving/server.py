@@ -42,7 +42,9 @@ def start(config: ServerConfig) -> Runtime:
     """Load every configured model (first attempt), then open gRPC and start polling.
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
-    store = ModelStore(config.models, lambda base_path: storage_for(base_path, config.model_cache_dir))
+    store = ModelStore(
+        config.models, lambda base_path: storage_for(base_path, config.model_cache_dir), config.max_queued_requests
+    )
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     store.reconcile_all(fatal_storage_errors=True)
     for model in store.models.values():

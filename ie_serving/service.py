@@ -86,8 +86,11 @@ class Service:
         inputs: Mapping[str, np.ndarray],
         output_filter: Sequence[str] = (),
         signature_name: str = "",
+        deadline: float | None = None,
     ) -> Prediction:
-        """Run one request; raise a ServingError subclass for anything the client must fix."""
+        """Run one request; raise a ServingError subclass for anything the client must fix.
+
+        deadline (a time.monotonic() value) bounds the wait for a free infer request."""
         check_signature(signature_name)
         with self.store.lease(name, version) as served:
             engine = served.engine
@@ -100,7 +103,7 @@ class Service:
                     f"{where}: output_filter names unknown output(s) {unknown}; outputs: {sorted(engine.outputs)}"
                 )
             wanted: Iterable[str] = dict.fromkeys(output_filter) if output_filter else engine.outputs
-            return Prediction(served.version, engine.infer(prepared, wanted))
+            return Prediction(served.version, engine.infer(prepared, wanted, deadline))
 
     def metadata(self, name: str, version: int | None) -> Metadata:
         with self.store.lease(name, version) as served:

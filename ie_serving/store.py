@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
-from ie_serving.engine import CompiledVersion, find_ir_pair, load_version
+from ie_serving.engine import DEFAULT_MAX_QUEUED, CompiledVersion, find_ir_pair, load_version
 from ie_serving.errors import Code, ModelLoadError, ServableNotFound, ServableUnavailable, StorageError
 from ie_serving.storage import Storage, VersionListing, storage_for
 from ie_serving.versions import plan_changes
@@ -120,9 +120,10 @@ class ServedVersion:
 class Model:
     """A configured model and its version map (replaced whole by the reconciler)."""
 
-    def __init__(self, config: ModelConfig, storage: Storage):
+    def __init__(self, config: ModelConfig, storage: Storage, max_queued: int = DEFAULT_MAX_QUEUED):
         self.config = config
         self.storage = storage
+        self.max_queued = max_queued
         self.versions: dict[int, ServedVersion] = {}
         self._last_notes: list[str] = []
 
@@ -136,8 +137,13 @@ class Model:
 class ModelStore:
     """All served models; hands out leases on AVAILABLE versions to the front ends."""
 
-    def __init__(self, configs: tuple[ModelConfig, ...], storage_factory: Callable[[str], Storage] = storage_for):
-        self.models = {c.name: Model(c, storage_factory(c.base_path)) for c in configs}
+    def __init__(
+        self,
+        configs: tuple[ModelConfig, ...],
+        storage_factory: Callable[[str], Storage] = storage_for,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+    ):
+        self.models = {c.name: Model(c, storage_factory(c.base_path), max_queued) for c in configs}
 
     @contextlib.contextmanager
     def lease(self, name: str, version: int | None = None) -> Iterator[ServedVersion]:
@@ -269,7 +275,7 @@ def _load(model: Model, listing: VersionListing) -> None:
     def loader() -> CompiledVersion:
         version_dir = model.storage.local_dir(config.base_path, listing)
         xml_name, bin_name = find_ir_pair(name for name, _, _ in listing.files)
-        return load_version(version_dir, xml_name, bin_name, config)
+        return load_version(version_dir, xml_name, bin_name, config, model.max_queued)
 
     if served.load(loader):
         engine = served.engine

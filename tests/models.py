@@ -96,3 +96,20 @@ def tensor_proto(dims, dtype: int = 1, **fields):
     for dim in dims:
         proto.tensor_shape.dim.add(size=dim)
     return proto
+
+
+def slow_model(layers: int = 30, width: int = 1024) -> ov.Model:
+    """x f32 [-1, width] through `layers` dense layers: long enough inference to fill a pool."""
+    rng = np.random.default_rng(0)
+    x = ops.parameter([-1, width], np.float32, name="x")
+    y = x
+    for _ in range(layers):
+        y = ops.matmul(y, ops.constant(rng.standard_normal((width, width)).astype(np.float32) / width), False, False)
+    return ov.Model([_named(y, "y")], [x], "slow")
+
+
+def pairs_model() -> ov.Model:
+    """x f32 [-1] reshaped to [2, -1]: an odd number of values fails inside OpenVINO."""
+    x = ops.parameter([-1], np.float32, name="x")
+    y = ops.reshape(x, ops.constant(np.array([2, -1], dtype=np.int64)), special_zero=False)
+    return ov.Model([_named(y, "y")], [x], "pairs")
