@@ -1,0 +1,67 @@
+"""Helpers for the example-client tests: an NHWC variant of the demo model, test images made
+with pillow, and running an example script as a user would."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import openvino as ov
+from PIL import Image
+
+from ie_serving.demo import build_demo_model
+from tests.models import REPO
+
+EXAMPLES = REPO / "example_client"
+
+
+def nhwc_demo_model() -> ov.Model:
+    """The demo classifier taking [-1, 224, 224, 3] (NHWC), transposed by OpenVINO's preprocessing."""
+    ppp = ov.preprocess.PrePostProcessor(build_demo_model())
+    ppp.input().tensor().set_layout(ov.Layout("NHWC"))
+    ppp.input().model().set_layout(ov.Layout("NCHW"))
+    return ppp.build()
+
+
+def write_images(folder: pathlib.Path) -> list[pathlib.Path]:
+    """Three distinct images of other sizes than 224x224: a gradient JPEG, a noise JPEG, a PNG."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:180, 0:320]
+    gradient = np.stack([x * 255 // 319, y * 255 // 179, (x + y) % 256], axis=-1).astype(np.uint8)
+    images = {
+        "gradient.jpg": gradient,
+        "noise.jpeg": rng.integers(0, 256, (300, 260, 3), dtype=np.uint8),
+        "stripes.png": np.repeat((np.arange(400) // 20 % 2 * 255).astype(np.uint8)[None, :, None], 240, 0).repeat(3, 2),
+    }
+    paths = []
+    for name, pixels in images.items():
+        Image.fromarray(pixels).save(folder / name)
+        paths.append(folder / name)
+    (folder / "notes.txt").write_text("not an image: the folder scan skips it")
+    return paths
+
+
+def reference_pixels(path: pathlib.Path, layout: str) -> np.ndarray:
+    """The image as the test expects the client to send it: RGB, bilinear 224x224, float 0-255."""
+    pixels = np.asarray(Image.open(path).convert("RGB").resize((224, 224), Image.BILINEAR), dtype=np.float32)
+    return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
+
+
+def run_example(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """`python example_client/SCRIPT ARGS` from the repository root; its output as text."""
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), *args], capture_output=True, text=True, timeout=60, cwd=REPO
+    )
+    if check:
+        assert result.returncode == 0, (result.returncode, result.stdout, result.stderr)
+    return result
+
+
+def printed_top_k(stdout: str, label: str = r"  item \d+") -> list[list[tuple[int, float]]]:
+    """The `LABEL top-K class:score ...` lines a script printed, as (class, score) pairs."""
+    rows = re.findall(rf"^{label} top-\d+ class:score (.*)$", stdout, re.M)
+    return [[(int(c), float(s)) for c, s in (pair.split(":") for pair in row.split())] for row in rows]

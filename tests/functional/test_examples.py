@@ -1,0 +1,154 @@
+"""The example clients, run as a user runs them against one live server (gRPC and REST) with
+the demo model and its NHWC variant; numbers are checked against OpenVINO's own result."""
+
+from __future__ import annotations
+
+import importlib.util
+import pathlib
+import re
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from ie_serving.demo import build_demo_model
+from tests.example_helpers import (
+    EXAMPLES,
+    nhwc_demo_model,
+    printed_top_k,
+    reference_pixels,
+    run_example,
+    write_images,
+)
+from tests.models import direct_infer, save
+from tests.rest_helpers import RestServer, write_config
+
+SCRIPTS = [
+    "grpc_predict.py",
+    "rest_predict.py",
+    "get_model_metadata.py",
+    "get_model_status.py",
+    "jpeg_classification.py",
+]
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
+    root = tmp_path_factory.mktemp("examples")
+    save(build_demo_model(), root / "demo")
+    save(nhwc_demo_model(), root / "demo_nhwc")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(repo: pathlib.Path) -> Iterator[RestServer]:
+    config = write_config(
+        repo / "config.json",
+        [
+            {"name": "demo", "base_path": str(repo / "demo")},
+            {"name": "demo_nhwc", "base_path": str(repo / "demo_nhwc")},
+        ],
+    )
+    started = RestServer(["config", "--config_path", str(config)], repo / "server.log").wait_ready()
+    yield started
+    started.stop()
+
+
+def grpc_flags(server: RestServer) -> list[str]:
+    return ["--grpc_address", server.address]
+
+
+def rest_flags(server: RestServer) -> list[str]:
+    return ["--protocol", "rest", "--rest_url", server.url]
+
+
+def direct_top5(repo: pathlib.Path, model: str, batch: np.ndarray) -> list[list[tuple[int, float]]]:
+    scores = direct_infer(repo / model / "1" / "model.xml", {"input": batch})["probabilities"]
+    return [[(int(i), float(row[i])) for i in np.argsort(-row, kind="stable")[:5]] for row in scores]
+
+
+def assert_same_top5(printed: list[list[tuple[int, float]]], expected: list[list[tuple[int, float]]]) -> None:
+    assert len(printed) == len(expected)
+    for got, want in zip(printed, expected, strict=True):
+        assert [c for c, _ in got] == [c for c, _ in want]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_flag_has_help(script: str) -> None:
+    spec = importlib.util.spec_from_file_location(script[:-3], EXAMPLES / script)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    parser = module.build_parser()
+    assert parser.description and len(parser.description) > 80
+    for action in parser._actions:
+        assert action.help and action.help.strip(), (script, action.option_strings)
+    assert run_example(script, "--help").stdout.startswith("usage:")
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "rest"])
+def test_predict_from_npy_matches_openvino(server, repo, tmp_path, protocol) -> None:
+    batch = np.random.default_rng(3).random((2, 3, 224, 224), dtype=np.float32)
+    np.save(tmp_path / "batch.npy", batch)
+    script, flags = ("grpc_predict.py", grpc_flags(server)) if protocol == "grpc" else ("rest_predict.py", [])
+    flags = flags or ["--rest_url", server.url]
+    out = run_example(script, *flags, "--model_name", "demo", "--input", str(tmp_path / "batch.npy")).stdout
+    assert "input input: shape [2, 3, 224, 224] dtype float32" in out
+    assert "output probabilities: shape [2, 10] dtype float32" in out
+    assert_same_top5(printed_top_k(out), direct_top5(repo, "demo", batch))
+
+
+@pytest.mark.parametrize("fmt", ["row", "column"])
+def test_rest_predict_random_batches_and_latency(server, fmt) -> None:
+    out = run_example(
+        "rest_predict.py", "--rest_url", server.url, "--batch_size", "3", "--iterations", "2", "--top_k", "3",
+        "--format", fmt,
+    ).stdout  # fmt: skip
+    assert "input input: shape [3, 3, 224, 224] dtype float32" in out
+    assert "output probabilities: shape [3, 10] dtype float32" in out
+    assert len(re.findall(r"^request \d: \d+\.\d\d ms$", out, re.M)) == 2
+    assert [len(row) for row in printed_top_k(out)] == [3, 3, 3]
+    assert re.search(r"^latency over 2 request\(s\): mean \d+\.\d\d ms", out, re.M)
+
+
+def test_grpc_predict_random_data_is_the_seeded_batch(server, repo) -> None:
+    out = run_example("grpc_predict.py", *grpc_flags(server), "--batch_size", "4", "--seed", "11").stdout
+    expected = np.random.default_rng(11).random([4, 3, 224, 224]).astype(np.float32)
+    assert_same_top5(printed_top_k(out), direct_top5(repo, "demo", expected))
+
+
+@pytest.mark.parametrize("protocol", ["grpc", "rest"])
+def test_metadata_and_status(server, protocol) -> None:
+    flags = grpc_flags(server) if protocol == "grpc" else rest_flags(server)
+    meta = run_example("get_model_metadata.py", *flags, "--model_name", "demo_nhwc").stdout.splitlines()
+    assert meta == [
+        "model demo_nhwc version 1",
+        "input input: dtype float32 shape [-1, 224, 224, 3]",
+        "output probabilities: dtype float32 shape [-1, 10]",
+    ]
+    status = run_example("get_model_status.py", *flags, "--model_name", "demo", "--model_version", "1")
+    assert status.stdout.splitlines() == ["version 1: AVAILABLE (OK)"]
+    missing = run_example("get_model_status.py", *flags, "--model_name", "nope", check=False)
+    assert missing.returncode == 1
+    assert "Servable not found for request: Latest(nope)" in missing.stderr
+    assert ("gRPC NOT_FOUND" if protocol == "grpc" else "HTTP 404") in missing.stderr
+
+
+@pytest.mark.parametrize(("model", "layout", "protocol"), [("demo", "NCHW", "grpc"), ("demo_nhwc", "NHWC", "rest")])
+def test_jpeg_classification_matches_openvino(server, repo, tmp_path, model, layout, protocol) -> None:
+    paths = write_images(tmp_path / "images")
+    flags = grpc_flags(server) if protocol == "grpc" else rest_flags(server)
+    out = run_example(
+        "jpeg_classification.py", *flags, "--model_name", model, "--batch_size", "2", str(paths[0].parent)
+    ).stdout
+    assert f"input input {[-1, 3, 224, 224] if layout == 'NCHW' else [-1, 224, 224, 3]} {layout}" in out
+    assert re.findall(r"^(.*): top-5 class:score", out, re.M) == [str(p) for p in sorted(paths)]
+    nchw = np.stack([reference_pixels(p, "NCHW") for p in sorted(paths)])
+    # the NHWC variant must answer as the NCHW model does on the same pixels
+    assert_same_top5(printed_top_k(out, ".*:"), direct_top5(repo, "demo", nchw))
+    assert len(re.findall(r"^request of \d image\(s\): \d+\.\d\d ms round trip$", out, re.M)) == 2
