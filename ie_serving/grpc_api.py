@@ -8,6 +8,7 @@ import time
 from concurrent import futures
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import InvalidInput, ServingError, Unimplemented
@@ -15,9 +16,7 @@ from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
-    model_service_pb2_grpc,
     predict_pb2,
-    prediction_service_pb2_grpc,
 )
 from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, log_request
 from ie_serving.tensors import tf_dtype_enum, to_numpy, to_proto
@@ -72,7 +71,7 @@ class _Handler:
         return response
 
 
-class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, _Handler):
+class PredictionServicer(_Handler):
     """tensorflow.serving.PredictionService."""
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
@@ -124,7 +123,7 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer, 
         return self._call("GetModelMetadata", request, context, body)
 
 
-class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Handler):
+class ModelServicer(_Handler):
     """tensorflow.serving.ModelService."""
 
     def GetModelStatus(self, request, context):  # noqa: N802
@@ -139,6 +138,30 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer, _Handler):
         return self._call("GetModelStatus", request, context, body)
 
 
+def _parsing_handlers(service_name: str, methods: dict) -> grpc.GenericRpcHandler:
+    """Handlers that parse the request bytes themselves: grpcio's own parsing answers
+    malformed bytes with INTERNAL, TF Serving's clients expect INVALID_ARGUMENT."""
+
+    def handler(method, request_type):
+        def call(raw: bytes, context: grpc.ServicerContext):
+            try:
+                request = request_type.FromString(raw)
+            except DecodeError as exc:
+                context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"request is not a valid {request_type.DESCRIPTOR.full_name} protobuf: {exc}",
+                )
+            return method(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            call, response_serializer=lambda response: response.SerializeToString()
+        )
+
+    return grpc.method_handlers_generic_handler(
+        service_name, {name: handler(method, request_type) for name, (method, request_type) in methods.items()}
+    )
+
+
 def start_grpc_server(service: Service, port: int, workers: int, max_message_bytes: int) -> grpc.Server:
     """Bind 0.0.0.0:port and start serving; raise OSError when the port cannot be bound."""
     options = [
@@ -151,8 +174,22 @@ def start_grpc_server(service: Service, port: int, workers: int, max_message_byt
         options=options,
         maximum_concurrent_rpcs=workers * CONCURRENT_RPCS_PER_WORKER,
     )
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionServicer(service), server)
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelServicer(service), server)
+    predictions, models = PredictionServicer(service), ModelServicer(service)
+    server.add_generic_rpc_handlers(
+        (
+            _parsing_handlers(
+                "tensorflow.serving.PredictionService",
+                {
+                    "Predict": (predictions.Predict, predict_pb2.PredictRequest),
+                    "GetModelMetadata": (predictions.GetModelMetadata, get_model_metadata_pb2.GetModelMetadataRequest),
+                },
+            ),
+            _parsing_handlers(
+                "tensorflow.serving.ModelService",
+                {"GetModelStatus": (models.GetModelStatus, get_model_status_pb2.GetModelStatusRequest)},
+            ),
+        )
+    )
     try:
         bound = server.add_insecure_port(f"0.0.0.0:{port}")
     except RuntimeError as exc:
