@@ -14,19 +14,21 @@ import time
 import urllib.parse
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ie_serving.dtypes import tf_name
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import Code, InvalidInput, ServingError, Unimplemented
-from ie_serving.json_tensors import decode_predict, encode_predict, may_hold_bools, parse_body
+from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
-from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, check_signature, log_request
+from ie_serving.service import PREDICT_METHOD, SIGNATURE, Prediction, Service, check_signature, log_request
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BODY_MB = 100
+# app.config key naming the setting that limits bodies, for the 413 message
+BODY_LIMIT_SETTING = "IE_SERVING_BODY_LIMIT_SETTING"
 
 # TF Serving's path patterns (http_rest_api_util.cc); the fixed words match in any case.
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -165,18 +167,24 @@ class _Routes:
     def predict(self, name: str, version: int | None, verb: str) -> Response:
         if verb != "predict":
             raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
-        body = _read_body()
-        document = parse_body(body)
-        specs = self.service.metadata(name, version).inputs
-        signature = document.get("signature_name", "") if isinstance(document, dict) else ""
-        if isinstance(signature, str):
-            check_signature(signature)  # before decoding: a wrong signature is the first thing to report
-        form, inputs, signature = decode_predict(document, specs, may_hold_bools(body))
-        result = self.service.predict(name, version, inputs, signature_name=signature)
+        body = read_body()
+        form, result = predict_document(self.service, name, version, parse_body(body), may_hold_bools(body))
         return Response(encode_predict(form, result.outputs), mimetype="application/json")
 
 
-def _read_body() -> bytes:
+def predict_document(
+    service: Service, name: str, version: int | None, document: object, has_bool_literals: bool = True
+) -> tuple[Format, Prediction]:
+    """Run a parsed TF Serving predict body (`instances` or `inputs`); the SageMaker routes share it."""
+    specs = service.metadata(name, version).inputs
+    signature = document.get("signature_name", "") if isinstance(document, dict) else ""
+    if isinstance(signature, str):
+        check_signature(signature)  # before decoding: a wrong signature is the first thing to report
+    form, inputs, signature = decode_predict(document, specs, has_bool_literals)
+    return form, service.predict(name, version, inputs, signature_name=signature)
+
+
+def read_body() -> bytes:
     """The request body, refused with 413 past the limit, also when it comes chunked."""
     limit = request.max_content_length
     if request.content_length is not None or limit is None:
@@ -190,7 +198,8 @@ def _read_body() -> bytes:
 def _too_large() -> Response:
     limit = request.max_content_length or 0
     sent = f"{request.content_length} bytes" if request.content_length is not None else "a body"
-    return _error(413, f"Request body too large: sent {sent}, the limit is {limit} bytes (--rest_max_body_mb)")
+    setting = current_app.config.get(BODY_LIMIT_SETTING, "--rest_max_body_mb")
+    return _error(413, f"Request body too large: sent {sent}, the limit is {limit} bytes ({setting})")
 
 
 def create_app(service: Service, max_body_mb: int = DEFAULT_MAX_BODY_MB) -> Flask:

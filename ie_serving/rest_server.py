@@ -1,4 +1,6 @@
 """Host the REST app with gunicorn: one gthread worker process with --rest_workers threads.
+The SageMaker `serve` entrypoint uses the same hosting with its own Hosting options (its app
+adds /ping and /invocations; more workers; a heartbeat timeout).
 
 The store, its poller and the gRPC server start inside that worker, before it answers its
 first REST request, so one ModelStore serves both protocols. gunicorn's master binds the
@@ -11,13 +13,16 @@ port cannot be bound), with the reason in the log.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -44,29 +49,54 @@ class _GunicornLogger(glogging.Logger):
         self.error_log.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
 
 
+def tf_serving_app(runtime: Runtime, config: ServerConfig) -> Flask:
+    """The TF Serving REST app alone (`ie_serving --rest_port`)."""
+    return create_app(runtime.service, config.rest_max_body_mb)
+
+
+@dataclasses.dataclass(frozen=True)
+class Hosting:
+    """What a front end chooses about its gunicorn hosting; the defaults are `ie_serving --rest_port`'s.
+
+    timeout: seconds of worker silence before gunicorn restarts it (0: never); model loading
+    before the first request is not counted, a heartbeat thread covers it."""
+
+    make_app: Callable[[Runtime, ServerConfig], Flask] = tf_serving_app
+    workers: int = 1
+    worker_class: str = "gthread"
+    timeout: int = 0
+    proc_name: str = "ie_serving"
+    api_name: str = "REST TF Serving API"
+
+
 class _RestApplication(BaseApplication):
     """gunicorn configured from a ServerConfig; `start` builds the runtime in the worker."""
 
-    def __init__(self, config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_seconds: float):
+    def __init__(
+        self, config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_seconds: float, hosting: Hosting
+    ):
         self._config = config
         self._start = start
         self._grace = grace_seconds
+        self._hosting = hosting
         self._runtime: Runtime | None = None
+        self._worker: object = None
         super().__init__()
 
     def load_config(self) -> None:
         settings = {
             "bind": [f"0.0.0.0:{self._config.rest_port}"],
-            "workers": 1,
-            "worker_class": "gthread",
+            "workers": self._hosting.workers,
+            "worker_class": self._hosting.worker_class,
             "threads": self._config.rest_workers,
-            "timeout": 0,  # no heartbeat kill: loading large models in the worker may take minutes
+            "timeout": self._hosting.timeout,
             "graceful_timeout": int(self._grace) + 5,
             "keepalive": 5,
             "limit_request_line": 8190,
             "logger_class": _GunicornLogger,
             "accesslog": None,
-            "proc_name": "ie_serving",
+            "proc_name": self._hosting.proc_name,
+            "post_fork": self._post_fork,
             "worker_exit": self._worker_exit,
             "control_socket_disable": True,
         }
@@ -74,20 +104,30 @@ class _RestApplication(BaseApplication):
             if key in self.cfg.settings:
                 self.cfg.set(key, value)
 
+    def _post_fork(self, _arbiter: object, worker: object) -> None:
+        self._worker = worker
+
     def load(self):
         """Runs in the worker: load models, open gRPC, start polling, then hand gunicorn the app."""
+        loaded = threading.Event()
+        if self._hosting.timeout and self._worker is not None:
+            notify = self._worker.notify  # type: ignore[attr-defined]
+            threading.Thread(target=lambda: _beat(notify, loaded), name="load-heartbeat", daemon=True).start()
         try:
             self._runtime = self._start(self._config)
         except (StorageError, OSError) as exc:
             log.error("start-up failed: %s", exc)
             sys.exit(_BOOT_FAILED)
+        finally:
+            loaded.set()
         log.info(
-            "REST TF Serving API listening on 0.0.0.0:%d (%d threads, bodies up to %d MB)",
+            "%s listening on 0.0.0.0:%d (%d threads, bodies up to %d MB)",
+            self._hosting.api_name,
             self._config.rest_port,
             self._config.rest_workers,
             self._config.rest_max_body_mb,
         )
-        return create_app(self._runtime.service, self._config.rest_max_body_mb)
+        return self._hosting.make_app(self._runtime, self._config)
 
     def _worker_exit(self, _arbiter: object, _worker: object) -> None:
         """After the worker stops taking REST requests: stop gRPC and polling, release models."""
@@ -95,6 +135,12 @@ class _RestApplication(BaseApplication):
             log.info("shutting down: finishing in-flight requests (grace %.0f s)", self._grace)
             self._runtime.stop(self._grace)
             log.info("stopped")
+
+
+def _beat(notify: Callable[[], None], done: threading.Event) -> None:
+    """Tell gunicorn's master the worker is alive while models load (before its own loop runs)."""
+    while not done.wait(1.0):
+        notify()
 
 
 def _check_port_free(port: int) -> None:
@@ -107,7 +153,12 @@ def _check_port_free(port: int) -> None:
             raise OSError(f"cannot bind REST port {port}: {exc.strerror}") from None
 
 
-def serve(config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_seconds: float) -> int:
+def serve(
+    config: ServerConfig,
+    start: Callable[[ServerConfig], Runtime],
+    grace_seconds: float,
+    hosting: Hosting = Hosting(),
+) -> int:
     """Run gunicorn until SIGTERM/SIGINT; return the process exit code."""
     try:
         _check_port_free(config.rest_port)
@@ -116,7 +167,7 @@ def serve(config: ServerConfig, start: Callable[[ServerConfig], Runtime], grace_
         return 1
     master = os.getpid()
     try:
-        _RestApplication(config, start, grace_seconds).run()
+        _RestApplication(config, start, grace_seconds, hosting).run()
     except SystemExit as exc:
         if os.getpid() != master:
             raise  # the forked worker unwinds through here: keep its exit code for the master

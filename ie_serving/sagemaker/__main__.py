@@ -1,0 +1,5 @@
+import sys
+
+from ie_serving.sagemaker.main import main
+
+sys.exit(main())

@@ -1,0 +1,105 @@
+"""Which models SM_MODEL_DIR holds, as ModelConfigs for the store.
+
+Accepted layouts (checked in this order):
+  config.json                      model_config_list file; relative base paths are under SM_MODEL_DIR
+  1/model.xml, 2/model.xml, ...    one model with numeric version directories
+  model.xml + model.bin            one model as bare IR files, served as version 1
+  NAME/1/model.xml, NAME/x.xml ... several models, one per sub-directory, each in either form
+
+The store reads numeric version directories only, so a bare IR model is presented to it as a
+staging directory `<staging>/<name>/1` that is a symlink to the model's directory: the store,
+its polling and its fingerprints stay exactly as for any other model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import tempfile
+
+from ie_serving.config import ModelConfig, load_config_file, parse_model
+from ie_serving.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "config.json"
+CODE_DIR = "code"  # custom inference code, never a model
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """The models to serve and the one /invocations answers when no model is named."""
+
+    models: tuple[ModelConfig, ...]
+    default_model: str | None
+
+
+def _has_versions(path: pathlib.Path) -> bool:
+    return any(p.is_dir() and p.name.isdigit() and int(p.name) > 0 for p in path.iterdir())
+
+
+def _has_bare_ir(path: pathlib.Path) -> bool:
+    suffixes = {p.suffix.lower() for p in path.iterdir() if p.is_file()}
+    return {".xml", ".bin"} <= suffixes
+
+
+def _base_path(path: pathlib.Path, name: str, staging: pathlib.Path) -> str | None:
+    """The base path the store reads for the model in `path`, or None when it holds no model."""
+    if _has_versions(path):
+        return str(path)
+    if _has_bare_ir(path):
+        version_dir = staging / name / "1"
+        version_dir.parent.mkdir(parents=True, exist_ok=True)
+        version_dir.symlink_to(path.resolve(), target_is_directory=True)
+        log.info("model %s: bare IR files in %s served as version 1", name, path)
+        return str(version_dir.parent)
+    return None
+
+
+def _from_config_file(model_dir: pathlib.Path) -> tuple[ModelConfig, ...]:
+    models = load_config_file(str(model_dir / CONFIG_FILE))
+    return tuple(
+        m
+        if "://" in m.base_path or pathlib.Path(m.base_path).is_absolute()
+        else dataclasses.replace(m, base_path=str(model_dir / m.base_path))
+        for m in models
+    )
+
+
+def _from_directories(model_dir: pathlib.Path, single_name: str, staging: pathlib.Path) -> tuple[ModelConfig, ...]:
+    base_path = _base_path(model_dir, single_name, staging)
+    if base_path is not None:
+        return (parse_model({"name": single_name, "base_path": base_path}, where="SM_MODEL_DIR"),)
+    models = []
+    for sub in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name != CODE_DIR and p.name[0] != "."):
+        base_path = _base_path(sub, sub.name, staging)
+        if base_path is None:
+            log.info("%s: ignored, holds neither numeric version directories nor .xml + .bin files", sub)
+        else:
+            models.append(parse_model({"name": sub.name, "base_path": base_path}, where=f"SM_MODEL_DIR/{sub.name}"))
+    return tuple(models)
+
+
+def resolve(model_dir: pathlib.Path, default_name: str | None, nireq: int | None = None) -> Layout:
+    """The models in model_dir; ConfigError when there are none or the default names none of them."""
+    if not model_dir.is_dir():
+        raise ConfigError(f"SM_MODEL_DIR: {str(model_dir)!r} is not a directory")
+    if (model_dir / CONFIG_FILE).is_file():
+        models = _from_config_file(model_dir)
+    else:
+        staging = pathlib.Path(tempfile.mkdtemp(prefix="ie_serving_sagemaker_"))
+        models = _from_directories(model_dir, default_name or "model", staging)
+    if not models:
+        raise ConfigError(
+            f"SM_MODEL_DIR: no model in {str(model_dir)!r}; expected numeric version directories holding "
+            f"model.xml + model.bin, bare .xml + .bin files, one such sub-directory per model, or {CONFIG_FILE}"
+        )
+    if nireq is not None:
+        models = tuple(m if m.nireq is not None else dataclasses.replace(m, nireq=nireq) for m in models)
+    names = [m.name for m in models]
+    if default_name is not None and default_name not in names:
+        raise ConfigError(f"SAGEMAKER_TFS_DEFAULT_MODEL_NAME: {default_name!r} is not among the models {names}")
+    default = default_name or (names[0] if len(names) == 1 else None)
+    log.info("models in %s: %s; default model: %s", model_dir, ", ".join(names), default or "none")
+    return Layout(models, default)

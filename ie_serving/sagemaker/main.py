@@ -1,0 +1,68 @@
+"""`serve`: the SageMaker container's entrypoint.
+
+HTTP on SAGEMAKER_BIND_TO_PORT (/ping, /invocations and the TF Serving REST routes) and gRPC on
+SAGEMAKER_GRPC_PORT, one ModelStore per gunicorn worker, hosted by the same code as
+`ie_serving --rest_port` (rest_server.serve). Exit codes: 0 after SIGTERM, 1 when start-up
+fails, 2 for a bad environment variable or model directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import sys
+
+from ie_serving.config import ServerConfig
+from ie_serving.errors import ConfigError
+from ie_serving.logs import setup_logging
+from ie_serving.sagemaker import handlers, layout, settings
+
+log = logging.getLogger(__name__)
+
+# SageMaker stops a container 30 s after SIGTERM: in-flight requests get 20 s, gunicorn 5 s more.
+SHUTDOWN_GRACE_SECONDS = 20.0
+
+
+def _app(runtime, config: ServerConfig, *, default_model: str | None, code_dir, grpc_port: int):  # noqa: ANN001
+    """Runs in each worker: import the custom code there, then build the app."""
+    from ie_serving.sagemaker.routes import create_sagemaker_app
+
+    code = handlers.load(code_dir)
+    return create_sagemaker_app(
+        runtime.service, config.rest_max_body_mb, default_model, code, (config.rest_port, grpc_port)
+    )
+
+
+def main() -> int:
+    try:
+        setup_logging()
+        env = settings.from_environ()
+        models = layout.resolve(env.model_dir, env.default_model_name, env.nireq)
+        code_dir = env.model_dir / "code"
+        handlers.prepare(code_dir)
+    except ConfigError as exc:
+        print(f"serve: error: {exc}", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        models=models.models,
+        port=env.grpc_port,
+        rest_port=env.http_port,
+        rest_workers=env.threads,
+        rest_max_body_mb=env.max_payload_mb,
+    )
+    from ie_serving.rest_server import Hosting, serve  # OpenVINO is imported only once settings are valid
+    from ie_serving.server import start
+
+    hosting = Hosting(
+        make_app=functools.partial(
+            _app, default_model=models.default_model, code_dir=code_dir, grpc_port=env.grpc_port
+        ),
+        workers=env.workers,
+        worker_class="ie_serving.sagemaker.worker.PingFirstWorker",
+        timeout=env.timeout_seconds,
+        proc_name="serve",
+        api_name="SageMaker HTTP (/ping, /invocations, TF Serving REST)",
+    )
+    log.info("serve: %s", dataclasses.asdict(env))
+    return serve(config, start, SHUTDOWN_GRACE_SECONDS, hosting)

@@ -1,0 +1,83 @@
+"""SageMaker's environment variables, read and validated once at start-up."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import re
+from collections.abc import Mapping
+
+from ie_serving.errors import ConfigError
+
+DEFAULT_MODEL_NAME = "model"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What `serve` takes from the environment (defaults are AWS's TF Serving container's)."""
+
+    http_port: int = 8080
+    grpc_port: int = 9000
+    model_dir: pathlib.Path = pathlib.Path("/opt/ml/model")
+    default_model_name: str | None = None  # SAGEMAKER_TFS_DEFAULT_MODEL_NAME when set
+    workers: int = 1
+    threads: int = 8
+    timeout_seconds: int = 60
+    nireq: int | None = None
+    max_payload_mb: int = 6
+
+
+def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    text = environ.get(name, "").strip()
+    if not text:
+        return default
+    if not re.fullmatch(r"\d+", text) or int(text) < minimum:
+        raise ConfigError(f"{name}: expected an integer >= {minimum}, got {environ[name]!r}")
+    return int(text)
+
+
+def _safe_range(environ: Mapping[str, str]) -> tuple[int, int] | None:
+    text = environ.get("SAGEMAKER_SAFE_PORT_RANGE", "").strip()
+    if not text:
+        return None
+    match = re.fullmatch(r"(\d+)-(\d+)", text)
+    if not match or not 0 < int(match[1]) <= int(match[2]) <= 65535:
+        raise ConfigError(f"SAGEMAKER_SAFE_PORT_RANGE: expected LOW-HIGH like 9000-9999, got {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def grpc_port(environ: Mapping[str, str], http_port: int) -> int:
+    """SAGEMAKER_GRPC_PORT when set; else the first port of SAGEMAKER_SAFE_PORT_RANGE that is
+    not the HTTP port (SageMaker keeps that range free for the container); else 9000."""
+    if environ.get("SAGEMAKER_GRPC_PORT", "").strip():
+        port = _int(environ, "SAGEMAKER_GRPC_PORT", 9000, 1)
+    elif (safe := _safe_range(environ)) is not None:
+        candidates = [p for p in range(safe[0], safe[1] + 1) if p != http_port]
+        if not candidates:
+            raise ConfigError(f"SAGEMAKER_SAFE_PORT_RANGE: {safe[0]}-{safe[1]} has no port besides HTTP {http_port}")
+        port = candidates[0]
+    else:
+        port = 9000
+    if port > 65535 or port == http_port:
+        raise ConfigError(f"SAGEMAKER_GRPC_PORT: expected a port 1-65535 other than HTTP {http_port}, got {port}")
+    return port
+
+
+def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
+    """Settings from the environment; ConfigError names the variable and what it accepts."""
+    http_port = _int(environ, "SAGEMAKER_BIND_TO_PORT", 8080, 1)
+    if http_port > 65535:
+        raise ConfigError(f"SAGEMAKER_BIND_TO_PORT: expected a port 1-65535, got {http_port}")
+    nireq = _int(environ, "SAGEMAKER_NIREQ", 0, 0)
+    return Settings(
+        http_port=http_port,
+        grpc_port=grpc_port(environ, http_port),
+        model_dir=pathlib.Path(environ.get("SM_MODEL_DIR") or "/opt/ml/model"),
+        default_model_name=environ.get("SAGEMAKER_TFS_DEFAULT_MODEL_NAME") or None,
+        workers=_int(environ, "SAGEMAKER_GUNICORN_WORKERS", 1, 1),
+        threads=_int(environ, "SAGEMAKER_GUNICORN_THREADS", 8, 1),
+        timeout_seconds=_int(environ, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1),
+        nireq=nireq or None,
+        max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1),
+    )
