@@ -1,0 +1,123 @@
+"""docs/configuration.md against the code: every flag with its commands and default, every
+config key, every environment variable the server reads (with its default)."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+
+import pytest
+
+from ie_serving.cli import build_parser
+from ie_serving.config import MODEL_KEYS
+from tests.models import REPO
+
+DOC = REPO / "docs" / "configuration.md"
+
+
+def table(section: str) -> list[list[str]]:
+    """The rows (cells stripped, header and rule left out) of the first table under `## section`."""
+    text = DOC.read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in text.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def code(cell: str) -> str:
+    match = re.fullmatch(r"`([^`]+)`", cell)
+    assert match, f"expected a `code` cell, got {cell!r}"
+    return match.group(1)
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    (action,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def flags() -> dict[str, dict[str, argparse.Action]]:
+    """flag -> {subcommand: action} for every option but --help."""
+    found: dict[str, dict[str, argparse.Action]] = {}
+    for command, parser in subcommands().items():
+        for action in parser._actions:
+            if action.option_strings and action.option_strings[0] != "-h":
+                found.setdefault(action.option_strings[-1], {})[command] = action
+    return found
+
+
+def expected_default(action: argparse.Action) -> str:
+    if action.required:
+        return "required"
+    return "none" if action.default is None else f"`{action.default}`"
+
+
+def test_every_flag_is_documented_with_its_commands_and_default() -> None:
+    documented = {code(row[0]): row for row in table("Command-line flags")}
+    actual = flags()
+    assert sorted(documented) == sorted(actual)
+    for flag, by_command in actual.items():
+        row = documented[flag]
+        assert [c.strip() for c in row[1].split(",")] == sorted(by_command, key=list(subcommands()).index), flag
+        (default,) = {expected_default(a) for a in by_command.values()}
+        assert row[2] == default, (flag, row[2], default)
+        assert len(row[3]) > 15, flag
+
+
+def test_every_config_key_is_documented_with_its_flag() -> None:
+    rows = table("Config file keys")
+    assert [code(row[0]) for row in rows] == list(MODEL_KEYS)
+    model_flags = {a.option_strings[-1]: a for a in subcommands()["model"]._actions if a.option_strings}
+    documented_flags = {code(row[0]): row for row in table("Command-line flags")}
+    for key, flag_cell, default in rows:
+        flag = code(flag_cell)
+        assert flag in model_flags, key
+        assert default == documented_flags[flag][2], key
+
+
+def environment_reads() -> dict[str, str | None]:
+    """NAME -> default for every environment variable the `ie_serving` command reads."""
+    reads: dict[str, str | None] = {}
+    for path in (REPO / "ie_serving").rglob("*.py"):
+        if "protos" in path.parts or "sagemaker" in path.parts:
+            continue  # the SageMaker entrypoint documents its own variables
+        text = path.read_text()
+        for name, default in re.findall(
+            r"(?<!request\.)environ\.get\(\s*\"([A-Z][A-Z0-9_]+)\"(?:\s*,\s*\"([^\"]*)\")?", text
+        ):
+            if reads.get(name) is None:
+                reads[name] = default or None
+    return reads
+
+
+def test_every_environment_variable_read_is_documented_with_its_default() -> None:
+    rows = {code(row[0]): row for row in table("Environment variables")}
+    reads = environment_reads()
+    assert {"LOG_LEVEL", "LOG_PATH", "FILE_SYSTEM_POLL_WAIT_SECONDS", "S3_ENDPOINT"} <= set(reads)
+    ours = {name for name, row in rows.items() if row[1] == "ie_serving"}
+    assert ours == set(reads), "rows marked ie_serving must be exactly the variables the code reads"
+    for name, default in reads.items():
+        assert rows[name][2] == (f"`{default}`" if default else "none"), name
+    assert {row[1] for row in rows.values()} <= {"ie_serving", "library"}
+
+
+def test_library_variables_are_read_by_boto3() -> None:
+    """Every "library" row names a variable botocore's own source reads."""
+    import botocore
+
+    source = "".join(p.read_text() for p in pathlib.Path(botocore.__file__).parent.glob("*.py"))
+    library = [code(row[0]) for row in table("Environment variables") if row[1] == "library"]
+    assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"} <= set(library)
+    for name in library:
+        assert f"'{name}'" in source, name
+
+
+def test_aws_region_alone_does_not_set_boto3s_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the AWS_REGION row says: outside AWS execution environments boto3 ignores it."""
+    import boto3
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_REGION", "eu-west-3")
+    assert boto3.session.Session().region_name is None
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    assert boto3.session.Session().region_name == "eu-west-3"
