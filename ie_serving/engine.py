@@ -23,6 +23,7 @@ import openvino as ov
 from ie_serving.config import ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
 from ie_serving.errors import DeadlineExceeded, InferenceFailed, ModelLoadError, Overloaded
+from ie_serving.model_formats import ModelFiles
 
 log = logging.getLogger(__name__)
 
@@ -54,20 +55,6 @@ class TensorSpec:
 def core() -> ov.Core:
     """The process-wide OpenVINO Core (thread-safe; created on first use, not at import)."""
     return ov.Core()
-
-
-def find_ir_pair(file_names: Iterable[str]) -> tuple[str, str]:
-    """The one `.xml` + `.bin` pair at the top of a version directory.
-
-    Raises ModelLoadError saying what is missing or ambiguous."""
-    top = [name for name in file_names if "/" not in name]
-    xmls = sorted(n for n in top if n.lower().endswith(".xml"))
-    bins = sorted(n for n in top if n.lower().endswith(".bin"))
-    if len(xmls) != 1 or len(bins) != 1:
-        raise ModelLoadError(
-            f"expected exactly one .xml and one .bin file, found {len(xmls)} .xml {xmls} and {len(bins)} .bin {bins}"
-        )
-    return xmls[0], bins[0]
 
 
 def _dims(partial: ov.PartialShape) -> tuple[int, ...] | None:
@@ -264,17 +251,17 @@ def _from_ov(tensor: ov.Tensor) -> np.ndarray:
 
 def load_version(
     version_dir: pathlib.Path,
-    xml_name: str,
-    bin_name: str,
+    files: ModelFiles,
     config: ModelConfig,
     max_queued: int = DEFAULT_MAX_QUEUED,
 ) -> CompiledVersion:
-    """Read, reshape and compile one IR version; raise ModelLoadError with the reason."""
+    """Read (with the frontend for its format), reshape and compile one version; raise
+    ModelLoadError with the reason."""
     mapping = _read_mapping(version_dir)
     try:
-        model = core().read_model(str(version_dir / xml_name), str(version_dir / bin_name))
+        model = core().read_model(*(str(version_dir / path) for path in files.paths))
     except RuntimeError as exc:
-        raise ModelLoadError(f"cannot read {xml_name}: {_first_line(exc)}") from None
+        raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {_first_line(exc)}") from None
     targets = _target_shapes(model, config, mapping["inputs"])
     try:
         if targets:

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
-from ie_serving.engine import DEFAULT_MAX_QUEUED, CompiledVersion, find_ir_pair, load_version
+from ie_serving.engine import DEFAULT_MAX_QUEUED, CompiledVersion, load_version
 from ie_serving.errors import Code, ModelLoadError, ServableNotFound, ServableUnavailable, StorageError
+from ie_serving.model_formats import detect
 from ie_serving.storage import Storage, VersionListing, storage_for
 from ie_serving.versions import plan_changes
 
@@ -231,7 +232,7 @@ def reconcile(model: Model) -> None:
     candidates: dict[int, VersionListing] = {}
     for number, listing in listings.items():
         try:
-            find_ir_pair(name for name, _, _ in listing.files)
+            detect(name for name, _, _ in listing.files)
         except ModelLoadError as exc:
             notes.append(f"version directory {number} ignored: {exc}")
             continue
@@ -274,8 +275,7 @@ def _load(model: Model, listing: VersionListing) -> None:
 
     def loader() -> CompiledVersion:
         version_dir = model.storage.local_dir(config.base_path, listing)
-        xml_name, bin_name = find_ir_pair(name for name, _, _ in listing.files)
-        return load_version(version_dir, xml_name, bin_name, config, model.max_queued)
+        return load_version(version_dir, detect(name for name, _, _ in listing.files), config, model.max_queued)
 
     if served.load(loader):
         engine = served.engine

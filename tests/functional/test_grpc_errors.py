@@ -113,9 +113,9 @@ def test_predict_errors(raw, name, inputs, kwargs, code, message):
 def test_version_that_failed_to_load_is_unavailable_with_its_error(raw):
     error = _error(lambda: raw.predict("scale", {"x": X}, version=2))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
-    assert "Servable scale version 2 is not available: state END, error: cannot read model.xml" in error.details()
+    assert "Servable scale version 2 is not available: state END, error: cannot read OpenVINO IR model.xml" in error.details()
     state, code, message = raw.status("scale")[2]
-    assert (state, code) == ("END", 2) and message.startswith("cannot read model.xml")
+    assert (state, code) == ("END", 2) and message.startswith("cannot read OpenVINO IR model.xml")
     assert raw.status("scale")[1] == ("AVAILABLE", 0, "")
 
 

@@ -103,7 +103,7 @@ def test_versions_swap_without_failed_requests(tmp_path, start_server):
     finally:
         client.close()
     log = server.log()
-    assert "model scale version 3: load failed, not served until its files change: cannot read model.xml" in log
+    assert "model scale version 3: load failed, not served until its files change: cannot read OpenVINO IR model.xml" in log
     assert "model scale version 2: unloaded" in log
 
 
@@ -121,7 +121,7 @@ def test_version_directories_that_are_not_versions_are_ignored(tmp_path, start_s
     finally:
         client.close()
     log = server.log()
-    assert "version directory 2 ignored: expected exactly one .xml and one .bin file, found 0 .xml" in log
+    assert "version directory 2 ignored: no model found, expected an OpenVINO IR pair (.xml + .bin), " in log
     assert "latest: ignored, version directories must be named by a positive integer" in log
     assert "README: ignored, not a version directory" in log
 
