@@ -1,0 +1,75 @@
+"""docs/model_repository.md: the invalid repository it shows, built for real, makes the
+server log exactly the lines the page prints, and version 1 serves."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+
+import grpc
+
+from ie_serving.demo import build_demo_model
+from tests.models import REPO, save
+from tests.server import free_port
+
+DOC = REPO / "docs" / "model_repository.md"
+
+
+def documented_log_lines() -> list[str]:
+    text = DOC.read_text().split("<!-- log lines: invalid repository -->", 1)[1]
+    return re.search(r"```text\n(.*?)```", text, re.S).group(1).splitlines()
+
+
+def build_invalid_repository(root: pathlib.Path) -> None:
+    base = root / "models" / "resnet"
+    save(build_demo_model(), base, 1)
+    for name in ("latest", "0"):
+        (base / name).mkdir()
+    (base / "readme.txt").write_text("notes")
+    (base / "2").mkdir()
+    (base / "2" / "model.xml").write_text((base / "1" / "model.xml").read_text())
+    for stem in ("a", "b"):
+        save(build_demo_model(), root / "pair" / stem)
+        (base / "3").mkdir(exist_ok=True)
+        for suffix in (".xml", ".bin"):
+            (base / "3" / f"{stem}{suffix}").write_bytes((root / "pair" / stem / "1" / f"model{suffix}").read_bytes())
+    (base / "4").mkdir()
+    (base / "4" / "model.xml").write_text("this is not an IR file")
+    (base / "4" / "model.bin").write_bytes(b"\0" * 16)
+    save(build_demo_model(), base / "5", "ir")  # 5/ir/model.xml
+
+
+def test_invalid_repository_logs_what_the_page_says(tmp_path: pathlib.Path) -> None:
+    build_invalid_repository(tmp_path)
+    port = free_port()
+    log_path = tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "ie_serving", "model", "--model_name", "resnet", "--model_path", "models/resnet"]
+            + ["--port", str(port), "--file_system_poll_wait_seconds", "0"],
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LOG_LEVEL": "INFO"},
+        )
+        try:
+            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+                grpc.channel_ready_future(channel).result(timeout=60)
+        finally:
+            os.kill(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+    logged = [line.split(": ", 1)[1] for line in log_path.read_text().splitlines() if ": " in line]
+    position = -1
+    for line in documented_log_lines():
+        if line.endswith("..."):
+            found = [i for i, got in enumerate(logged) if got.startswith(line[:-3])]
+        else:
+            found = [i for i, got in enumerate(logged) if got == line]
+        assert found, (line, logged)
+        if line.startswith("model resnet version"):  # load attempts in the documented order
+            assert found[0] > position, (line, logged)
+            position = found[0]
