@@ -117,15 +117,14 @@ def predict(
     if content_type == JSONLINES:
         instances = [parse_body(line) for line in body.splitlines() if line.strip()]
         return predict_document(service, name, version, {"instances": instances}, may_hold_bools(body))
+    if content_type == NPZ:  # named tensors, as the column format: the JSON answer is `outputs`
+        return Format.COLUMN, service.predict(name, version, _load_npz(body))
     specs = service.metadata(name, version).inputs
-    if content_type == NPZ:
-        inputs = _load_npz(body)
+    input_name = _single_input(specs, content_type)
+    if content_type == NPY:
+        inputs = {input_name: _load_npy(body)}
     else:
-        input_name = _single_input(specs, content_type)
-        if content_type == NPY:
-            inputs = {input_name: _load_npy(body)}
-        else:
-            inputs = {input_name: _shaped_rows(input_name, _csv_rows(body), specs[input_name])}
+        inputs = {input_name: _shaped_rows(input_name, _csv_rows(body), specs[input_name])}
     return Format.ROW, service.predict(name, version, inputs)
 
 
