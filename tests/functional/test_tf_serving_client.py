@@ -4,20 +4,14 @@ run in its own virtual environment so TensorFlow never enters the server or this
 from __future__ import annotations
 
 import json
-import os
-import pathlib
-import subprocess
 
 import numpy as np
 
 from tests import models
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
+from tests.tf_env import run_tf
 
 
 def test_official_client_predicts_reads_metadata_and_status(tmp_path, start_server):
-    assert pathlib.Path(TF_PYTHON).exists(), f"{TF_PYTHON} missing: `make test` builds the TensorFlow client venv"
     version_dir = models.save(models.multi_io_model(), tmp_path / "multi")
     server = start_server("model", "--model_name", "multi", "--model_path", str(tmp_path / "multi"))
     rng = np.random.default_rng(7)
@@ -27,15 +21,9 @@ def test_official_client_predicts_reads_metadata_and_status(tmp_path, start_serv
         "c": np.array([3, -4], dtype=np.int64),
     }
     np.savez(tmp_path / "in.npz", **inputs)
-    result = subprocess.run(
-        [TF_PYTHON, str(REPO / "tests" / "tfclient" / "tf_serving_client.py"), server.address, "multi"]
-        + [str(tmp_path / "in.npz"), str(tmp_path / "out.npz")],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    result = run_tf(
+        "tf_serving_client.py", server.address, "multi", str(tmp_path / "in.npz"), str(tmp_path / "out.npz")
     )
-    assert result.returncode == 0, result.stderr[-3000:]
     answer = json.loads(result.stdout.strip().splitlines()[-1])
     assert answer["version"] == 1
     assert answer["inputs"] == {"a": ["float32", [-1, 3]], "b": ["float32", [-1, 3]], "c": ["int64", [2]]}
