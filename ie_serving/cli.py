@@ -8,9 +8,10 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from ie_serving.config import ServerConfig, load_config_file, parse_model, poll_wait_seconds
+from ie_serving.config import ServerConfig, check_ports, load_config_file, parse_model, poll_wait_seconds
 from ie_serving.errors import ConfigError
 from ie_serving.logs import setup_logging
+from ie_serving.tf_serving_flags import config_from_tf_flags
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +73,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_port(flag: str, value: int, allow_zero: bool) -> None:
-    if not (0 if allow_zero else 1) <= value <= 65535:
-        raise ConfigError(f"{flag}: expected a port number 1-65535{' or 0' if allow_zero else ''}, got {value}")
-
-
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
     """Validate the parsed flags into a ServerConfig (ConfigError names the bad flag)."""
     if args.command == "model":
@@ -93,10 +89,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models = (parse_model(raw, where="--model"),)
     else:
         models = load_config_file(args.config_path)
-    _check_port("--port", args.port, allow_zero=False)
-    _check_port("--rest_port", args.rest_port, allow_zero=True)
-    if args.rest_port == args.port:
-        raise ConfigError(f"--rest_port: expected a port other than the gRPC --port {args.port}, got the same")
+    check_ports(args.port, args.rest_port)
     if args.max_queued_requests < 0:
         raise ConfigError(f"--max_queued_requests: expected an integer >= 0, got {args.max_queued_requests}")
     for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
@@ -117,10 +110,12 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    tf_serving_style = bool(argv) and argv[0].startswith("--") and argv[0] not in ("-h", "--help")
+    args = None if tf_serving_style else build_parser().parse_args(argv)
     try:
         setup_logging()
-        config = config_from_args(args)
+        config = config_from_tf_flags(argv) if args is None else config_from_args(args)
     except ConfigError as exc:
         print(f"ie_serving: error: {exc}", file=sys.stderr)
         return 2

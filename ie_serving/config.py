@@ -184,6 +184,16 @@ def load_config_file(path: str) -> tuple[ModelConfig, ...]:
     return tuple(models)
 
 
+def check_ports(port: int, rest_port: int, flags: tuple[str, str] = ("--port", "--rest_port")) -> None:
+    """gRPC port 1-65535, REST port 0 (none) or 1-65535 and not the gRPC one."""
+    if not 1 <= port <= 65535:
+        raise ConfigError(f"{flags[0]}: expected a port number 1-65535, got {port}")
+    if not 0 <= rest_port <= 65535:
+        raise ConfigError(f"{flags[1]}: expected a port number 1-65535 or 0, got {rest_port}")
+    if rest_port == port:
+        raise ConfigError(f"{flags[1]}: expected a port other than the gRPC {flags[0]} {port}, got the same")
+
+
 def poll_wait_seconds(flag_value: float | None, environ: Mapping[str, str] = os.environ) -> float:
     """The flag when given, else the seed-era FILE_SYSTEM_POLL_WAIT_SECONDS, else 1."""
     if flag_value is not None:

@@ -92,3 +92,25 @@ def test_poll_interval_from_seed_environment_variable(tmp_path, start_server):
         "model", "--model_name", "m", "--model_path", str(tmp_path / "m"), env={"FILE_SYSTEM_POLL_WAIT_SECONDS": "7"}
     )
     assert "polling model base paths every 7.0 s" in server.log()
+
+
+def test_unsupported_tensorflow_model_server_flags_are_named():
+    result = _run(
+        "--model_name", "m", "--model_base_path", "/x", "--enable_batching", "--tensorflow_intra_op_parallelism=2"
+    )
+    assert result.returncode == 2
+    assert "tensorflow_model_server flag(s) not supported by ie_serving: --enable_batching" in result.stderr
+    assert "--tensorflow_intra_op_parallelism=2" in result.stderr
+
+
+def test_text_config_with_unsupported_field_is_refused(tmp_path):
+    config = tmp_path / "models.config"
+    config.write_text("model_config_list { config { name: 'a' base_path: '/m' version_labels { key: 'x' value: 1 } } }")
+    result = _run("--model_config_file", str(config))
+    assert result.returncode == 2
+    assert 'has no field named "version_labels"' in result.stderr
+
+
+def test_tensorflow_model_server_flags_need_a_model():
+    result = _run("--port", "8500")
+    assert result.returncode == 2 and "give either --model_config_file or --model_base_path" in result.stderr

@@ -91,3 +91,35 @@ def test_onnx_file_served_directly(exported, server):
         client.close()
     expected = models.direct_infer(exported / "vad" / "1" / "silero_vad.onnx", inputs)
     np.testing.assert_array_equal(outputs["output"], expected["output"])
+
+
+def test_tensorflow_model_server_flags_and_text_config(exported, tmp_path, start_server):
+    """Two SavedModels from a TF Serving text-protobuf config, started with TF Serving's flags."""
+    shutil.copytree(exported / "text" / "1", tmp_path / "text" / "1")
+    shutil.copytree(exported / "text" / "1", tmp_path / "text" / "2")
+    config = tmp_path / "models.config"
+    config.write_text(
+        f"""model_config_list {{
+  config {{
+    name: 'text'
+    base_path: '{tmp_path / "text"}'
+    model_platform: 'tensorflow'
+    model_version_policy {{ specific {{ versions: 1 }} }}
+  }}
+  config {{
+    name: "dense"
+    base_path: "{exported / "dense"}"
+    model_platform: "tensorflow"
+  }}
+}}
+"""
+    )
+    server = start_server("--model_config_file", str(config), "--file_system_poll_wait_seconds=0")
+    client = RawClient(server.address)
+    try:
+        assert client.status("text") == {1: ("AVAILABLE", 0, "")}
+        inputs, expected = _tf_answers(exported, "dense")
+        _, outputs = client.predict("dense", inputs)
+        np.testing.assert_allclose(outputs["output_0"], expected["output_0"], rtol=1e-5, atol=1e-6)
+    finally:
+        client.close()
