@@ -45,3 +45,14 @@ protos: install
 
 clean:
 	rm -rf $(VENV) $(TF_VENV) demo_models
+
+# The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
+# ECR repository when missing (build_and_push.sh).
+IMAGE ?= ie-serving
+TAG ?= latest
+
+docker_build:
+	docker build -t $(IMAGE):$(TAG) .
+
+docker_push:
+	./build_and_push.sh $(IMAGE) $(TAG)
