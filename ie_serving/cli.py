@@ -35,6 +35,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "RESOURCE_EXHAUSTED / HTTP 429 (default 64)",
     )
     parser.add_argument(
+        "--compile_cache_dir",
+        type=pathlib.Path,
+        help="OpenVINO's compiled-model cache (CACHE_DIR) for every model: a restart loads compiled blobs "
+        "instead of compiling again (default: none; plugin_config CACHE_DIR sets it per model)",
+    )
+    parser.add_argument(
         "--model_cache_dir",
         type=pathlib.Path,
         help="where versions from s3:// and gs:// base paths are downloaded (default: ie_serving_model_cache "
@@ -106,6 +112,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         model_cache_dir=args.model_cache_dir,
         max_queued_requests=args.max_queued_requests,
+        compile_cache_dir=args.compile_cache_dir,
     )
 
 

@@ -60,6 +60,7 @@ class ServerConfig:
     poll_wait_seconds: float = 1.0
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
     max_queued_requests: int = 64  # per version, waiting for a free infer request
+    compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:

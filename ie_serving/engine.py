@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 MAPPING_FILE = "mapping_config.json"
 DEFAULT_MAX_QUEUED = 64
 
+
+@dataclasses.dataclass(frozen=True)
+class EngineOptions:
+    """Server-wide settings for every compiled version."""
+
+    max_queued: int = DEFAULT_MAX_QUEUED  # callers that may wait for a free infer request
+    compile_cache_dir: pathlib.Path | None = None  # OpenVINO CACHE_DIR: restarts skip compilation
+
+
+DEFAULT_OPTIONS = EngineOptions()
+
+
 # Defaults for the CPU plugin when plugin_config does not set them: a server answers many
 # clients at once (THROUGHPUT), and TF Serving users expect float32 answers, not bf16.
 CPU_DEFAULTS = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}
@@ -125,8 +137,10 @@ def _target_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, s
     return targets
 
 
-def _compile_properties(config: ModelConfig) -> dict:
+def _compile_properties(config: ModelConfig, options: EngineOptions) -> dict:
     properties = dict(config.plugin_config)
+    if options.compile_cache_dir is not None:
+        properties.setdefault("CACHE_DIR", str(options.compile_cache_dir))
     if config.target_device.upper() == "CPU":
         for key, value in CPU_DEFAULTS.items():
             properties.setdefault(key, value)
@@ -253,7 +267,7 @@ def load_version(
     version_dir: pathlib.Path,
     files: ModelFiles,
     config: ModelConfig,
-    max_queued: int = DEFAULT_MAX_QUEUED,
+    options: EngineOptions = DEFAULT_OPTIONS,
 ) -> CompiledVersion:
     """Read (with the frontend for its format), reshape and compile one version; raise
     ModelLoadError with the reason."""
@@ -266,10 +280,10 @@ def load_version(
     try:
         if targets:
             model.reshape(targets)
-        compiled = core().compile_model(model, config.target_device, _compile_properties(config))
+        compiled = core().compile_model(model, config.target_device, _compile_properties(config, options))
     except RuntimeError as exc:
         raise ModelLoadError(f"cannot compile for {config.target_device}: {_first_line(exc)}") from None
-    return CompiledVersion(compiled, mapping, config.nireq, max_queued)
+    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,6 +10,7 @@ import threading
 import grpc
 
 from ie_serving.config import ServerConfig
+from ie_serving.engine import EngineOptions
 from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
 from ie_serving.rest_server import serve as serve_rest
@@ -43,7 +44,9 @@ def start(config: ServerConfig) -> Runtime:
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
     store = ModelStore(
-        config.models, lambda base_path: storage_for(base_path, config.model_cache_dir), config.max_queued_requests
+        config.models,
+        lambda base_path: storage_for(base_path, config.model_cache_dir),
+        EngineOptions(config.max_queued_requests, config.compile_cache_dir),
     )
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     store.reconcile_all(fatal_storage_errors=True)

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
-from ie_serving.engine import DEFAULT_MAX_QUEUED, CompiledVersion, load_version
+from ie_serving.engine import DEFAULT_OPTIONS, CompiledVersion, EngineOptions, load_version
 from ie_serving.errors import Code, ModelLoadError, ServableNotFound, ServableUnavailable, StorageError
 from ie_serving.model_formats import detect
 from ie_serving.storage import Storage, VersionListing, storage_for
@@ -121,10 +121,10 @@ class ServedVersion:
 class Model:
     """A configured model and its version map (replaced whole by the reconciler)."""
 
-    def __init__(self, config: ModelConfig, storage: Storage, max_queued: int = DEFAULT_MAX_QUEUED):
+    def __init__(self, config: ModelConfig, storage: Storage, options: EngineOptions = DEFAULT_OPTIONS):
         self.config = config
         self.storage = storage
-        self.max_queued = max_queued
+        self.options = options
         self.versions: dict[int, ServedVersion] = {}
         self._last_notes: list[str] = []
 
@@ -142,9 +142,9 @@ class ModelStore:
         self,
         configs: tuple[ModelConfig, ...],
         storage_factory: Callable[[str], Storage] = storage_for,
-        max_queued: int = DEFAULT_MAX_QUEUED,
+        options: EngineOptions = DEFAULT_OPTIONS,
     ):
-        self.models = {c.name: Model(c, storage_factory(c.base_path), max_queued) for c in configs}
+        self.models = {c.name: Model(c, storage_factory(c.base_path), options) for c in configs}
 
     @contextlib.contextmanager
     def lease(self, name: str, version: int | None = None) -> Iterator[ServedVersion]:
@@ -275,7 +275,7 @@ def _load(model: Model, listing: VersionListing) -> None:
 
     def loader() -> CompiledVersion:
         version_dir = model.storage.local_dir(config.base_path, listing)
-        return load_version(version_dir, detect(name for name, _, _ in listing.files), config, model.max_queued)
+        return load_version(version_dir, detect(name for name, _, _ in listing.files), config, model.options)
 
     if served.load(loader):
         engine = served.engine
