@@ -30,6 +30,7 @@ SCRIPTS = [
     "get_model_metadata.py",
     "get_model_status.py",
     "jpeg_classification.py",
+    "sagemaker_invoke.py",
 ]
 
 
