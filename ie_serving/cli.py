@@ -35,6 +35,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "RESOURCE_EXHAUSTED / HTTP 429 (default 64)",
     )
     parser.add_argument(
+        "--shutdown_grace_seconds",
+        type=float,
+        default=10.0,
+        help="after SIGTERM, how long in-flight requests may take to finish (default 10)",
+    )
+    parser.add_argument(
         "--compile_cache_dir",
         type=pathlib.Path,
         help="OpenVINO's compiled-model cache (CACHE_DIR) for every model: a restart loads compiled blobs "
@@ -96,6 +102,8 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     else:
         models = load_config_file(args.config_path)
     check_ports(args.port, args.rest_port)
+    if args.shutdown_grace_seconds < 0:
+        raise ConfigError(f"--shutdown_grace_seconds: expected a number >= 0, got {args.shutdown_grace_seconds}")
     if args.max_queued_requests < 0:
         raise ConfigError(f"--max_queued_requests: expected an integer >= 0, got {args.max_queued_requests}")
     for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
@@ -113,6 +121,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         model_cache_dir=args.model_cache_dir,
         max_queued_requests=args.max_queued_requests,
         compile_cache_dir=args.compile_cache_dir,
+        shutdown_grace_seconds=args.shutdown_grace_seconds,
     )
 
 

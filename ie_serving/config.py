@@ -61,6 +61,7 @@ class ServerConfig:
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
     max_queued_requests: int = 64  # per version, waiting for a free infer request
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
+    shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:

@@ -20,8 +20,6 @@ from ie_serving.store import ModelStore, Poller
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 10.0
-
 
 class Runtime:
     """The store, its poller and the gRPC server of one serving process."""
@@ -32,7 +30,7 @@ class Runtime:
         self.poller = poller
         self.grpc_server = grpc_server
 
-    def stop(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
+    def stop(self, grace: float) -> None:
         """Stop polling and accepting, let in-flight requests finish, release models."""
         self.poller.stop()
         self.grpc_server.stop(grace).wait()
@@ -71,7 +69,7 @@ def serve_forever(config: ServerConfig) -> int:
 
     With a REST port, gunicorn hosts the REST app and runs `start` in its worker process."""
     if config.rest_port:
-        return serve_rest(config, start, SHUTDOWN_GRACE_SECONDS)
+        return serve_rest(config, start, config.shutdown_grace_seconds)
     try:
         runtime = start(config)
     except StorageError as exc:
@@ -84,7 +82,7 @@ def serve_forever(config: ServerConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _frame: stop.set())
     stop.wait()
-    log.info("shutting down: finishing in-flight requests (grace %.0f s)", SHUTDOWN_GRACE_SECONDS)
-    runtime.stop()
+    log.info("shutting down: finishing in-flight requests (grace %.0f s)", config.shutdown_grace_seconds)
+    runtime.stop(config.shutdown_grace_seconds)
     log.info("stopped")
     return 0

@@ -1,0 +1,71 @@
+"""SIGTERM under load: the server stops accepting, finishes in-flight requests within the
+grace period and exits 0; clients see complete correct answers or refusals, nothing else."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import grpc
+import numpy as np
+
+from tests import models
+from tests.grpc_client import RawClient
+
+REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+
+
+def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
+    models.save(models.slow_model(), tmp_path / "slow")
+    models.save(models.scale_model(2.0), tmp_path / "scale")
+    config = tmp_path / "config.json"
+    config.write_text(
+        '{"model_config_list": ['
+        f'{{"config": {{"name": "slow", "base_path": "{tmp_path / "slow"}", "nireq": 1}}}},'
+        f'{{"config": {{"name": "scale", "base_path": "{tmp_path / "scale"}"}}}}]}}'
+    )
+    server = start_server("config", "--config_path", str(config), "--shutdown_grace_seconds", "20")
+    client = RawClient(server.address)
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        rng = np.random.default_rng()
+        while not stop.is_set():
+            x = rng.random((2, 4), dtype=np.float32)
+            try:
+                _, outputs = client.predict("scale", {"x": x}, timeout=10)
+            except grpc.RpcError as exc:
+                outcomes.append("refused" if exc.code() in REFUSALS else f"{exc.code()}: {exc.details()}")
+                time.sleep(0.01)
+                continue
+            outcomes.append("ok" if np.array_equal(outputs["y"], x * 2) else "wrong answer")
+
+    slow_input = np.random.default_rng(1).random((512, 1024), dtype=np.float32)
+    slow_answer: list = []
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    slow = threading.Thread(target=lambda: slow_answer.append(client.predict("slow", {"x": slow_input}, timeout=60)))
+    try:
+        for worker in workers:
+            worker.start()
+        time.sleep(0.5)
+        slow.start()
+        time.sleep(0.1)  # the long request is in flight
+        started = time.monotonic()
+        os.kill(server.process.pid, signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0
+        stopped_after = time.monotonic() - started
+        slow.join(timeout=30)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+        client.close()
+    assert slow_answer, "the in-flight request did not complete"
+    assert slow_answer[0][1]["y"].shape == (512, 1024)
+    assert stopped_after < 20
+    assert outcomes.count("ok") > 20
+    assert set(outcomes) <= {"ok", "refused"}, sorted(set(outcomes))
+    assert "shutting down: finishing in-flight requests (grace 20 s)" in server.log()
