@@ -66,7 +66,20 @@ class TensorSpec:
 @functools.cache
 def core() -> ov.Core:
     """The process-wide OpenVINO Core (thread-safe; created on first use, not at import)."""
+    _initialize_bindings()
     return ov.Core()
+
+
+def _initialize_bindings() -> None:
+    """Build the lookup tables OpenVINO's Python bindings make on first use, once, before any
+    request thread runs: two threads making them at the same moment deadlocked the process
+    (seen in about 1 start in 15 with concurrent first requests; the GIL holder waited on a
+    C++ static initialisation held by a thread waiting for the GIL)."""
+    for dtype in NUMPY_BY_OV.values():
+        if dtype != BFLOAT16:
+            ov.Type(dtype).to_dtype()
+            ov.Tensor(np.zeros(1, dtype), shared_memory=True)
+    ov.Type.bf16.to_dtype()
 
 
 def _dims(partial: ov.PartialShape) -> tuple[int, ...] | None:
