@@ -9,6 +9,8 @@ import pytest
 
 from tests.server import ServerProcess
 
+pytest_plugins = ["tests.robustness_report"]
+
 
 @pytest.fixture
 def start_server(tmp_path: pathlib.Path) -> Iterator[Callable[..., ServerProcess]]:

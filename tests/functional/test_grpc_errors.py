@@ -53,6 +53,11 @@ X = np.ones((1, 4), np.float32)
 MULTI = {"a": np.ones((1, 3), np.float32), "b": np.ones((1, 3), np.float32), "c": np.ones(2, np.int64)}
 
 
+@pytest.mark.robustness(
+    "gRPC Predict naming an unknown model or version, a wrong input name, a missing input, "
+    "a wrong dtype or shape, an unknown output or signature",
+    "NOT_FOUND / INVALID_ARGUMENT / FAILED_PRECONDITION / UNIMPLEMENTED naming what was expected and what came",
+)
 @pytest.mark.parametrize(
     ("name", "inputs", "kwargs", "code", "message"),
     [
@@ -110,15 +115,27 @@ def test_predict_errors(raw, name, inputs, kwargs, code, message):
     assert message in error.details()
 
 
+@pytest.mark.robustness(
+    "a model version with broken files",
+    "UNAVAILABLE for that version with its load error in status; other versions keep serving",
+)
 def test_version_that_failed_to_load_is_unavailable_with_its_error(raw):
     error = _error(lambda: raw.predict("scale", {"x": X}, version=2))
     assert error.code() == grpc.StatusCode.UNAVAILABLE
-    assert "Servable scale version 2 is not available: state END, error: cannot read OpenVINO IR model.xml" in error.details()
+    assert (
+        "Servable scale version 2 is not available: state END, error: cannot read OpenVINO IR model.xml"
+        in error.details()
+    )
     state, code, message = raw.status("scale")[2]
     assert (state, code) == ("END", 2) and message.startswith("cannot read OpenVINO IR model.xml")
     assert raw.status("scale")[1] == ("AVAILABLE", 0, "")
 
 
+@pytest.mark.robustness(
+    "gRPC tensors whose declared shape does not match their content, shapes overflowing 64 bits "
+    "or asking for terabytes, negative dimensions, unserved dtypes",
+    "INVALID_ARGUMENT before any large allocation",
+)
 @pytest.mark.parametrize(
     ("tensor", "message"),
     [
@@ -160,6 +177,10 @@ def test_status_errors(raw):
     assert error.code() == grpc.StatusCode.NOT_FOUND and "Specific(scale, 9)" in error.details()
 
 
+@pytest.mark.robustness(
+    "gRPC garbage bytes, truncated protobufs, unserved methods",
+    "INVALID_ARGUMENT / UNIMPLEMENTED, server keeps serving",
+)
 def test_unserved_methods_and_garbage_bytes(raw):
     classify = raw.channel.unary_unary("/tensorflow.serving.PredictionService/Classify")
     assert _error(lambda: classify(b"", timeout=10)).code() == grpc.StatusCode.UNIMPLEMENTED

@@ -57,12 +57,22 @@ def _call(raw: RawClient, method: str, payload: bytes) -> grpc.StatusCode:
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.robustness(
+    "gRPC fuzz: random request bytes on every method (hypothesis)",
+    "a client error code for each, never INTERNAL/UNKNOWN; correct answers afterwards",
+    cases=150,
+)
 @FUZZ
 @given(method=st.sampled_from(METHODS), payload=st.binary(max_size=512))
 def test_random_bytes(raw, method, payload):
     _call(raw, method, payload)
 
 
+@pytest.mark.robustness(
+    "gRPC fuzz: valid Predict requests with flipped bytes and truncation (hypothesis)",
+    "a client error code or a correct answer, never INTERNAL/UNKNOWN",
+    cases=150,
+)
 @FUZZ
 @given(
     cut=st.integers(min_value=0, max_value=200),
@@ -76,6 +86,11 @@ def test_mutated_valid_requests(raw, cut, flips):
     _call(raw, METHODS[0], bytes(payload[: len(payload) - cut] if cut < len(payload) else payload))
 
 
+@pytest.mark.robustness(
+    "gRPC fuzz: random dtypes, dims up to 2^40, content and NaN values (hypothesis)",
+    "a client error code or a correct answer, never INTERNAL/UNKNOWN",
+    cases=150,
+)
 @FUZZ
 @given(
     dtype=st.integers(min_value=-3, max_value=40),

@@ -66,6 +66,10 @@ class Load:
             thread.join()
 
 
+@pytest.mark.robustness(
+    "versions added, broken, fixed and removed under live load",
+    "zero failed and zero wrong answers during the swaps",
+)
 def test_versions_swap_without_failed_requests(tmp_path, start_server):
     base, staging = tmp_path / "scale", tmp_path / "staging"
     base.mkdir()
@@ -103,7 +107,10 @@ def test_versions_swap_without_failed_requests(tmp_path, start_server):
     finally:
         client.close()
     log = server.log()
-    assert "model scale version 3: load failed, not served until its files change: cannot read OpenVINO IR model.xml" in log
+    assert (
+        "model scale version 3: load failed, not served until its files change: cannot read OpenVINO IR model.xml"
+        in log
+    )
     assert "model scale version 2: unloaded" in log
 
 

@@ -40,6 +40,10 @@ def _code(call) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+@pytest.mark.robustness(
+    "overload: more parallel requests than infer requests plus wait queue",
+    "RESOURCE_EXHAUSTED at once for the excess, correct answers for the rest",
+)
 def test_full_queue_is_refused_and_the_rest_answer_correctly(slow_server):
     server, client = slow_server
     x = np.random.default_rng(0).random((256, 1024), dtype=np.float32)
@@ -63,6 +67,10 @@ def test_full_queue_is_refused_and_the_rest_answer_correctly(slow_server):
     np.testing.assert_array_equal(client.predict("slow", {"x": x})[1]["y"], expected)
 
 
+@pytest.mark.robustness(
+    "a gRPC deadline shorter than the wait for an infer request",
+    "DEADLINE_EXCEEDED; the wait ends at the deadline",
+)
 def test_deadline_ends_the_wait_for_an_infer_request(slow_server):
     server, client = slow_server
     x = np.ones((512, 1024), np.float32)  # long enough to hold the only infer request
@@ -77,6 +85,10 @@ def test_deadline_ends_the_wait_for_an_infer_request(slow_server):
     assert "grpc Predict model=slow version=latest status=DEADLINE_EXCEEDED" in server.log()
 
 
+@pytest.mark.robustness(
+    "an exception inside OpenVINO during inference",
+    "INTERNAL for that request only; the next request answers correctly",
+)
 def test_openvino_exception_fails_one_request(slow_server):
     _, client = slow_server
     with pytest.raises(grpc.RpcError) as info:

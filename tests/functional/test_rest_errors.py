@@ -51,6 +51,10 @@ def _post(server: RestServer, path: str, body: object) -> requests.Response:
     return requests.post(f"{server.url}{path}", data=data, timeout=30)
 
 
+@pytest.mark.robustness(
+    "REST malformed paths (GET on :predict, POST on /metadata, bad versions, labels with versions)",
+    "400 Malformed request with the expected forms",
+)
 @pytest.mark.parametrize(
     ("method", "path", "fragment"),
     [
@@ -81,6 +85,10 @@ def test_missing_model_name_is_400(server):
     assert_error(requests.get(f"{server.url}/v1/models", timeout=10), 400, "Missing model name")
 
 
+@pytest.mark.robustness(
+    "REST wrong HTTP methods",
+    "405 with Allow",
+)
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_wrong_method_is_405(server, method):
     response = requests.request(method, f"{server.url}/v1/models/scale:predict", timeout=10)
@@ -128,6 +136,10 @@ def test_version_that_failed_to_load_is_503_and_reported_in_status(server):
     assert entry["status"]["error_code"] == "UNKNOWN" and "cannot read" in entry["status"]["error_message"]
 
 
+@pytest.mark.robustness(
+    "REST bodies: malformed JSON, ragged lists, strings, b64, wrong structure",
+    "400 naming what was expected and what came",
+)
 @pytest.mark.parametrize(
     ("body", "fragments"),
     [
@@ -160,6 +172,10 @@ def test_bad_predict_bodies_are_400(server, body, fragments):
     assert_error(_post(server, "/v1/models/scale/versions/1:predict", body), 400, *fragments)
 
 
+@pytest.mark.robustness(
+    "REST inputs of the wrong name, dtype or shape",
+    "400 naming what was expected and what came",
+)
 @pytest.mark.parametrize(
     ("model", "body", "fragments"),
     [
@@ -196,6 +212,10 @@ def test_inputs_not_fitting_the_model_are_400(server, model, body, fragments):
     assert_error(response, 400, *fragments)
 
 
+@pytest.mark.robustness(
+    "REST body over --rest_max_body_mb",
+    "413 before the body is read whole",
+)
 def test_body_over_the_limit_is_413(server):
     big = b'{"inputs": [' + b"1.0," * (MB // 4) + b"1.0]}"
     assert_error(_post(server, "/v1/models/scale:predict", big), 413, "too large", str(MB), "--rest_max_body_mb")

@@ -92,12 +92,22 @@ def _check(response: requests.Response) -> None:
         assert set(body) == {"error"} and isinstance(body["error"], str) and body["error"], body
 
 
+@pytest.mark.robustness(
+    "REST fuzz: random JSON bodies (hypothesis)",
+    "a well-formed 4xx JSON error or a correct answer; never 5xx",
+    cases=150,
+)
 @FUZZ
 @given(model=st.sampled_from(MODELS), body=raw_bodies)
 def test_random_bodies_get_json_answers(server, model, body):
     _check(requests.post(f"{server.url}/v1/models/{model}:predict", data=body, timeout=30))
 
 
+@pytest.mark.robustness(
+    "REST fuzz: random paths, methods and verbs (hypothesis)",
+    "a well-formed 4xx JSON error; never 5xx",
+    cases=150,
+)
 @FUZZ
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "DELETE"]),

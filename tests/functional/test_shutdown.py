@@ -10,6 +10,7 @@ import time
 
 import grpc
 import numpy as np
+import pytest
 
 from tests import models
 from tests.grpc_client import RawClient
@@ -17,6 +18,10 @@ from tests.grpc_client import RawClient
 REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
 
+@pytest.mark.robustness(
+    "SIGTERM during a bounded load with a long request in flight",
+    "in-flight request completed; clients saw only correct answers or refusals; exit 0",
+)
 def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
     models.save(models.slow_model(), tmp_path / "slow")
     models.save(models.scale_model(2.0), tmp_path / "scale")

@@ -10,6 +10,10 @@ from ie_serving.storage import storage_for
 from tests.storage_servers import S3_ENV, moto_server, s3_client
 
 
+@pytest.mark.robustness(
+    "a model object replaced during its download",
+    "the download fails and is retried whole; old and new files never mixed",
+)
 def test_object_replaced_after_listing_fails_the_download(tmp_path, monkeypatch):
     s3 = moto_server(tmp_path).start()
     try:

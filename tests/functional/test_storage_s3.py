@@ -38,6 +38,10 @@ def _publish(port: int, tmp_path, version: int, factor: float) -> None:
     upload_dir(lambda key, path: client.upload_file(str(path), "models", key), local, f"repo/scale/{version}")
 
 
+@pytest.mark.robustness(
+    "the S3 endpoint stopped while serving, then restarted",
+    "served versions keep answering; polling recovers with the endpoint",
+)
 def test_s3_serving_updates_outage_and_cache(tmp_path, s3, start_server):
     _publish(s3.port, tmp_path, 1, 1.0)
     env = {**S3_ENV, "S3_ENDPOINT": f"127.0.0.1:{s3.port}"}
