@@ -1,6 +1,7 @@
 """Model versions in S3 or any S3-compatible store (Minio, Ceph, ...) through boto3.
 
-Credentials and region come from boto3's standard chain; S3_ENDPOINT (a URL or the seed's
+Credentials and region come from boto3's standard chain (plus AWS_REGION, which boto3
+alone reads only inside AWS runtimes); S3_ENDPOINT (a URL or the seed's
 HOST:PORT) or AWS_ENDPOINT_URL points at another store; with no credentials at all,
 requests go unsigned, which is how public buckets are read."""
 
@@ -35,7 +36,8 @@ class S3Storage:
     """Lists versions with list_objects_v2 and downloads them into the version cache."""
 
     def __init__(self, cache: VersionCache):
-        session = boto3.session.Session()
+        # AWS_REGION is what AWS documents; boto3 alone reads it only inside AWS runtimes
+        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         signed = session.get_credentials() is not None
         config = botocore.config.Config(
             signature_version=None if signed else UNSIGNED,

@@ -110,14 +110,16 @@ def test_library_variables_are_read_by_boto3() -> None:
         assert f"'{name}'" in source, name
 
 
-def test_aws_region_alone_does_not_set_boto3s_region(monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the AWS_REGION row says: outside AWS execution environments boto3 ignores it."""
+def test_aws_region_sets_the_s3_region(monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path) -> None:
+    """What the AWS_REGION row says: the server passes it on (boto3 alone would ignore it here)."""
     import boto3
 
-    for name in ("AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_CONFIG_FILE", "AWS_PROFILE"):
+    from ie_serving.storage.cache import VersionCache
+    from ie_serving.storage.s3 import S3Storage
+
+    for name in ("AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     assert boto3.session.Session().region_name is None
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    assert boto3.session.Session().region_name == "eu-west-3"
+    assert S3Storage(VersionCache(tmp_path))._client.meta.region_name == "eu-west-3"
