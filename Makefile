@@ -37,8 +37,8 @@ unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
 style: install
-	$(BIN)/ruff format --check ie_serving tests scripts
-	$(BIN)/ruff check ie_serving tests scripts
+	$(BIN)/ruff format --check ie_serving tests scripts benchmarks example_client docs local_test
+	$(BIN)/ruff check ie_serving tests scripts benchmarks example_client docs local_test
 
 protos: install
 	$(BIN)/python scripts/gen_protos.py
