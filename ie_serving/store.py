@@ -119,13 +119,17 @@ class ServedVersion:
 
 
 class Model:
-    """A configured model and its version map (replaced whole by the reconciler)."""
+    """A configured model and its version map (replaced whole by the reconciler).
+
+    `lock` serialises the writers of one model: the poller's reconciliation and removal."""
 
     def __init__(self, config: ModelConfig, storage: Storage, options: EngineOptions = DEFAULT_OPTIONS):
         self.config = config
         self.storage = storage
         self.options = options
         self.versions: dict[int, ServedVersion] = {}
+        self.lock = threading.Lock()
+        self.removed = False
         self._last_notes: list[str] = []
 
     def log_notes_once(self, notes: list[str]) -> None:
@@ -144,7 +148,36 @@ class ModelStore:
         storage_factory: Callable[[str], Storage] = storage_for,
         options: EngineOptions = DEFAULT_OPTIONS,
     ):
+        self._storage_factory = storage_factory
+        self._options = options
+        self._models_lock = threading.Lock()  # writers of the model map; readers take a snapshot
         self.models = {c.name: Model(c, storage_factory(c.base_path), options) for c in configs}
+
+    def add_model(self, config: ModelConfig) -> Model:
+        """Serve one more model at run time, after its first load attempt.
+
+        Raises ValueError when the name is taken, StorageError when its base path cannot be listed."""
+        with self._models_lock:
+            if config.name in self.models:
+                raise ValueError(f"model {config.name} is already served")
+            model = Model(config, self._storage_factory(config.base_path), self._options)
+            with model.lock:
+                reconcile(model)
+            self.models = {**self.models, config.name: model}
+        return model
+
+    def remove_model(self, name: str) -> None:
+        """Stop serving a model: no new requests from now, engines released after in-flight ones.
+
+        Raises KeyError when no such model is served."""
+        with self._models_lock:
+            model = self.models[name]
+            self.models = {key: value for key, value in self.models.items() if key != name}
+        with model.lock:
+            model.removed = True
+            for served in model.versions.values():
+                if served.state == State.AVAILABLE:
+                    _retire(model, served)
 
     @contextlib.contextmanager
     def lease(self, name: str, version: int | None = None) -> Iterator[ServedVersion]:
@@ -199,7 +232,9 @@ class ModelStore:
         """One pass over every model; storage errors stop start-up, later only log."""
         for model in self.models.values():
             try:
-                reconcile(model)
+                with model.lock:
+                    if not model.removed:
+                        reconcile(model)
             except StorageError as exc:
                 if fatal_storage_errors:
                     raise StorageError(f"model {model.config.name}: {exc}") from None

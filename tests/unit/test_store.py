@@ -54,3 +54,23 @@ def test_reconcile_follows_policy_and_storage(tmp_path):
     assert versions[3].state in (State.UNLOADING, State.END)
     with pytest.raises(ServableNotFound, match=r"Servable not found for request: Specific\(m, 4\)"):
         store.lease("m", 4).__enter__()
+
+
+def test_models_added_and_removed_at_run_time(tmp_path):
+    models.save(models.scale_model(2.0), tmp_path / "a")
+    models.save(models.scale_model(3.0), tmp_path / "b")
+    store = ModelStore((ModelConfig("a", str(tmp_path / "a")),))
+    store.reconcile_all(fatal_storage_errors=True)
+    store.add_model(ModelConfig("b", str(tmp_path / "b")))
+    with store.lease("b") as served:
+        assert served.engine.infer({"x": np.ones((1, 4), np.float32)}, ["y"])["y"].tolist() == [[3.0] * 4]
+        store.remove_model("b")  # in flight: the engine stays until the lease ends
+        assert served.engine is not None
+    with pytest.raises(ServableNotFound, match=r"Latest\(b\)"):
+        store.lease("b").__enter__()
+    with pytest.raises(ValueError, match="model a is already served"):
+        store.add_model(ModelConfig("a", str(tmp_path / "b")))
+    with pytest.raises(KeyError):
+        store.remove_model("b")
+    store.reconcile_all()  # the poller ignores removed models
+    assert set(store.models) == {"a"}
