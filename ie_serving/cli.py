@@ -8,7 +8,14 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
-from ie_serving.config import ServerConfig, check_ports, load_config_file, parse_model, poll_wait_seconds
+from ie_serving.config import (
+    ServerConfig,
+    check_ports,
+    load_config_file,
+    parse_model,
+    parse_tls,
+    poll_wait_seconds,
+)
 from ie_serving.errors import ConfigError
 from ie_serving.logs import setup_logging
 from ie_serving.tf_serving_flags import config_from_tf_flags
@@ -34,6 +41,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         help="requests per model version that may wait for a free infer request; more are refused with "
         "RESOURCE_EXHAUSTED / HTTP 429 (default 64)",
     )
+    parser.add_argument(
+        "--tls_cert_file",
+        type=pathlib.Path,
+        help="PEM certificate chain: gRPC serves TLS and REST serves HTTPS (with --tls_key_file)",
+    )
+    parser.add_argument("--tls_key_file", type=pathlib.Path, help="PEM private key of --tls_cert_file")
     parser.add_argument(
         "--shutdown_grace_seconds",
         type=float,
@@ -122,6 +135,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_queued_requests=args.max_queued_requests,
         compile_cache_dir=args.compile_cache_dir,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
+        tls=parse_tls(args.tls_cert_file, args.tls_key_file),
     )
 
 

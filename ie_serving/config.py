@@ -47,6 +47,35 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TlsFiles:
+    """A PEM certificate chain and its private key, read once at start-up."""
+
+    cert_file: pathlib.Path
+    key_file: pathlib.Path
+
+    def read(self) -> tuple[bytes, bytes]:
+        """(key, certificate chain) bytes; ConfigError names the unreadable file."""
+        contents = []
+        for flag, path in (("--tls_key_file", self.key_file), ("--tls_cert_file", self.cert_file)):
+            try:
+                contents.append(path.read_bytes())
+            except OSError as exc:
+                raise ConfigError(f"{flag}: cannot read {str(path)!r}: {exc.strerror}") from None
+        return contents[0], contents[1]
+
+
+def parse_tls(cert_file: pathlib.Path | None, key_file: pathlib.Path | None) -> TlsFiles | None:
+    """Both files or neither; both must be readable."""
+    if cert_file is None and key_file is None:
+        return None
+    if cert_file is None or key_file is None:
+        raise ConfigError("--tls_cert_file and --tls_key_file go together: give both or neither")
+    tls = TlsFiles(cert_file, key_file)
+    tls.read()
+    return tls
+
+
+@dataclasses.dataclass(frozen=True)
 class ServerConfig:
     """The whole server: models plus listener and polling settings."""
 
@@ -62,6 +91,7 @@ class ServerConfig:
     max_queued_requests: int = 64  # per version, waiting for a free infer request
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
     shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
+    tls: TlsFiles | None = None  # TLS for gRPC and HTTPS for REST when given
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:

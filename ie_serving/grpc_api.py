@@ -162,8 +162,11 @@ def _parsing_handlers(service_name: str, methods: dict) -> grpc.GenericRpcHandle
     )
 
 
-def start_grpc_server(service: Service, port: int, workers: int, max_message_bytes: int) -> grpc.Server:
-    """Bind 0.0.0.0:port and start serving; raise OSError when the port cannot be bound."""
+def start_grpc_server(
+    service: Service, port: int, workers: int, max_message_bytes: int, tls: tuple[bytes, bytes] | None = None
+) -> grpc.Server:
+    """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
+    OSError when the port cannot be bound."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -191,7 +194,11 @@ def start_grpc_server(service: Service, port: int, workers: int, max_message_byt
         )
     )
     try:
-        bound = server.add_insecure_port(f"0.0.0.0:{port}")
+        address = f"0.0.0.0:{port}"
+        if tls is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
     except RuntimeError as exc:
         raise OSError(f"cannot bind gRPC port {port}: {exc}") from None
     if bound == 0:

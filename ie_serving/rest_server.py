@@ -100,6 +100,9 @@ class _RestApplication(BaseApplication):
             "worker_exit": self._worker_exit,
             "control_socket_disable": True,
         }
+        if self._config.tls is not None:
+            settings["certfile"] = str(self._config.tls.cert_file)
+            settings["keyfile"] = str(self._config.tls.key_file)
         for key, value in settings.items():
             if key in self.cfg.settings:
                 self.cfg.set(key, value)

@@ -51,10 +51,16 @@ def start(config: ServerConfig) -> Runtime:
     for model in store.models.values():
         if not any(s.state.name == "AVAILABLE" for s in model.versions.values()):
             log.warning("model %s: no version AVAILABLE after the first load attempt", model.config.name)
+    tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
-        Service(store), config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024
+        Service(store), config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024, tls
     )
-    log.info("gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads)", config.port, config.grpc_workers)
+    log.info(
+        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s)",
+        config.port,
+        config.grpc_workers,
+        ", TLS" if tls else "",
+    )
     poller = Poller(store, config.poll_wait_seconds)
     poller.start()
     if config.poll_wait_seconds > 0:

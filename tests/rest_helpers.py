@@ -16,6 +16,8 @@ from tests.server import ServerProcess, free_port
 class RestServer(ServerProcess):
     """`ie_serving ARGS --rest_port R --port P`; `url` is the REST base URL."""
 
+    verify: bool | str = True  # requests' verify for an HTTPS server: the CA file to trust
+
     def __init__(self, args: list[str], log_path: pathlib.Path, env: dict[str, str] | None = None):
         self.rest_port = free_port()
         self.url = f"http://127.0.0.1:{self.rest_port}"
@@ -28,7 +30,7 @@ class RestServer(ServerProcess):
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
             try:
-                requests.get(f"{self.url}/v1/models/_ready_probe", timeout=1)
+                requests.get(f"{self.url}/v1/models/_ready_probe", timeout=1, verify=self.verify)
                 return self
             except requests.ConnectionError:
                 time.sleep(0.1)

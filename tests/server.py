@@ -23,6 +23,9 @@ def free_port() -> int:
 class ServerProcess:
     """`ie_serving ARGS --port P`, its log in a file, ready once gRPC accepts connections."""
 
+    # set for a server started with TLS: readiness is then checked over TLS
+    channel_credentials: grpc.ChannelCredentials | None = None
+
     def __init__(self, args: list[str], log_path: pathlib.Path, env: dict[str, str] | None = None):
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -41,7 +44,12 @@ class ServerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            with grpc.insecure_channel(self.address) as channel:
+            channel = (
+                grpc.secure_channel(self.address, self.channel_credentials)
+                if self.channel_credentials
+                else grpc.insecure_channel(self.address)
+            )
+            with channel:
                 try:
                     grpc.channel_ready_future(channel).result(timeout=0.5)
                     return self
