@@ -10,7 +10,7 @@ ARG RUN_AS=serve
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
-COPY pyproject.toml README.md /opt/ie_serving/
+COPY pyproject.toml README.md constraints.txt /opt/ie_serving/
 COPY ie_serving /opt/ie_serving/ie_serving
 COPY container /opt/ie_serving/container
 RUN python -m venv /opt/venv \

@@ -6,16 +6,16 @@ BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
 
-.PHONY: install demo test unit style protos clean
+.PHONY: install demo test unit style protos audit clean
 
 install: $(VENV)/.installed
 
 # The server and its test clients (ovmsclient, requests); silero-vad only for the model file
 # its wheel ships, so without its torch dependencies.
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	$(BIN)/pip install -q --no-deps silero-vad==6.2.3
 	touch $@
 
@@ -42,6 +42,13 @@ style: install
 
 protos: install
 	$(BIN)/python scripts/gen_protos.py
+
+# Known vulnerabilities in the pinned runtime dependencies (needs PyPI's JSON API or OSV;
+# neither is reachable from this project's build machines, so CI does not run it).
+audit:
+	$(PYTHON) -m venv .venv-audit
+	.venv-audit/bin/pip install -q pip-audit
+	.venv-audit/bin/pip-audit --strict -r constraints.txt
 
 clean:
 	rm -rf $(VENV) $(TF_VENV) demo_models
