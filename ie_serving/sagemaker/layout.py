@@ -44,13 +44,27 @@ def _has_bare_ir(path: pathlib.Path) -> bool:
     return {".xml", ".bin"} <= suffixes
 
 
-def _base_path(path: pathlib.Path, name: str, staging: pathlib.Path) -> str | None:
-    """The base path the store reads for the model in `path`, or None when it holds no model."""
+def served_dir(path: pathlib.Path) -> pathlib.Path | None:
+    """The directory whose files the store loads first for the model in `path`: its highest
+    numeric version directory, or `path` itself for bare IR files; None when it holds no model.
+    (The multi-model routes size a model's memory from these files.)"""
+    if _has_versions(path):
+        return max((p for p in path.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name))
+    return path if _has_bare_ir(path) else None
+
+
+def base_path(path: pathlib.Path, name: str, staging: pathlib.Path) -> str | None:
+    """The base path the store reads for the model in `path`, or None when it holds no model.
+
+    A bare IR model gets the link `<staging>/<name>/1` -> path, replaced when the name is
+    used again (a multi-model endpoint may unload and load a name many times)."""
     if _has_versions(path):
         return str(path)
     if _has_bare_ir(path):
         version_dir = staging / name / "1"
         version_dir.parent.mkdir(parents=True, exist_ok=True)
+        if version_dir.is_symlink():
+            version_dir.unlink()
         version_dir.symlink_to(path.resolve(), target_is_directory=True)
         log.info("model %s: bare IR files in %s served as version 1", name, path)
         return str(version_dir.parent)
@@ -68,16 +82,16 @@ def _from_config_file(model_dir: pathlib.Path) -> tuple[ModelConfig, ...]:
 
 
 def _from_directories(model_dir: pathlib.Path, single_name: str, staging: pathlib.Path) -> tuple[ModelConfig, ...]:
-    base_path = _base_path(model_dir, single_name, staging)
-    if base_path is not None:
-        return (parse_model({"name": single_name, "base_path": base_path}, where="SM_MODEL_DIR"),)
+    found = base_path(model_dir, single_name, staging)
+    if found is not None:
+        return (parse_model({"name": single_name, "base_path": found}, where="SM_MODEL_DIR"),)
     models = []
     for sub in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name != CODE_DIR and p.name[0] != "."):
-        base_path = _base_path(sub, sub.name, staging)
-        if base_path is None:
+        found = base_path(sub, sub.name, staging)
+        if found is None:
             log.info("%s: ignored, holds neither numeric version directories nor .xml + .bin files", sub)
         else:
-            models.append(parse_model({"name": sub.name, "base_path": base_path}, where=f"SM_MODEL_DIR/{sub.name}"))
+            models.append(parse_model({"name": sub.name, "base_path": found}, where=f"SM_MODEL_DIR/{sub.name}"))
     return tuple(models)
 
 

@@ -2,8 +2,10 @@
 
 HTTP on SAGEMAKER_BIND_TO_PORT (/ping, /invocations and the TF Serving REST routes) and gRPC on
 SAGEMAKER_GRPC_PORT, one ModelStore per gunicorn worker, hosted by the same code as
-`ie_serving --rest_port` (rest_server.serve). Exit codes: 0 after SIGTERM, 1 when start-up
-fails, 2 for a bad environment variable or model directory.
+`ie_serving --rest_port` (rest_server.serve). With SAGEMAKER_MULTI_MODEL=true it starts with no
+model and adds the /models routes (multi_model.py) over SAGEMAKER_MULTI_MODEL_DIR.
+Exit codes: 0 after SIGTERM, 1 when start-up fails, 2 for a bad environment variable or model
+directory.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import pathlib
 import sys
 
 from ie_serving.config import ServerConfig
@@ -24,23 +27,40 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 20.0
 
 
-def _app(runtime, config: ServerConfig, *, default_model: str | None, code_dir, grpc_port: int):  # noqa: ANN001
+def _app(runtime, config: ServerConfig, *, default_model: str | None, code_dir, env: settings.Settings):  # noqa: ANN001
     """Runs in each worker: import the custom code there, then build the app."""
+    from ie_serving.sagemaker.multi_model import MultiModel
     from ie_serving.sagemaker.routes import create_sagemaker_app
 
-    code = handlers.load(code_dir)
-    return create_sagemaker_app(
-        runtime.service, config.rest_max_body_mb, default_model, code, (config.rest_port, grpc_port)
-    )
+    code = handlers.load(code_dir) if code_dir is not None else None
+    multi_model = None
+    if env.multi_model:
+
+        def multi_model(invoke):  # noqa: ANN001, ANN202
+            store, root = runtime.service.store, env.multi_model_dir
+            return MultiModel(store, root, env.max_model_memory_mb, env.nireq, invoke).blueprint()
+
+    ports = (config.rest_port, env.grpc_port)
+    return create_sagemaker_app(runtime.service, config.rest_max_body_mb, default_model, code, ports, multi_model)
+
+
+def _models(env: settings.Settings) -> tuple[layout.Layout, pathlib.Path | None]:
+    """The models to start with and the custom code directory (none for multi-model endpoints,
+    which start empty). ConfigError for a bad model directory."""
+    if env.multi_model:
+        if not env.multi_model_dir.is_dir():
+            raise ConfigError(f"SAGEMAKER_MULTI_MODEL_DIR: {str(env.multi_model_dir)!r} is not a directory")
+        return layout.Layout((), None), None
+    code_dir = env.model_dir / "code"
+    handlers.prepare(code_dir)
+    return layout.resolve(env.model_dir, env.default_model_name, env.nireq), code_dir
 
 
 def main() -> int:
     try:
         setup_logging()
         env = settings.from_environ()
-        models = layout.resolve(env.model_dir, env.default_model_name, env.nireq)
-        code_dir = env.model_dir / "code"
-        handlers.prepare(code_dir)
+        models, code_dir = _models(env)
     except ConfigError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
@@ -55,9 +75,7 @@ def main() -> int:
     from ie_serving.server import start
 
     hosting = Hosting(
-        make_app=functools.partial(
-            _app, default_model=models.default_model, code_dir=code_dir, grpc_port=env.grpc_port
-        ),
+        make_app=functools.partial(_app, default_model=models.default_model, code_dir=code_dir, env=env),
         workers=env.workers,
         worker_class="ie_serving.sagemaker.worker.PingFirstWorker",
         timeout=env.timeout_seconds,

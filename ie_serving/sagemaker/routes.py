@@ -1,8 +1,10 @@
-"""SageMaker's routes beside the TF Serving REST routes: GET /ping and POST /invocations.
+"""SageMaker's routes beside the TF Serving REST routes: GET /ping and POST /invocations
+(plus the multi-model /models routes of multi_model.py when they are on).
 
-/invocations picks the model from X-Amzn-SageMaker-Custom-Attributes (tfs-model-name,
-tfs-model-version, tfs-method), decodes the body by Content-Type (content.py), runs the
-protocol-free Service and answers in the Accept type; custom handlers wrap that when present.
+/invocations picks the model from X-Amzn-SageMaker-Target-Model, else from
+X-Amzn-SageMaker-Custom-Attributes (tfs-model-name; also tfs-model-version, tfs-method),
+decodes the body by Content-Type (content.py), runs the protocol-free Service and answers in
+the Accept type; custom handlers wrap that when present.
 Failures answer TF Serving's `{"error": message}` with the status of errors.Code.
 """
 
@@ -13,6 +15,7 @@ import io
 import logging
 import re
 import time
+from collections.abc import Callable
 
 import grpc
 import orjson
@@ -28,6 +31,7 @@ from ie_serving.service import Service, log_request
 log = logging.getLogger(__name__)
 
 ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
 _ATTRIBUTE = re.compile(r"(tfs-[a-z\-]+)=([^,]+)")
 
 
@@ -44,10 +48,11 @@ def _json_error(status: int, message: str) -> Response:
     return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
 
 
-def target(header: str | None, default_model: str | None, models: list[str]) -> Target:
-    """The model, version and method from the custom attributes header (AWS's parsing)."""
+def target(header: str | None, default_model: str | None, models: list[str], model: str | None = None) -> Target:
+    """The model, version and method from the custom attributes header (AWS's parsing);
+    `model` (the multi-model route's or target-model header's name) comes before tfs-model-name."""
     attributes = {key: value.strip() for key, value in _ATTRIBUTE.findall(header or "")}
-    name = attributes.get("tfs-model-name") or default_model
+    name = model or attributes.get("tfs-model-name") or default_model
     if name is None:
         raise InvalidInput(
             f"several models and no default: name one with {ATTRIBUTES_HEADER}: tfs-model-name=NAME; models: {models}"
@@ -77,11 +82,16 @@ class _Invocations:
         return Response(status=200 if self.service.store.all_available() else 503)
 
     def invocations(self) -> Response:
+        """POST /invocations: the model of X-Amzn-SageMaker-Target-Model when sent."""
+        return self.invoke(request.headers.get(TARGET_MODEL_HEADER) or None)
+
+    def invoke(self, model: str | None) -> Response:
+        """Answer the request for `model` (None: from the custom attributes or the default)."""
         started = time.perf_counter()
         name, version, outcome = "", None, "OK"
         try:
             chosen = target(
-                request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models)
+                request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models), model
             )
             name, version = chosen.name, chosen.version
             body = read_body()
@@ -160,8 +170,10 @@ def create_sagemaker_app(
     default_model: str | None,
     code: CustomCode | None,
     ports: tuple[int, int],
+    multi_model: Callable[[Callable[[str], Response]], Blueprint] | None = None,
 ) -> Flask:
-    """The TF Serving REST app with SageMaker's /ping and /invocations added as a blueprint."""
+    """The TF Serving REST app with SageMaker's /ping and /invocations added as a blueprint;
+    `multi_model(invoke)` makes the /models blueprint, given how to answer for one model."""
     app = create_app(service, max_body_mb)
     app.config[BODY_LIMIT_SETTING] = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
     routes = _Invocations(service, default_model, code, ports)
@@ -169,4 +181,6 @@ def create_sagemaker_app(
     blueprint.add_url_rule("/ping", "ping", routes.ping, methods=["GET"])
     blueprint.add_url_rule("/invocations", "invocations", routes.invocations, methods=["POST"])
     app.register_blueprint(blueprint)
+    if multi_model is not None:
+        app.register_blueprint(multi_model(routes.invoke))
     return app

@@ -26,6 +26,9 @@ class Settings:
     timeout_seconds: int = 60
     nireq: int | None = None
     max_payload_mb: int = 6
+    multi_model: bool = False  # SAGEMAKER_MULTI_MODEL=true: start empty, load through /models
+    multi_model_dir: pathlib.Path = pathlib.Path("/opt/ml/models")  # SAGEMAKER_MULTI_MODEL_DIR
+    max_model_memory_mb: int | None = None  # SAGEMAKER_MAX_MODEL_MEMORY_MB
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -45,6 +48,13 @@ def _safe_range(environ: Mapping[str, str]) -> tuple[int, int] | None:
     if not match or not 0 < int(match[1]) <= int(match[2]) <= 65535:
         raise ConfigError(f"SAGEMAKER_SAFE_PORT_RANGE: expected LOW-HIGH like 9000-9999, got {text!r}")
     return int(match[1]), int(match[2])
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    text = environ.get(name, "").strip().lower()
+    if text not in ("", "true", "false"):
+        raise ConfigError(f"{name}: expected true or false, got {environ[name]!r}")
+    return text == "true"
 
 
 def grpc_port(environ: Mapping[str, str], http_port: int) -> int:
@@ -70,14 +80,26 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
     if http_port > 65535:
         raise ConfigError(f"SAGEMAKER_BIND_TO_PORT: expected a port 1-65535, got {http_port}")
     nireq = _int(environ, "SAGEMAKER_NIREQ", 0, 0)
+    workers = _int(environ, "SAGEMAKER_GUNICORN_WORKERS", 1, 1)
+    multi_model = _flag(environ, "SAGEMAKER_MULTI_MODEL")
+    if multi_model and workers > 1:
+        raise ConfigError(
+            f"SAGEMAKER_GUNICORN_WORKERS={workers} with SAGEMAKER_MULTI_MODEL=true: each worker has its own "
+            "model store, so a model loaded through POST /models would exist in one worker only; use 1 worker "
+            "(and SAGEMAKER_GUNICORN_THREADS for concurrency)"
+        )
+    memory_limit = _int(environ, "SAGEMAKER_MAX_MODEL_MEMORY_MB", 0, 1)
     return Settings(
         http_port=http_port,
         grpc_port=grpc_port(environ, http_port),
         model_dir=pathlib.Path(environ.get("SM_MODEL_DIR") or "/opt/ml/model"),
         default_model_name=environ.get("SAGEMAKER_TFS_DEFAULT_MODEL_NAME") or None,
-        workers=_int(environ, "SAGEMAKER_GUNICORN_WORKERS", 1, 1),
+        workers=workers,
         threads=_int(environ, "SAGEMAKER_GUNICORN_THREADS", 8, 1),
         timeout_seconds=_int(environ, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1),
         nireq=nireq or None,
         max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1),
+        multi_model=multi_model,
+        multi_model_dir=pathlib.Path(environ.get("SAGEMAKER_MULTI_MODEL_DIR") or "/opt/ml/models"),
+        max_model_memory_mb=memory_limit or None,
     )

@@ -1,0 +1,162 @@
+"""SageMaker's multi-model endpoint contract (SAGEMAKER_MULTI_MODEL=true) over the ModelStore.
+
+  POST   /models                {"model_name", "url"}  load (409 loaded, 507 no memory)
+  GET    /models                ?max_results=N&next_page_token=T  {"models": [...], "nextPageToken"}
+  GET    /models/{name}         {"modelName", "modelUrl", "versions"}
+  DELETE /models/{name}         unload (404 when not loaded)
+  POST   /models/{name}/invoke  as /invocations, for that model
+
+The url's directory holds numeric versions or bare IR files, read by layout.py as for
+SM_MODEL_DIR; names and urls are confined to the model root by confine.py. Every answer is
+JSON; errors are {"error": message}. Loads and unloads are serialised by one lock, so the
+memory estimate of the loaded models is never checked against a stale total.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+import tempfile
+import threading
+from collections.abc import Callable
+
+import orjson
+from flask import Blueprint, Response, request
+
+from ie_serving.config import ModelConfig
+from ie_serving.errors import StorageError
+from ie_serving.rest_api import read_body
+from ie_serving.sagemaker import layout, memory
+from ie_serving.sagemaker.confine import Refused, check_name, resolve_url
+from ie_serving.store import ModelStore, State
+
+log = logging.getLogger(__name__)
+
+MAX_PAGE = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Loaded:
+    """A model loaded through POST /models: the url as sent and its estimated memory."""
+
+    url: str
+    need_bytes: int
+
+
+def _json(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def _page_size(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise Refused(400, f"max_results: expected an integer 1-{MAX_PAGE}, got {text!r}")
+    return int(text)
+
+
+class MultiModel:
+    """The /models routes over one store; `invoke(name)` answers as /invocations for a model."""
+
+    def __init__(
+        self,
+        store: ModelStore,
+        root: pathlib.Path,
+        max_memory_mb: int | None,
+        nireq: int | None,
+        invoke: Callable[[str], Response],
+    ):
+        self.store = store
+        self.root = root
+        self.max_memory_mb = max_memory_mb
+        self.nireq = nireq
+        self.invoke_model = invoke
+        self.staging = pathlib.Path(tempfile.mkdtemp(prefix="ie_serving_mme_"))
+        self._loaded: dict[str, Loaded] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> Response:
+        try:
+            document = orjson.loads(read_body())
+        except orjson.JSONDecodeError as exc:
+            raise Refused(400, f'body is not JSON ({exc}); expected {{"model_name": ..., "url": ...}}') from None
+        if not isinstance(document, dict) or not {"model_name", "url"} <= set(document):
+            raise Refused(400, 'body: expected {"model_name": NAME, "url": DIRECTORY}')
+        name = check_name(document["model_name"])
+        path = resolve_url(self.root, document["url"])
+        with self._lock:
+            if name in self._loaded or name in self.store.models:
+                raise Refused(409, f"model {name} is already loaded; unload it first (DELETE /models/{name})")
+            first = layout.served_dir(path)
+            if first is None:
+                raise Refused(
+                    400,
+                    f"url {document['url']!r} holds no model: expected numeric version directories "
+                    "holding model.xml + model.bin, or bare .xml + .bin files",
+                )
+            need = memory.need_bytes(first)
+            loaded = sum(item.need_bytes for item in self._loaded.values())
+            memory.check(name, need, loaded, self.max_memory_mb, memory.available_bytes())
+            self._add(name, path, need)
+            self._loaded[name] = Loaded(document["url"], need)
+        log.info("multi-model: loaded %s from %s (about %.1f MB)", name, path, need / 1024 / 1024)
+        return _json({"modelName": name, "modelUrl": document["url"], "status": "loaded"})
+
+    def _add(self, name: str, path: pathlib.Path, need: int) -> None:
+        """Into the store, after its first load attempt; out again (500) when nothing loaded."""
+        base_path = layout.base_path(path, name, self.staging)
+        assert base_path is not None  # served_dir found a model there
+        try:
+            model = self.store.add_model(ModelConfig(name=name, base_path=base_path, nireq=self.nireq))
+        except StorageError as exc:
+            raise Refused(400, f"model {name}: {exc}") from None
+        if not any(s.state == State.AVAILABLE for s in model.versions.values()):
+            errors = "; ".join(f"version {s.version}: {s.error[1]}" for s in model.versions.values() if s.error)
+            self.store.remove_model(name)
+            raise Refused(500, f"model {name} could not be loaded: {errors or 'no loadable version'}")
+
+    def list(self) -> Response:
+        size = _page_size(request.args.get("max_results"))
+        token = request.args.get("next_page_token") or ""
+        if token:
+            check_name(token)
+        names = [n for n in sorted(self._loaded) if n > token]
+        page = names if size is None else names[:size]
+        answer: dict[str, object] = {"models": [{"modelName": n, "modelUrl": self._loaded[n].url} for n in page]}
+        if len(page) < len(names):
+            answer["nextPageToken"] = page[-1]
+        return _json(answer)
+
+    def _known(self, name: str) -> Loaded:
+        loaded = self._loaded.get(check_name(name))
+        if loaded is None:
+            raise Refused(404, f"model {name} is not loaded")
+        return loaded
+
+    def describe(self, name: str) -> Response:
+        loaded = self._known(name)
+        versions = [{"version": s.version, "state": s.state.name} for s in self.store.status(name)]
+        return _json({"modelName": name, "modelUrl": loaded.url, "versions": versions})
+
+    def unload(self, name: str) -> Response:
+        with self._lock:
+            self._known(name)
+            self.store.remove_model(name)
+            del self._loaded[name]
+        log.info("multi-model: unloaded %s", name)
+        return _json({"modelName": name, "status": "unloaded"})
+
+    def invoke(self, name: str) -> Response:
+        self._known(name)
+        return self.invoke_model(name)
+
+    def blueprint(self) -> Blueprint:
+        routes = Blueprint("multi_model", __name__)
+        routes.add_url_rule("/models", "load", self.load, methods=["POST"])
+        routes.add_url_rule("/models", "list", self.list, methods=["GET"])
+        routes.add_url_rule("/models/<path:name>", "describe", self.describe, methods=["GET"])
+        routes.add_url_rule("/models/<path:name>", "unload", self.unload, methods=["DELETE"])
+        routes.add_url_rule("/models/<path:name>/invoke", "invoke", self.invoke, methods=["POST"])
+        routes.register_error_handler(Refused, lambda exc: _json({"error": exc.message}, exc.status))
+        return routes
