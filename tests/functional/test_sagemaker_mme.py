@@ -19,7 +19,7 @@ from openvino import opset13 as ops
 
 from tests import models
 from tests.grpc_client import RawClient
-from tests.sagemaker_helpers import ServeProcess, json_body, npy_answer, npy_body
+from tests.sagemaker_helpers import ServeProcess, json_body, json_error, npy_answer, npy_body
 
 X = np.array([[1.5, -2.0, 3.25, 4.0], [5.0, 6.5, -7.0, 8.125]], dtype=np.float32)
 TARGET = "X-Amzn-SageMaker-Target-Model"
@@ -74,15 +74,6 @@ def _load(server: ServeProcess, name: object, url: object) -> requests.Response:
     return requests.post(f"{server.url}/models", json={"model_name": name, "url": url}, timeout=60)
 
 
-def _error(response: requests.Response, status: int, *fragments: str) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/json"
-    message = response.json()["error"]
-    for fragment in fragments:
-        assert fragment in message, message
-    return message
-
-
 def test_starts_empty_and_ready(server: ServeProcess) -> None:
     assert requests.get(f"{server.url}/ping", timeout=5).status_code == 200
     assert requests.get(f"{server.url}/models", timeout=5).json() == {"models": []}
@@ -124,10 +115,10 @@ def test_load_list_describe_invoke_unload(server: ServeProcess, root: pathlib.Pa
             "modelName": "three",
             "status": "unloaded",
         }
-        _error(requests.get(f"{server.url}/models/three", timeout=5), 404, "three", "not loaded")
-        _error(requests.delete(f"{server.url}/models/three", timeout=5), 404, "three")
-        _error(requests.post(f"{server.url}/models/three/invoke", data=json_body(X), timeout=5), 404, "three")
-        _error(requests.post(f"{server.url}/invocations", data=npy_body(X), headers=headers, timeout=5), 404)
+        json_error(requests.get(f"{server.url}/models/three", timeout=5), 404, "three", "not loaded")
+        json_error(requests.delete(f"{server.url}/models/three", timeout=5), 404, "three")
+        json_error(requests.post(f"{server.url}/models/three/invoke", data=json_body(X), timeout=5), 404, "three")
+        json_error(requests.post(f"{server.url}/invocations", data=npy_body(X), headers=headers, timeout=5), 404)
         with pytest.raises(grpc.RpcError) as failure:
             client.predict("three", {"x": X})
         assert failure.value.code() == grpc.StatusCode.NOT_FOUND
@@ -142,32 +133,32 @@ def test_load_list_describe_invoke_unload(server: ServeProcess, root: pathlib.Pa
 def test_double_load_is_409(server: ServeProcess) -> None:
     assert _load(server, "twice", "two/model").status_code == 200
     try:
-        _error(_load(server, "twice", "three/model"), 409, "twice", "already loaded")
+        json_error(_load(server, "twice", "three/model"), 409, "twice", "already loaded")
     finally:
         requests.delete(f"{server.url}/models/twice", timeout=30)
 
 
 def test_memory_limit_is_507(server: ServeProcess) -> None:
-    _error(_load(server, "big", "big"), 507, "big", "SAGEMAKER_MAX_MODEL_MEMORY_MB=1")
-    _error(requests.get(f"{server.url}/models/big", timeout=5), 404)
+    json_error(_load(server, "big", "big"), 507, "big", "SAGEMAKER_MAX_MODEL_MEMORY_MB=1")
+    json_error(requests.get(f"{server.url}/models/big", timeout=5), 404)
 
 
 def test_bad_bodies_and_parameters_are_400(server: ServeProcess) -> None:
     post = f"{server.url}/models"
-    _error(requests.post(post, data=b"{not json", timeout=5), 400, "not JSON")
-    _error(requests.post(post, json={"model_name": "x"}, timeout=5), 400, "url")
-    _error(requests.post(post, json=["two"], timeout=5), 400, "model_name")
-    _error(_load(server, "x", 5), 400, "url")
-    _error(_load(server, "nothing", "empty"), 400, "holds no model")
-    _error(_load(server, "nothing", "missing"), 400, "not a directory")
-    _error(requests.get(post, params={"max_results": "0"}, timeout=5), 400, "max_results")
-    _error(requests.get(post, params={"next_page_token": "../x"}, timeout=5), 400)
+    json_error(requests.post(post, data=b"{not json", timeout=5), 400, "not JSON")
+    json_error(requests.post(post, json={"model_name": "x"}, timeout=5), 400, "url")
+    json_error(requests.post(post, json=["two"], timeout=5), 400, "model_name")
+    json_error(_load(server, "x", 5), 400, "url")
+    json_error(_load(server, "nothing", "empty"), 400, "holds no model")
+    json_error(_load(server, "nothing", "missing"), 400, "not a directory")
+    json_error(requests.get(post, params={"max_results": "0"}, timeout=5), 400, "max_results")
+    json_error(requests.get(post, params={"next_page_token": "../x"}, timeout=5), 400)
 
 
 def test_unloadable_files_are_500_and_free_the_name(server: ServeProcess) -> None:
-    _error(_load(server, "broken", "broken"), 500, "broken", "could not be loaded")
+    json_error(_load(server, "broken", "broken"), 500, "broken", "could not be loaded")
     assert requests.get(f"{server.url}/models", timeout=5).json() == {"models": []}
-    _error(_load(server, "broken", "broken"), 500, "could not be loaded")  # not 409: nothing was kept
+    json_error(_load(server, "broken", "broken"), 500, "could not be loaded")  # not 409: nothing was kept
 
 
 @pytest.mark.parametrize(
@@ -175,7 +166,7 @@ def test_unloadable_files_are_500_and_free_the_name(server: ServeProcess) -> Non
     ["../etc", "..", "a/b", "/abs", ".hidden", "a..b", "a%2Fb", "a b", "", "x" * 129, 7, None],
 )
 def test_unsafe_names_are_refused(server: ServeProcess, name: object) -> None:
-    _error(_load(server, name, "two/model"), 400, "model_name", "refused")
+    json_error(_load(server, name, "two/model"), 400, "model_name", "refused")
 
 
 @pytest.mark.parametrize(
@@ -196,8 +187,8 @@ def test_unsafe_names_are_refused(server: ServeProcess, name: object) -> None:
     ],
 )
 def test_urls_outside_the_root_are_refused(server: ServeProcess, url: str, status: int, fragment: str) -> None:
-    _error(_load(server, "trap", url), status, "refused", fragment)
-    _error(requests.get(f"{server.url}/models/trap", timeout=5), 404)
+    json_error(_load(server, "trap", url), status, "refused", fragment)
+    json_error(requests.get(f"{server.url}/models/trap", timeout=5), 404)
 
 
 @pytest.mark.parametrize(
