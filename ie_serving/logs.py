@@ -9,6 +9,9 @@ from collections.abc import Mapping
 from ie_serving.errors import ConfigError
 
 LEVELS = ("ERROR", "INFO", "DEBUG")
+# Client libraries whose DEBUG output carries request URLs, headers and credentials: they log at
+# INFO at most, whatever LOG_LEVEL says, so secrets never reach the log.
+QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer", "urllib3", "google", "google_auth_httplib2", "requests")
 _HANDLER_MARK = "_ie_serving_handler"
 
 
@@ -33,3 +36,5 @@ def setup_logging(environ: Mapping[str, str] = os.environ) -> None:
         setattr(handler, _HANDLER_MARK, True)
         root.addHandler(handler)
     root.setLevel(level)
+    for library in QUIET_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.INFO, logging.getLevelName(level)))

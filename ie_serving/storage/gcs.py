@@ -17,7 +17,7 @@ from google.cloud import storage
 from ie_serving.errors import StorageError
 from ie_serving.storage import VersionListing
 from ie_serving.storage.cache import VersionCache
-from ie_serving.storage.remote import group_versions, split_url
+from ie_serving.storage.remote import group_versions, redact, split_url
 
 CHUNK_BYTES = 8 * 1024 * 1024
 
@@ -45,7 +45,7 @@ class GCSStorage:
         try:
             blobs = [(b.name, b.size or 0, str(b.generation)) for b in self._client.list_blobs(bucket, prefix=prefix)]
         except (google.api_core.exceptions.GoogleAPIError, google.auth.exceptions.GoogleAuthError, OSError) as exc:
-            raise StorageError(f"cannot list {base_path}: {exc}") from None
+            raise StorageError(f"cannot list {base_path}: {redact(str(exc))}") from None
         return group_versions(base_path, prefix, blobs)
 
     def local_dir(self, base_path: str, listing: VersionListing) -> pathlib.Path:
@@ -61,6 +61,8 @@ class GCSStorage:
                         target.write(chunk)
                         progress(len(chunk))
             except (google.api_core.exceptions.GoogleAPIError, google.auth.exceptions.GoogleAuthError) as exc:
-                raise StorageError(f"cannot download {base_path}/{listing.version}/{name}: {exc}") from None
+                raise StorageError(
+                    f"cannot download {base_path}/{listing.version}/{name}: {redact(str(exc))}"
+                ) from None
 
         return self._cache.fetch(base_path, listing, download)

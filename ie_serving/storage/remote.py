@@ -3,9 +3,15 @@ numeric version directories, exactly as local directories are listed."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from ie_serving.storage import VersionListing
+
+
+def redact(text: str) -> str:
+    """The text with credentials in URLs (scheme://user:secret@host) masked, for logs and errors."""
+    return re.sub(r"(://)[^/@\s\"']+@", r"\1***@", text)
 
 
 def split_url(base_path: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from botocore import UNSIGNED
 from ie_serving.errors import StorageError
 from ie_serving.storage import VersionListing
 from ie_serving.storage.cache import VersionCache
-from ie_serving.storage.remote import group_versions, split_url
+from ie_serving.storage.remote import group_versions, redact, split_url
 
 CHUNK_BYTES = 8 * 1024 * 1024
 
@@ -55,7 +55,7 @@ class S3Storage:
             for page in self._client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 objects += [(o["Key"], o["Size"], o["ETag"].strip('"')) for o in page.get("Contents", [])]
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-            raise StorageError(f"cannot list {base_path}: {_reason(exc)}") from None
+            raise StorageError(f"cannot list {base_path}: {redact(_reason(exc))}") from None
         return group_versions(base_path, prefix, objects)
 
     def local_dir(self, base_path: str, listing: VersionListing) -> pathlib.Path:
@@ -73,7 +73,9 @@ class S3Storage:
                         target.write(chunk)
                         progress(len(chunk))
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
-                raise StorageError(f"cannot download {base_path}/{listing.version}/{name}: {_reason(exc)}") from None
+                raise StorageError(
+                    f"cannot download {base_path}/{listing.version}/{name}: {redact(_reason(exc))}"
+                ) from None
 
         return self._cache.fetch(base_path, listing, download)
 
