@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 TF_VENV := .venv-tf
+PADDLE_VENV := .venv-paddle
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -26,12 +27,20 @@ $(TF_VENV)/.installed:
 	$(TF_VENV)/bin/pip install -q tensorflow-serving-api==2.21.0
 	touch $@
 
+# PaddlePaddle (200 MB), only to write a legacy-format .pdmodel for the Paddle format test.
+$(PADDLE_VENV)/.installed:
+	$(PYTHON) -m venv $(PADDLE_VENV)
+	$(PADDLE_VENV)/bin/pip install -q --upgrade pip
+	$(PADDLE_VENV)/bin/pip install -q paddlepaddle==3.3.1
+	touch $@
+
 demo: install
 	$(BIN)/python -m ie_serving.demo demo_models/demo
 	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
 
-test: install $(TF_VENV)/.installed
-	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python $(BIN)/python -m pytest -q -p no:cacheprovider
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed
+	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
+		$(BIN)/python -m pytest -q -p no:cacheprovider
 
 unit: install
 	$(BIN)/python -m pytest -q tests/unit
@@ -51,7 +60,7 @@ audit:
 	.venv-audit/bin/pip-audit --strict -r constraints.txt
 
 clean:
-	rm -rf $(VENV) $(TF_VENV) demo_models
+	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) demo_models
 
 # The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
 # ECR repository when missing (build_and_push.sh).

@@ -12,9 +12,9 @@ import time
 import numpy as np
 
 from ie_serving.demo import write_demo_model
+from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
 from tests.server import ServerProcess
-from tests.tf_env import run_tf
 
 
 def time_to_first_predict(args: list[str], inputs: dict, name: str, log: pathlib.Path) -> float:

@@ -14,9 +14,9 @@ import pytest
 import requests
 
 from tests import models
+from tests.framework_envs import run_paddle, run_tf
 from tests.grpc_client import RawClient
 from tests.rest_helpers import RestServer, write_config
-from tests.tf_env import run_tf
 
 F32 = {"INFERENCE_PRECISION_HINT": "f32"}
 
@@ -123,3 +123,18 @@ def test_tensorflow_model_server_flags_and_text_config(exported, tmp_path, start
         np.testing.assert_allclose(outputs["output_0"], expected["output_0"], rtol=1e-5, atol=1e-6)
     finally:
         client.close()
+
+
+def test_paddle_model_served_directly(tmp_path, start_server):
+    run_paddle("make_paddle_model.py", str(tmp_path / "paddle"))
+    server = start_server("model", "--model_name", "paddle", "--model_path", str(tmp_path / "paddle"))
+    with np.load(tmp_path / "paddle" / "answer.npz") as answer:
+        x, expected = answer["x"], answer["y"]
+    client = RawClient(server.address)
+    try:
+        _, signatures = client.metadata("paddle")
+        (output,) = signatures.signature_def["serving_default"].outputs
+        _, outputs = client.predict("paddle", {"x": x})
+    finally:
+        client.close()
+    np.testing.assert_allclose(outputs[output], expected, rtol=1e-5, atol=1e-6)

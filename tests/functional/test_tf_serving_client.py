@@ -8,7 +8,7 @@ import json
 import numpy as np
 
 from tests import models
-from tests.tf_env import run_tf
+from tests.framework_envs import run_tf
 
 
 def test_official_client_predicts_reads_metadata_and_status(tmp_path, start_server):

@@ -1,0 +1,37 @@
+"""The test-only framework environments, built by `make test`: TensorFlow (.venv-tf) and
+PaddlePaddle (.venv-paddle). Scripts under tests/tfclient/ run there, so no framework ever
+enters the server or the test process."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
+PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
+
+
+def _run(python: str, script: str, args: tuple[str, ...], timeout: float, env: dict) -> subprocess.CompletedProcess:
+    assert pathlib.Path(python).exists(), f"{python} missing: `make test` builds the framework environments"
+    result = subprocess.run(
+        [python, str(REPO / "tests" / "tfclient" / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def run_tf(script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run tests/tfclient/<script> with the TensorFlow environment's Python; fail on error."""
+    return _run(TF_PYTHON, script, args, timeout, {"TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def run_paddle(script: str, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run tests/tfclient/<script> with the PaddlePaddle environment's Python (legacy .pdmodel
+    format, the one OpenVINO's Paddle frontend reads); fail on error."""
+    return _run(PADDLE_PYTHON, script, args, timeout, {"FLAGS_enable_pir_api": "0"})
