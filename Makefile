@@ -72,3 +72,25 @@ docker_build:
 
 docker_push:
 	./build_and_push.sh $(IMAGE) $(TAG)
+
+# The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
+# its plots; `make bench QUICK=1` is a short smoke run written to the system temp directory.
+# KServe (the peer) gets its own venv so its pins never touch the server's.
+BENCH_KSERVE_VENV := .venv-bench-kserve
+KSERVE_VERSION ?= 0.21.0
+
+.PHONY: bench
+
+$(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@
+
+$(BENCH_KSERVE_VENV)/.installed: $(VENV)/.installed
+	$(PYTHON) -m venv $(BENCH_KSERVE_VENV)
+	$(BENCH_KSERVE_VENV)/bin/pip install -q --upgrade pip
+	$(BENCH_KSERVE_VENV)/bin/pip install -q kserve==$(KSERVE_VERSION) \
+		openvino==$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('openvino'))")
+	touch $@
+
+bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
