@@ -25,7 +25,7 @@ import orjson
 from flask import Blueprint, Response, request
 
 from ie_serving.config import ModelConfig
-from ie_serving.errors import StorageError
+from ie_serving.errors import ServableNotFound, StorageError
 from ie_serving.rest_api import read_body
 from ie_serving.sagemaker import layout, memory
 from ie_serving.sagemaker.confine import Refused, check_name, resolve_url
@@ -136,7 +136,10 @@ class MultiModel:
 
     def describe(self, name: str) -> Response:
         loaded = self._known(name)
-        versions = [{"version": s.version, "state": s.state.name} for s in self.store.status(name)]
+        try:
+            versions = [{"version": s.version, "state": s.state.name} for s in self.store.status(name)]
+        except ServableNotFound:  # unloaded since _known looked
+            raise Refused(404, f"model {name} is not loaded") from None
         return _json({"modelName": name, "modelUrl": loaded.url, "versions": versions})
 
     def unload(self, name: str) -> Response:
