@@ -38,11 +38,29 @@ def tflite(saved_model: pathlib.Path, out: pathlib.Path, name: str, inputs: dict
     )
 
 
+def randomize_batch_norm(model: tf.keras.Model, rng: np.random.Generator) -> None:
+    """Fresh batch-norm statistics make MobileNetV2's logits vanish (about 1e-11), which would
+    make any comparison pass; random statistics give outputs of ordinary scale."""
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, gamma.shape).astype(np.float32),
+                    rng.normal(0, 0.1, beta.shape).astype(np.float32),
+                    rng.normal(0, 0.1, mean.shape).astype(np.float32),
+                    rng.uniform(0.5, 1.5, variance.shape).astype(np.float32),
+                ]
+            )
+
+
 def main(out: pathlib.Path) -> None:
     tf.keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
     image = tf.keras.Input((224, 224, 3), name="image")
-    mobilenet = tf.keras.Model(image, tf.keras.applications.MobileNetV2(weights=None, input_tensor=image).output)
+    backbone = tf.keras.applications.MobileNetV2(weights=None, input_tensor=image, classifier_activation=None)
+    randomize_batch_norm(backbone, rng)
+    mobilenet = tf.keras.Model(image, backbone.output)
     export(mobilenet, out, "mobilenet", {"image": rng.random((2, 224, 224, 3), dtype=np.float32)})
 
     tokens = tf.keras.Input((16,), dtype="int32", name="tokens")

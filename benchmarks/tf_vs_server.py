@@ -1,0 +1,102 @@
+"""The same SavedModel (Keras MobileNetV2, random weights) run by TensorFlow in-process (best of
+1, 2 and 4 callers: TF Serving's ceiling on this machine) and by this server over gRPC with the
+same callers, at f32 and at OpenVINO's default CPU precision, with the accuracy of each
+against TensorFlow's answer. usage: python -m benchmarks.tf_vs_server [--seconds 10]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from tests.framework_envs import run_tf
+from tests.grpc_client import RawClient
+from tests.rest_helpers import write_config
+from tests.server import ServerProcess
+
+PRECISIONS = {
+    "f32": {"INFERENCE_PRECISION_HINT": "f32"},
+    "OpenVINO default (bf16 here)": {"INFERENCE_PRECISION_HINT": "bf16"},
+}
+
+
+def closed_loop(callers: int, seconds: float, call: Callable[[int], None]) -> float:
+    """Calls per second from `callers` threads each calling call(index) back to back."""
+    counts = [0] * callers
+    end = time.perf_counter() + seconds
+
+    def loop(index: int) -> None:
+        while time.perf_counter() < end:
+            call(index)
+            counts[index] += 1
+
+    threads = [threading.Thread(target=loop, args=(i,)) for i in range(callers)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - started)
+
+
+def server_throughput(address: str, inputs: dict, seconds: float) -> dict[int, float]:
+    """Inferences per second over gRPC with 1, 2 and 4 closed-loop callers, one channel each."""
+    batch = next(iter(inputs.values())).shape[0]
+    results = {}
+    for callers in (1, 2, 4):
+        clients = [RawClient(address) for _ in range(callers)]
+        rate = closed_loop(callers, seconds, lambda i, c=clients: c[i].predict("mobilenet", inputs, timeout=60))
+        results[callers] = rate * batch
+        for client in clients:
+            client.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10, help="per caller count")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = pathlib.Path(tmp)
+        run_tf("make_tf_models.py", str(root))
+        with np.load(root / "mobilenet.npz") as data:
+            batch, tf_answer = {"image": data["in_image"]}, data["out_output_0"]
+        inputs = {"image": batch["image"][:1]}
+        np.savez(root / "one.npz", **inputs)
+        tf_rates = json.loads(
+            run_tf("tf_throughput.py", str(root / "mobilenet" / "1"), str(root / "one.npz"), str(args.seconds)).stdout
+        )
+        tf_ceiling = max(tf_rates.values())
+        print(f"TensorFlow in-process, batch 1: {json.dumps({k: round(v, 1) for k, v in tf_rates.items()})} inf/s")
+        for label, plugin in PRECISIONS.items():
+            config = write_config(
+                root / "config.json",
+                [{"name": "mobilenet", "base_path": str(root / "mobilenet"), "plugin_config": plugin}],
+            )
+            server = ServerProcess(["config", "--config_path", str(config)], root / "log", {"LOG_LEVEL": "INFO"})
+            server.wait_ready(timeout=300)
+            try:
+                client = RawClient(server.address)
+                answer = client.predict("mobilenet", batch)[1]["output_0"]
+                client.close()
+                rates = server_throughput(server.address, inputs, args.seconds)
+            finally:
+                server.stop()
+            best = max(rates.values())
+            print(
+                f"ie_serving gRPC {label}: {json.dumps({str(k): round(v, 1) for k, v in rates.items()})} inf/s, "
+                f"best {best / tf_ceiling:.2f}x TensorFlow's best ({tf_ceiling:.1f} inf/s)"
+            )
+            difference = float(np.abs(answer - tf_answer).max())
+            spread = float(tf_answer.max() - tf_answer.min())
+            print(f"  max |ie_serving - TensorFlow| {difference:.2e}; TensorFlow's outputs span {spread:.2e}")
+
+
+if __name__ == "__main__":
+    main()
