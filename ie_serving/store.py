@@ -188,16 +188,19 @@ class ModelStore:
         finally:
             served.release()
 
-    def _acquire(self, name: str, version: int | None) -> ServedVersion:
+    def _versions(self, name: str, version: int | None) -> dict[int, ServedVersion]:
+        """The model's version map, or ServableNotFound in TF Serving's words (also for an
+        unknown version)."""
         model = self.models.get(name)
         request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
-        if model is None:
+        if model is None or (version is not None and version not in model.versions):
             raise ServableNotFound(f"Servable not found for request: {request}")
-        versions = model.versions
+        return model.versions
+
+    def _acquire(self, name: str, version: int | None) -> ServedVersion:
+        versions = self._versions(name, version)
         if version is not None:
-            served = versions.get(version)
-            if served is None:
-                raise ServableNotFound(f"Servable not found for request: {request}")
+            served = versions[version]
             if not served.try_acquire():
                 raise ServableUnavailable(_not_available(served))
             return served
@@ -205,7 +208,7 @@ class ModelStore:
             if served.try_acquire():
                 return served
         if not versions:
-            raise ServableNotFound(f"Servable not found for request: {request}: no version of {name} was found")
+            raise ServableNotFound(f"Servable not found for request: Latest({name}): no version of {name} was found")
         states = ", ".join(
             f"version {s.version} is {s.state.name}" for s in sorted(versions.values(), key=lambda s: s.version)
         )
@@ -213,16 +216,8 @@ class ModelStore:
 
     def status(self, name: str, version: int | None = None) -> list[ServedVersion]:
         """Every known version of a model (or the one asked for), for GetModelStatus."""
-        model = self.models.get(name)
-        request = f"Latest({name})" if version is None else f"Specific({name}, {version})"
-        if model is None:
-            raise ServableNotFound(f"Servable not found for request: {request}")
-        versions = model.versions
-        if version is not None:
-            if version not in versions:
-                raise ServableNotFound(f"Servable not found for request: {request}")
-            return [versions[version]]
-        return [versions[v] for v in sorted(versions)]
+        versions = self._versions(name, version)
+        return [versions[v] for v in sorted(versions) if version is None or v == version]
 
     def all_available(self) -> bool:
         """True when every model has at least one AVAILABLE version (readiness)."""

@@ -14,17 +14,19 @@ import pytest
 
 from tests import models
 from tests.grpc_client import RawClient
+from tests.rest_helpers import write_config
 
 
 @pytest.fixture
 def slow_server(tmp_path, start_server):
     models.save(models.slow_model(), tmp_path / "slow")
     models.save(models.pairs_model(), tmp_path / "pairs")
-    config = tmp_path / "config.json"
-    config.write_text(
-        '{"model_config_list": ['
-        f'{{"config": {{"name": "slow", "base_path": "{tmp_path / "slow"}", "nireq": 1}}}},'
-        f'{{"config": {{"name": "pairs", "base_path": "{tmp_path / "pairs"}"}}}}]}}'
+    config = write_config(
+        tmp_path / "config.json",
+        [
+            {"name": "slow", "base_path": str(tmp_path / "slow"), "nireq": 1},
+            {"name": "pairs", "base_path": str(tmp_path / "pairs")},
+        ],
     )
     server = start_server("config", "--config_path", str(config), "--max_queued_requests", "1")
     client = RawClient(server.address)

@@ -14,6 +14,7 @@ import pytest
 
 from tests import models
 from tests.grpc_client import RawClient
+from tests.rest_helpers import write_config
 
 REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
@@ -25,11 +26,12 @@ REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
     models.save(models.slow_model(), tmp_path / "slow")
     models.save(models.scale_model(2.0), tmp_path / "scale")
-    config = tmp_path / "config.json"
-    config.write_text(
-        '{"model_config_list": ['
-        f'{{"config": {{"name": "slow", "base_path": "{tmp_path / "slow"}", "nireq": 1}}}},'
-        f'{{"config": {{"name": "scale", "base_path": "{tmp_path / "scale"}"}}}}]}}'
+    config = write_config(
+        tmp_path / "config.json",
+        [
+            {"name": "slow", "base_path": str(tmp_path / "slow"), "nireq": 1},
+            {"name": "scale", "base_path": str(tmp_path / "scale")},
+        ],
     )
     server = start_server("config", "--config_path", str(config), "--shutdown_grace_seconds", "20")
     client = RawClient(server.address)
