@@ -23,12 +23,13 @@ class Row:
     key: str
     label: str
     service: str  # what serves it (SERVICES key), or "inproc"
-    kind: str  # grpc, http or inproc (the load generator's client)
+    kind: str  # grpc, http, inproc or inproc_threads (the load generator's client)
     form: str  # payloads.BUILDERS key ("" for inproc)
 
 
 ROWS = [
     Row("a", "OpenVINO in-process AsyncInferQueue (limit)", "inproc", "inproc", ""),
+    Row("a2", "OpenVINO in-process, a thread per infer request (limit)", "inproc", "inproc_threads", ""),
     Row("b", "bare grpcio echo (transport floor)", "echo", "grpc", "grpc"),
     Row("c", "ie_serving gRPC", "ie_serving", "grpc", "grpc"),
     Row("d-row", "ie_serving REST row", "ie_serving", "http", "rest_row"),

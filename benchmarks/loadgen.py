@@ -4,8 +4,9 @@ wait for its answer and send the next, for a warm-up and then a measured window.
     python -m benchmarks.loadgen SPEC.json   -> one JSON object per concurrency on stdout
 
 gRPC goes through grpc.aio with raw bytes (no client-side protobuf work), HTTP through
-aiohttp with one keep-alive connection per worker, and the in-process limit through an
-OpenVINO AsyncInferQueue with N jobs in this very process (no network)."""
+aiohttp with one keep-alive connection per worker, and the in-process limits in this very
+process (no network): an OpenVINO AsyncInferQueue with N jobs, and N threads each calling
+infer() on its own infer request."""
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ GRPC_OPTIONS = [("grpc.max_receive_message_length", 256 << 20), ("grpc.max_send_
 
 @dataclasses.dataclass
 class Spec:
-    """What to load and how: kind is grpc, http or inproc."""
+    """What to load and how."""
 
-    kind: str
+    kind: str  # grpc, http, inproc or inproc_threads
     target: str = ""  # host:port for gRPC, base URL for HTTP
     path: str = ""  # gRPC method or HTTP path
     body_file: str = ""
@@ -142,18 +143,42 @@ def _inproc_point(queue_of: Callable[[int], object], sample: np.ndarray, spec: S
     return summarize(concurrency, latencies, [], time.perf_counter() - measure_from)
 
 
+def _threads_point(compiled: object, sample: np.ndarray, spec: Spec, concurrency: int) -> Point:
+    """`concurrency` threads, each calling infer() on its own infer request back to back
+    (OpenVINO releases the GIL while it computes): the server's own pattern, without it."""
+    latencies: list[float] = []
+    measure_from = time.perf_counter() + spec.warmup
+    stop_at = measure_from + spec.seconds
+
+    def worker(request: object) -> None:
+        while (began := time.perf_counter()) < stop_at:
+            request.infer({0: sample}, share_inputs=True)
+            if began >= measure_from:
+                latencies.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=worker, args=(compiled.create_infer_request(),)) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return summarize(concurrency, latencies, [], time.perf_counter() - measure_from)
+
+
 def inproc_points(spec: Spec) -> list[Point]:
+    """kind inproc: AsyncInferQueue; kind inproc_threads: sync infer requests on threads."""
     import openvino as ov
 
     compiled = ov.Core().compile_model(spec.model_xml, "CPU", spec.properties)
     _KEEP_ALIVE.append(compiled)  # destroyed only by os._exit (see main)
     shape = [spec.batch if d.is_dynamic else d.get_length() for d in compiled.inputs[0].get_partial_shape()]
     sample = np.random.default_rng(0).random(shape, dtype=np.float32)
+    if spec.kind == "inproc_threads":
+        return [_threads_point(compiled, sample, spec, c) for c in spec.concurrencies]
     return [_inproc_point(lambda jobs: ov.AsyncInferQueue(compiled, jobs), sample, spec, c) for c in spec.concurrencies]
 
 
 def run(spec: Spec) -> list[Point]:
-    if spec.kind == "inproc":
+    if spec.kind.startswith("inproc"):
         return inproc_points(spec)
     body = pathlib.Path(spec.body_file).read_bytes()
     runner = _grpc_points if spec.kind == "grpc" else _http_points

@@ -84,8 +84,8 @@ class Bench:
             row.kind, target=target, path=request.path, body_file=str(body), headers=request.headers, **fields
         )
 
-    def inproc(self, xml: pathlib.Path, tag: str, **fields: object) -> list[dict]:
-        spec = self.spec("inproc", model_xml=str(xml), properties=dict(CPU_DEFAULTS), **fields)
+    def inproc(self, kind: str, xml: pathlib.Path, tag: str, **fields: object) -> list[dict]:
+        spec = self.spec(kind, model_xml=str(xml), properties=dict(CPU_DEFAULTS), **fields)
         return self.load(spec, tag)
 
 
@@ -163,7 +163,8 @@ def measure_model(bench: Bench, name: str, base: pathlib.Path, rows: list[Row]) 
         say(f"{name}: {', '.join(r.key for r in group)}")
         try:
             if service == "inproc":
-                results["a"] = {"points": bench.inproc(base / "1" / "model.xml", f"{name}-a")}
+                for row in group:
+                    results[row.key] = {"points": bench.inproc(row.kind, base / "1" / "model.xml", f"{name}-{row.key}")}
             else:
                 results.update(measure_service(bench, service, group, name, base))
         except Exception as exc:  # one broken contender must not lose the others' figures
@@ -185,7 +186,8 @@ def batch_sweep(bench: Bench, base: pathlib.Path) -> dict[str, list[dict]]:
         for size in bench.settings.batch_sizes:
             say(f"batch {size}")
             sweep["a"] += [
-                {**p, "batch": size} for p in bench.inproc(xml, f"batch{size}-a", concurrencies=[4], batch=size)
+                {**p, "batch": size}
+                for p in bench.inproc("inproc", xml, f"batch{size}-a", concurrencies=[4], batch=size)
             ]
             request = payloads.grpc_predict("batch", models.sample("batch", size))
             spec = bench.body_spec(grpc_row, running.targets["grpc"], request, f"batch{size}-c", concurrencies=[4])
