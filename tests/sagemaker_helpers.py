@@ -106,13 +106,3 @@ def npz_body(**arrays: np.ndarray) -> bytes:
 
 def npy_answer(response: requests.Response) -> np.ndarray:
     return np.load(io.BytesIO(response.content), allow_pickle=False)
-
-
-def json_error(response: requests.Response, status: int, *fragments: str) -> str:
-    """Assert a JSON `{"error": message}` answer with `status` whose message holds every fragment."""
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/json"
-    message = response.json()["error"]
-    for fragment in fragments:
-        assert fragment in message, message
-    return message

@@ -19,7 +19,8 @@ from openvino import opset13 as ops
 
 from tests import models
 from tests.grpc_client import RawClient
-from tests.sagemaker_helpers import ServeProcess, json_body, json_error, npy_answer, npy_body
+from tests.rest_helpers import assert_error
+from tests.sagemaker_helpers import ServeProcess, json_body, npy_answer, npy_body
 
 X = np.array([[1.5, -2.0, 3.25, 4.0], [5.0, 6.5, -7.0, 8.125]], dtype=np.float32)
 TARGET = "X-Amzn-SageMaker-Target-Model"
@@ -115,10 +116,10 @@ def test_load_list_describe_invoke_unload(server: ServeProcess, root: pathlib.Pa
             "modelName": "three",
             "status": "unloaded",
         }
-        json_error(requests.get(f"{server.url}/models/three", timeout=5), 404, "three", "not loaded")
-        json_error(requests.delete(f"{server.url}/models/three", timeout=5), 404, "three")
-        json_error(requests.post(f"{server.url}/models/three/invoke", data=json_body(X), timeout=5), 404, "three")
-        json_error(requests.post(f"{server.url}/invocations", data=npy_body(X), headers=headers, timeout=5), 404)
+        assert_error(requests.get(f"{server.url}/models/three", timeout=5), 404, "three", "not loaded")
+        assert_error(requests.delete(f"{server.url}/models/three", timeout=5), 404, "three")
+        assert_error(requests.post(f"{server.url}/models/three/invoke", data=json_body(X), timeout=5), 404, "three")
+        assert_error(requests.post(f"{server.url}/invocations", data=npy_body(X), headers=headers, timeout=5), 404)
         with pytest.raises(grpc.RpcError) as failure:
             client.predict("three", {"x": X})
         assert failure.value.code() == grpc.StatusCode.NOT_FOUND
@@ -133,32 +134,32 @@ def test_load_list_describe_invoke_unload(server: ServeProcess, root: pathlib.Pa
 def test_double_load_is_409(server: ServeProcess) -> None:
     assert _load(server, "twice", "two/model").status_code == 200
     try:
-        json_error(_load(server, "twice", "three/model"), 409, "twice", "already loaded")
+        assert_error(_load(server, "twice", "three/model"), 409, "twice", "already loaded")
     finally:
         requests.delete(f"{server.url}/models/twice", timeout=30)
 
 
 def test_memory_limit_is_507(server: ServeProcess) -> None:
-    json_error(_load(server, "big", "big"), 507, "big", "SAGEMAKER_MAX_MODEL_MEMORY_MB=1")
-    json_error(requests.get(f"{server.url}/models/big", timeout=5), 404)
+    assert_error(_load(server, "big", "big"), 507, "big", "SAGEMAKER_MAX_MODEL_MEMORY_MB=1")
+    assert_error(requests.get(f"{server.url}/models/big", timeout=5), 404)
 
 
 def test_bad_bodies_and_parameters_are_400(server: ServeProcess) -> None:
     post = f"{server.url}/models"
-    json_error(requests.post(post, data=b"{not json", timeout=5), 400, "not JSON")
-    json_error(requests.post(post, json={"model_name": "x"}, timeout=5), 400, "url")
-    json_error(requests.post(post, json=["two"], timeout=5), 400, "model_name")
-    json_error(_load(server, "x", 5), 400, "url")
-    json_error(_load(server, "nothing", "empty"), 400, "holds no model")
-    json_error(_load(server, "nothing", "missing"), 400, "not a directory")
-    json_error(requests.get(post, params={"max_results": "0"}, timeout=5), 400, "max_results")
-    json_error(requests.get(post, params={"next_page_token": "../x"}, timeout=5), 400)
+    assert_error(requests.post(post, data=b"{not json", timeout=5), 400, "not JSON")
+    assert_error(requests.post(post, json={"model_name": "x"}, timeout=5), 400, "url")
+    assert_error(requests.post(post, json=["two"], timeout=5), 400, "model_name")
+    assert_error(_load(server, "x", 5), 400, "url")
+    assert_error(_load(server, "nothing", "empty"), 400, "holds no model")
+    assert_error(_load(server, "nothing", "missing"), 400, "not a directory")
+    assert_error(requests.get(post, params={"max_results": "0"}, timeout=5), 400, "max_results")
+    assert_error(requests.get(post, params={"next_page_token": "../x"}, timeout=5), 400)
 
 
 def test_unloadable_files_are_500_and_free_the_name(server: ServeProcess) -> None:
-    json_error(_load(server, "broken", "broken"), 500, "broken", "could not be loaded")
+    assert_error(_load(server, "broken", "broken"), 500, "broken", "could not be loaded")
     assert requests.get(f"{server.url}/models", timeout=5).json() == {"models": []}
-    json_error(_load(server, "broken", "broken"), 500, "could not be loaded")  # not 409: nothing was kept
+    assert_error(_load(server, "broken", "broken"), 500, "could not be loaded")  # not 409: nothing was kept
 
 
 @pytest.mark.parametrize(
@@ -166,7 +167,7 @@ def test_unloadable_files_are_500_and_free_the_name(server: ServeProcess) -> Non
     ["../etc", "..", "a/b", "/abs", ".hidden", "a..b", "a%2Fb", "a b", "", "x" * 129, 7, None],
 )
 def test_unsafe_names_are_refused(server: ServeProcess, name: object) -> None:
-    json_error(_load(server, name, "two/model"), 400, "model_name", "refused")
+    assert_error(_load(server, name, "two/model"), 400, "model_name", "refused")
 
 
 @pytest.mark.parametrize(
@@ -187,8 +188,8 @@ def test_unsafe_names_are_refused(server: ServeProcess, name: object) -> None:
     ],
 )
 def test_urls_outside_the_root_are_refused(server: ServeProcess, url: str, status: int, fragment: str) -> None:
-    json_error(_load(server, "trap", url), status, "refused", fragment)
-    json_error(requests.get(f"{server.url}/models/trap", timeout=5), 404)
+    assert_error(_load(server, "trap", url), status, "refused", fragment)
+    assert_error(requests.get(f"{server.url}/models/trap", timeout=5), 404)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ import requests
 
 from tests import models
 from tests.grpc_client import RawClient
+from tests.rest_helpers import assert_error
 from tests.sagemaker_helpers import ServeProcess, csv_body, json_body, npy_answer, npy_body, npz_body
 
 X = np.array([[1.5, -2.0, 3.25, 4.0], [5.0, 6.5, -7.0, 8.125]], dtype=np.float32)
@@ -134,32 +135,26 @@ def test_custom_attributes_pick_model_and_version(server: ServeProcess) -> None:
     assert response.json() == {"outputs": {"sum": [[3.0] * 3], "prod": [[2.0] * 3], "c2": [6, 8]}}
 
 
-def _error(response: requests.Response, status: int, *fragments: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/json"
-    message = response.json()["error"]
-    for fragment in fragments:
-        assert fragment in message, message
-
-
 def test_errors(server: ServeProcess) -> None:
-    _error(server.invoke(json_body(X), "application/json"), 400, "tfs-model-name", "multi", "scale")
-    _error(server.invoke(b"x", "text/plain", attributes=SCALE), 415, "text/plain")
-    _error(server.invoke(npy_body(X), "application/x-npy", "image/png", SCALE), 406, "image/png")
-    _error(server.invoke(json_body(X), "application/json", attributes="tfs-model-name=nope"), 404, "nope")
-    _error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=9"), 404)
-    _error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=x"), 400, "x")
-    _error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-method=classify"), 501)
-    _error(server.invoke(json_body([[1, 2]]), "application/json", attributes=SCALE), 400, "shape")
-    _error(server.invoke(b"1,2,x,4", "text/csv", attributes=SCALE), 400, "line 1")
+    assert_error(server.invoke(json_body(X), "application/json"), 400, "tfs-model-name", "multi", "scale")
+    assert_error(server.invoke(b"x", "text/plain", attributes=SCALE), 415, "text/plain")
+    assert_error(server.invoke(npy_body(X), "application/x-npy", "image/png", SCALE), 406, "image/png")
+    assert_error(server.invoke(json_body(X), "application/json", attributes="tfs-model-name=nope"), 404, "nope")
+    assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=9"), 404)
+    assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=x"), 400, "x")
+    assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-method=classify"), 501)
+    assert_error(server.invoke(json_body([[1, 2]]), "application/json", attributes=SCALE), 400, "shape")
+    assert_error(server.invoke(b"1,2,x,4", "text/csv", attributes=SCALE), 400, "line 1")
     big = np.zeros((70_000, 4), np.float32)  # about 1.1 MB > SAGEMAKER_MAX_PAYLOAD_IN_MB=1
-    _error(server.invoke(npy_body(big), "application/x-npy", attributes=SCALE), 413, "SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    assert_error(
+        server.invoke(npy_body(big), "application/x-npy", attributes=SCALE), 413, "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+    )
 
 
 def test_npy_with_pickles_is_refused(server: ServeProcess) -> None:
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    _error(server.invoke(buffer.getvalue(), "application/x-npy", attributes=SCALE), 400, "pickle")
+    assert_error(server.invoke(buffer.getvalue(), "application/x-npy", attributes=SCALE), 400, "pickle")
 
 
 def test_tf_serving_rest_routes_on_the_same_port(server: ServeProcess) -> None:
