@@ -67,6 +67,12 @@ def target(header: str | None, default_model: str | None, models: list[str], mod
     return Target(name, version or None, method)  # 0 means the latest, as for gRPC clients
 
 
+def invocation_status(code: Code) -> int:
+    """The HTTP status /invocations answers: the shared table's, except that an overloaded
+    server answers 503, which SageMaker reads as "retry this instance later", not 429."""
+    return 503 if code is Code.RESOURCE_EXHAUSTED else code.http_status
+
+
 class _Invocations:
     """The SageMaker routes bound to one Service."""
 
@@ -104,7 +110,7 @@ class _Invocations:
             return Response(content.encode(form, result.outputs, kind), mimetype=kind)
         except ServingError as exc:
             outcome = exc.code.name
-            return _json_error(exc.code.http_status, exc.message)
+            return _json_error(invocation_status(exc.code), exc.message)
         except content.UnsupportedMediaType as exc:
             outcome = "UNSUPPORTED_MEDIA_TYPE"
             return _json_error(415, str(exc))
@@ -120,7 +126,7 @@ class _Invocations:
             form, result = content.predict(self.service, chosen.name, chosen.version, content_type, body)
             return Answer(200, encode_predict(form, result.outputs))
         except ServingError as exc:
-            return Answer(exc.code.http_status, orjson.dumps({"error": exc.message}))
+            return Answer(invocation_status(exc.code), orjson.dumps({"error": exc.message}))
 
     def _custom(self, chosen: Target, body: bytes) -> Response:
         """Run the custom handlers; one that raises is a 500 naming its exception."""

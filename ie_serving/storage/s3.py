@@ -36,16 +36,19 @@ class S3Storage:
     """Lists versions with list_objects_v2 and downloads them into the version cache."""
 
     def __init__(self, cache: VersionCache):
-        # AWS_REGION is what AWS documents; boto3 alone reads it only inside AWS runtimes
-        session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        signed = session.get_credentials() is not None
-        config = botocore.config.Config(
-            signature_version=None if signed else UNSIGNED,
-            retries={"max_attempts": 2, "mode": "standard"},
-            connect_timeout=5,
-            read_timeout=30,
-        )
-        self._client = session.client("s3", endpoint_url=endpoint_url(), config=config)
+        try:
+            # AWS_REGION is what AWS documents; boto3 alone reads it only inside AWS runtimes
+            session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
+            signed = session.get_credentials() is not None
+            config = botocore.config.Config(
+                signature_version=None if signed else UNSIGNED,
+                retries={"max_attempts": 2, "mode": "standard"},
+                connect_timeout=5,
+                read_timeout=30,
+            )
+            self._client = session.client("s3", endpoint_url=endpoint_url(), config=config)
+        except botocore.exceptions.BotoCoreError as exc:  # a missing profile, a bad config file, ...
+            raise StorageError(f"cannot set up the S3 client: {redact(str(exc))}") from None
         self._cache = cache
 
     def list_versions(self, base_path: str) -> tuple[dict[int, VersionListing], list[str]]:

@@ -30,12 +30,14 @@ def s3(tmp_path):
     server.stop()
 
 
-def _publish(port: int, tmp_path, version: int, factor: float) -> None:
+def _publish(port: int, tmp_path, version: int, factor: float, public: bool = False) -> None:
     client = s3_client(port)
+    acl = {"ACL": "public-read"} if public else {}
     with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
-        client.create_bucket(Bucket="models")
+        client.create_bucket(Bucket="models", **acl)
     local = models.save(models.scale_model(factor), tmp_path / f"local{version}", version)
-    upload_dir(lambda key, path: client.upload_file(str(path), "models", key), local, f"repo/scale/{version}")
+    upload = lambda key, path: client.upload_file(str(path), "models", key, ExtraArgs=acl)  # noqa: E731
+    upload_dir(upload, local, f"repo/scale/{version}")
 
 
 @pytest.mark.robustness(
@@ -108,3 +110,39 @@ def test_s3_wrong_credentials_stop_start_up_with_a_clear_error(tmp_path, start_s
         strict.stop()
     assert "cannot list s3://models/m: InvalidAccessKeyId" in server.log()
     assert "(check AWS_ACCESS_KEY_ID)" in server.log()
+
+
+def test_s3_without_any_credentials_reads_unsigned(tmp_path, s3, start_server):
+    """A public bucket: no credentials anywhere, so requests go unsigned (boto3 would otherwise
+    refuse to send them at all with NoCredentialsError)."""
+    _publish(s3.port, tmp_path, 1, 2.0, public=True)
+    env = {name: "" for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+        AWS_EC2_METADATA_DISABLED="true",
+        S3_ENDPOINT=f"127.0.0.1:{s3.port}",
+    )
+    args = [
+        "model",
+        "--model_name",
+        "m",
+        "--model_path",
+        "s3://models/repo/scale",
+        "--model_cache_dir",
+        str(tmp_path / "c"),
+    ]
+    server = start_server(*args, env=env)
+    client = RawClient(server.address)
+    try:
+        assert client.predict("m", {"x": np.ones((1, 4), np.float32)})[1]["y"].tolist() == [[2.0] * 4]
+    finally:
+        client.close()
+
+
+def test_s3_missing_profile_is_a_clear_start_up_error(tmp_path, start_server):
+    env = {"AWS_PROFILE": "nobody", "AWS_CONFIG_FILE": str(tmp_path / "none")}
+    server = start_server("model", "--model_name", "m", "--model_path", "s3://models/m", env=env, ready=False)
+    assert server.process.wait(timeout=60) == 1
+    assert "cannot set up the S3 client: The config profile (nobody) could not be found" in server.log()
+    assert "Traceback" not in server.log()
