@@ -82,7 +82,7 @@ KSERVE_VERSION ?= 0.21.0
 .PHONY: bench
 
 $(VENV)/.bench-installed: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install -q -e '.[test,bench]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,bench]'
 	touch $@
 
 $(BENCH_KSERVE_VENV)/.installed: $(VENV)/.installed

@@ -70,6 +70,13 @@ def summarize(concurrency: int, latencies: list[float], errors: list[str], secon
     )
 
 
+def describe(exc: Exception) -> str:
+    """One line naming a failed request's error (a gRPC status code and its details)."""
+    code, details = getattr(exc, "code", None), getattr(exc, "details", None)
+    text = f"{code().name}: {details()}" if callable(code) and callable(details) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:200]
+
+
 async def closed_loop(call: Callable[[], Awaitable[None]], concurrency: int, warmup: float, seconds: float) -> Point:
     """N workers calling `call` back to back; latencies of calls started after the warm-up."""
     latencies: list[float] = []
@@ -83,7 +90,7 @@ async def closed_loop(call: Callable[[], Awaitable[None]], concurrency: int, war
                 await call()
             except Exception as exc:  # counted and reported, the load goes on
                 if began >= measure_from:
-                    errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+                    errors.append(describe(exc))
                 continue
             if began >= measure_from:
                 latencies.append(time.perf_counter() - began)

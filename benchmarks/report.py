@@ -22,8 +22,8 @@ def _header(results: dict) -> list[str]:
     lines = [
         "# Benchmark results",
         "",
-        "Written by `make bench` (`python -m benchmarks`); do not edit by hand. "
-        + ("**Quick smoke run: short points, not representative.**" if results["quick"] else ""),
+        "Written by `make bench` (`python -m benchmarks`); do not edit by hand."
+        + (" **Quick smoke run: short points, not representative.**" if results["quick"] else ""),
         "",
         f"- date: {results['date']}; duration {results['duration_s'] / 60:.1f} min",
         f"- machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}",
@@ -81,7 +81,8 @@ def _table(results: dict) -> list[str]:
                     f"{p['throughput']:.1f} | {p['p50']:.2f} | {p['p90']:.2f} | {p['p99']:.2f} |"
                 )
                 if p["first_error"]:
-                    notes.append(f"- {model} {key} at {p['concurrency']}: {p['first_error']}")
+                    first_error = " ".join(p["first_error"].split())
+                    notes.append(f"- {model} {key} at {p['concurrency']}: {p['errors']} errors, first: {first_error}")
             if "ready_s" in entry:
                 notes.append(
                     f"- {model} {key}: ready {entry['ready_s']:.2f} s, RSS {entry.get('rss_mib', 0):.0f} MiB, "
@@ -136,7 +137,7 @@ def _plots(results: dict, out: pathlib.Path) -> list[str]:
     import matplotlib.pyplot as plt
 
     written = []
-    for metric, ylabel, log in (("throughput", "requests/s", False), ("p99", "p99 latency (ms)", True)):
+    for metric, ylabel, log in (("throughput", "requests/s (log)", True), ("p99", "p99 latency (ms, log)", True)):
         figure, axes = plt.subplots(1, len(MODELS), figsize=(12, 4.5))
         for axis, model in zip(axes, MODELS, strict=True):
             for key, entry in results["models"].get(model, {}).items():
