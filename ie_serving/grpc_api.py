@@ -23,8 +23,11 @@ from ie_serving.tensors import tf_dtype_enum, to_numpy, to_proto
 
 log = logging.getLogger(__name__)
 
-# Calls beyond workers x this wait in no queue: gRPC answers them RESOURCE_EXHAUSTED at once.
-CONCURRENT_RPCS_PER_WORKER = 4
+# Calls beyond workers x this are answered RESOURCE_EXHAUSTED at once instead of queueing
+# without bound. Generous: at 4 x 16, 64 closed-loop clients were refused 36 times in 22,000
+# calls (a client's next call arrives before its last one is counted as finished); the
+# per-version wait queue (--max_queued_requests) is the overload bound that matters.
+CONCURRENT_RPCS_PER_WORKER = 16
 
 
 def requested_version(spec: object) -> int | None:
