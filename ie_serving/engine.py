@@ -246,7 +246,9 @@ class CompiledVersion:
         timeout = None if deadline is None else deadline - time.monotonic()
         with self._pool.acquire(timeout) as request:
             try:
-                request.infer(feed, share_inputs=True)
+                # the answer infer() builds is not used (outputs are read below and copied once by
+                # _from_ov): sharing OpenVINO's memory there saves a copy of every output
+                request.infer(feed, share_inputs=True, share_outputs=True)
                 return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
             except RuntimeError as exc:
                 raise InferenceFailed(f"OpenVINO inference failed: {_first_line(exc)}") from exc
