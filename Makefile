@@ -94,3 +94,13 @@ $(BENCH_KSERVE_VENV)/.installed: $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
+
+# A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
+# to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
+.PHONY: soak bench_tf
+
+soak: install
+	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
+
+bench_tf: install $(TF_VENV)/.installed
+	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python $(BIN)/python -m benchmarks.tf_vs_server --report benchmarks/TF_VS_SERVER.md

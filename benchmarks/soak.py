@@ -8,6 +8,8 @@ usage: python -m benchmarks.soak [--minutes 10] [--swap_seconds 30]
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import pathlib
 import shutil
 import tempfile
@@ -77,6 +79,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--swap_seconds", type=float, default=30)
+    parser.add_argument("--report", type=pathlib.Path, help="also write the figures as Markdown to this file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
@@ -146,6 +149,19 @@ def main() -> None:
         print("  ", failure)
     passed = tally.counts["wrong"] == 0 and tally.counts["failed"] == 0 and growth < 5 and exit_code == 0
     print("PASSED" if passed else "FAILED")
+    if args.report:
+        args.report.write_text(
+            "# Soak results\n\nWritten by `make soak` (`python -m benchmarks.soak`); do not edit by hand.\n\n"
+            f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}, "
+            f"{os.cpu_count()} cores; load: 3 gRPC + 2 REST closed-loop clients on 3 models, "
+            f"a version added or removed every {args.swap_seconds:.0f} s\n\n"
+            "| minutes | version swaps | requests | correct | wrong | failed | RSS after warm-up | RSS at end "
+            "| growth | "
+            "exit code | verdict |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n"
+            f"| {args.minutes:g} | {swaps} | {total} | {tally.counts['ok']} | {tally.counts['wrong']} | "
+            f"{tally.counts['failed']} | {warm_rss:.0f} MB | {final_rss:.0f} MB | {growth:+.1f}% | {exit_code} | "
+            f"{'passed' if passed else 'FAILED'} |\n"
+        )
     raise SystemExit(0 if passed else 1)
 
 

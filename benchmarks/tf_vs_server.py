@@ -6,7 +6,9 @@ against TensorFlow's answer. usage: python -m benchmarks.tf_vs_server [--seconds
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
+import os
 import pathlib
 import tempfile
 import threading
@@ -61,7 +63,9 @@ def server_throughput(address: str, inputs: dict, seconds: float) -> dict[int, f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10, help="per caller count")
+    parser.add_argument("--report", type=pathlib.Path, help="also write the figures as Markdown to this file")
     args = parser.parse_args()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
         run_tf("make_tf_models.py", str(root))
@@ -74,6 +78,7 @@ def main() -> None:
         )
         tf_ceiling = max(tf_rates.values())
         print(f"TensorFlow in-process, batch 1: {json.dumps({k: round(v, 1) for k, v in tf_rates.items()})} inf/s")
+        rows.append(["TensorFlow in-process (TF Serving's ceiling)", *tf_rates.values(), 1.0, "reference", "-"])
         for label, plugin in PRECISIONS.items():
             config = write_config(
                 root / "config.json",
@@ -96,6 +101,39 @@ def main() -> None:
             difference = float(np.abs(answer - tf_answer).max())
             spread = float(tf_answer.max() - tf_answer.min())
             print(f"  max |ie_serving - TensorFlow| {difference:.2e}; TensorFlow's outputs span {spread:.2e}")
+            target = 2.0 if label == "f32" else 3.5
+            met = "yes" if best / tf_ceiling >= target else "**no**"
+            rows.append(
+                [
+                    f"ie_serving gRPC, {label}",
+                    *rates.values(),
+                    best / tf_ceiling,
+                    f"{difference:.1e}",
+                    f">= {target} x: {met}",
+                ]
+            )
+    if args.report:
+        args.report.write_text(report(rows, args.seconds, spread))
+
+
+def report(rows: list, seconds: float, spread: float) -> str:
+    """The figures as Markdown: inferences per second by callers, ratio to TensorFlow's best."""
+    lines = [
+        "# TensorFlow in-process against this server, one SavedModel",
+        "",
+        "Written by `make bench_tf` (`python -m benchmarks.tf_vs_server`); do not edit by hand.",
+        "",
+        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}, {os.cpu_count()} cores",
+        f"- model: Keras MobileNetV2 (weights=None, random batch-norm statistics), batch 1, {seconds:g} s per point,",
+        "  closed-loop callers (threads; the server's callers use gRPC, one channel each)",
+        f"- accuracy: largest |answer - TensorFlow's| on 2 images; TensorFlow's logits span {spread:.2f}",
+        "",
+        "| runtime | 1 caller inf/s | 2 callers | 4 callers | best / TF best | max abs diff | target |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, one, two, four, ratio, diff, target in rows:
+        lines.append(f"| {name} | {one:.1f} | {two:.1f} | {four:.1f} | {ratio:.2f} | {diff} | {target} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
