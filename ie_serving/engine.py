@@ -22,7 +22,7 @@ import openvino as ov
 
 from ie_serving.config import ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
-from ie_serving.errors import DeadlineExceeded, InferenceFailed, ModelLoadError, Overloaded
+from ie_serving.errors import DeadlineExceeded, InferenceFailed, InvalidInput, ModelLoadError, Overloaded
 from ie_serving.model_formats import ModelFiles
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,19 @@ class TensorSpec:
         return len(shape) == len(self.shape) and all(
             want == -1 or want == got for want, got in zip(self.shape, shape, strict=True)
         )
+
+
+def check_input_names(names: Iterable[str], specs: Mapping[str, TensorSpec], where: str = "") -> None:
+    """Every input the model expects and no other; InvalidInput names the unknown or missing
+    ones (prefixed by `where` when given)."""
+    prefix = f"{where}: " if where else ""
+    given = set(names)
+    unknown = sorted(given - set(specs))
+    if unknown:
+        raise InvalidInput(f"{prefix}unknown input(s) {unknown}; expected inputs: {sorted(specs)}")
+    missing = sorted(set(specs) - given)
+    if missing:
+        raise InvalidInput(f"{prefix}missing input(s) {missing}; expected inputs: {sorted(specs)}")
 
 
 @functools.cache

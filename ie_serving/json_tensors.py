@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 
 from ie_serving.dtypes import BFLOAT16, tf_name
-from ie_serving.engine import TensorSpec
+from ie_serving.engine import TensorSpec, check_input_names
 from ie_serving.errors import InvalidInput
 
 NUMERIC_ONLY = "only numeric tensors are served"
@@ -83,12 +83,7 @@ def decode_predict(
             f"missing 'inputs' or 'instances' key; got keys {sorted(document)}. "
             'Send {"instances": [...]} (row format) or {"inputs": ...} (column format)'
         )
-    unknown = sorted(set(values) - set(specs))
-    if unknown:
-        raise InvalidInput(f"unknown input(s) {unknown}; expected inputs: {sorted(specs)}")
-    missing = sorted(set(specs) - set(values))
-    if missing:
-        raise InvalidInput(f"missing input(s) {missing}; expected inputs: {sorted(specs)}")
+    check_input_names(values, specs)
     inputs = {name: to_array(name, value, specs[name], has_bool_literals) for name, value in values.items()}
     return form, inputs, signature
 

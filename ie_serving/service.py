@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from ie_serving.dtypes import can_convert, tf_name
-from ie_serving.engine import TensorSpec
+from ie_serving.engine import TensorSpec, check_input_names
 from ie_serving.errors import FailedPrecondition, InvalidInput
 from ie_serving.store import ModelStore, State
 
@@ -49,12 +49,7 @@ def _shape_text(shape: tuple[int, ...] | None) -> str:
 def _prepare_inputs(
     inputs: Mapping[str, np.ndarray], specs: Mapping[str, TensorSpec], where: str
 ) -> dict[str, np.ndarray]:
-    unknown = sorted(set(inputs) - set(specs))
-    if unknown:
-        raise InvalidInput(f"{where}: unknown input(s) {unknown}; expected inputs: {sorted(specs)}")
-    missing = sorted(set(specs) - set(inputs))
-    if missing:
-        raise InvalidInput(f"{where}: missing input(s) {missing}; expected inputs: {sorted(specs)}")
+    check_input_names(inputs, specs, where)
     prepared = {}
     for name, array in inputs.items():
         spec = specs[name]
