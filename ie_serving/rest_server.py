@@ -135,9 +135,7 @@ class _RestApplication(BaseApplication):
     def _worker_exit(self, _arbiter: object, _worker: object) -> None:
         """After the worker stops taking REST requests: stop gRPC and polling, release models."""
         if self._runtime is not None:
-            log.info("shutting down: finishing in-flight requests (grace %.0f s)", self._grace)
             self._runtime.stop(self._grace)
-            log.info("stopped")
 
 
 def _beat(notify: Callable[[], None], done: threading.Event) -> None:

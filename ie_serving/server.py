@@ -32,9 +32,11 @@ class Runtime:
 
     def stop(self, grace: float) -> None:
         """Stop polling and accepting, let in-flight requests finish, release models."""
+        log.info("shutting down: finishing in-flight requests (grace %.0f s)", grace)
         self.poller.stop()
         self.grpc_server.stop(grace).wait()
         self.store.unload_all()
+        log.info("stopped")
 
 
 def start(config: ServerConfig) -> Runtime:
@@ -88,7 +90,5 @@ def serve_forever(config: ServerConfig) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda number, _frame: stop.set())
     stop.wait()
-    log.info("shutting down: finishing in-flight requests (grace %.0f s)", config.shutdown_grace_seconds)
     runtime.stop(config.shutdown_grace_seconds)
-    log.info("stopped")
     return 0
