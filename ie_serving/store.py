@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from ie_serving.config import ModelConfig
 from ie_serving.engine import DEFAULT_OPTIONS, CompiledVersion, EngineOptions, load_version
 from ie_serving.errors import Code, ModelLoadError, ServableNotFound, ServableUnavailable, StorageError
-from ie_serving.model_formats import detect
+from ie_serving.model_formats import ModelFiles, detect
 from ie_serving.storage import Storage, VersionListing, storage_for
 from ie_serving.versions import plan_changes
 
@@ -260,9 +260,10 @@ def reconcile(model: Model) -> None:
     config = model.config
     listings, notes = model.storage.list_versions(config.base_path)
     candidates: dict[int, VersionListing] = {}
+    detected: dict[int, ModelFiles] = {}
     for number, listing in listings.items():
         try:
-            detect(name for name, _, _ in listing.files)
+            detected[number] = detect(name for name, _, _ in listing.files)
         except ModelLoadError as exc:
             notes.append(f"version directory {number} ignored: {exc}")
             continue
@@ -291,12 +292,12 @@ def reconcile(model: Model) -> None:
             break
         for number in plan.load:
             tried.add(number)
-            _load(model, candidates[number])
+            _load(model, candidates[number], detected[number])
     for number in plan.unload:
         _retire(model, model.versions[number])
 
 
-def _load(model: Model, listing: VersionListing) -> None:
+def _load(model: Model, listing: VersionListing, files: ModelFiles) -> None:
     config = model.config
     served = ServedVersion(config.name, listing)
     model.versions = {**model.versions, listing.version: served}
@@ -305,7 +306,7 @@ def _load(model: Model, listing: VersionListing) -> None:
 
     def loader() -> CompiledVersion:
         version_dir = model.storage.local_dir(config.base_path, listing)
-        return load_version(version_dir, detect(name for name, _, _ in listing.files), config, model.options)
+        return load_version(version_dir, files, config, model.options)
 
     if served.load(loader):
         engine = served.engine
