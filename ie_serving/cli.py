@@ -24,22 +24,35 @@ log = logging.getLogger(__name__)
 
 
 def _add_server_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--port", type=int, default=9000, help="gRPC port (default 9000)")
-    parser.add_argument("--rest_port", type=int, default=0, help="REST port; 0 (default) means no REST listener")
-    parser.add_argument("--grpc_workers", type=int, default=16, help="gRPC request threads (default 16)")
-    parser.add_argument("--rest_workers", type=int, default=8, help="REST request threads (default 8)")
+    defaults = ServerConfig  # one source for the defaults: the config's own field values
+    parser.add_argument("--port", type=int, default=defaults.port, help="gRPC port (default %(default)s)")
     parser.add_argument(
-        "--rest_max_body_mb", type=int, default=100, help="largest REST request body in MB (default 100)"
+        "--rest_port", type=int, default=defaults.rest_port, help="REST port; 0 (default) means no REST listener"
     )
     parser.add_argument(
-        "--grpc_max_message_mb", type=int, default=256, help="largest gRPC request or response in MB (default 256)"
+        "--grpc_workers", type=int, default=defaults.grpc_workers, help="gRPC request threads (default %(default)s)"
+    )
+    parser.add_argument(
+        "--rest_workers", type=int, default=defaults.rest_workers, help="REST request threads (default %(default)s)"
+    )
+    parser.add_argument(
+        "--rest_max_body_mb",
+        type=int,
+        default=defaults.rest_max_body_mb,
+        help="largest REST request body in MB (default %(default)s)",
+    )
+    parser.add_argument(
+        "--grpc_max_message_mb",
+        type=int,
+        default=defaults.grpc_max_message_mb,
+        help="largest gRPC request or response in MB (default %(default)s)",
     )
     parser.add_argument(
         "--max_queued_requests",
         type=int,
-        default=64,
+        default=defaults.max_queued_requests,
         help="requests per model version that may wait for a free infer request; more are refused with "
-        "RESOURCE_EXHAUSTED / HTTP 429 (default 64)",
+        "RESOURCE_EXHAUSTED / HTTP 429 (default %(default)s)",
     )
     parser.add_argument(
         "--tls_cert_file",
@@ -50,8 +63,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shutdown_grace_seconds",
         type=float,
-        default=10.0,
-        help="after SIGTERM, how long in-flight requests may take to finish (default 10)",
+        default=defaults.shutdown_grace_seconds,
+        help="after SIGTERM, how long in-flight requests may take to finish (default %(default)s)",
     )
     parser.add_argument(
         "--compile_cache_dir",

@@ -46,6 +46,9 @@ class ModelConfig:
     plugin_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
+DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
+
+
 @dataclasses.dataclass(frozen=True)
 class TlsFiles:
     """A PEM certificate chain and its private key, read once at start-up."""
@@ -88,7 +91,7 @@ class ServerConfig:
     grpc_max_message_mb: int = 256
     poll_wait_seconds: float = 1.0
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
-    max_queued_requests: int = 64  # per version, waiting for a free infer request
+    max_queued_requests: int = DEFAULT_MAX_QUEUED  # per version, waiting for a free infer request
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
     shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
     tls: TlsFiles | None = None  # TLS for gRPC and HTTPS for REST when given

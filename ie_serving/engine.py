@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 import openvino as ov
 
-from ie_serving.config import ModelConfig
+from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
 from ie_serving.errors import DeadlineExceeded, InferenceFailed, InvalidInput, ModelLoadError, Overloaded
 from ie_serving.model_formats import ModelFiles
@@ -28,7 +28,6 @@ from ie_serving.model_formats import ModelFiles
 log = logging.getLogger(__name__)
 
 MAPPING_FILE = "mapping_config.json"
-DEFAULT_MAX_QUEUED = 64
 
 
 @dataclasses.dataclass(frozen=True)
