@@ -26,7 +26,7 @@ from ie_serving.errors import InvalidInput
 NUMERIC_ONLY = "only numeric tensors are served"
 
 # Integers above these magnitudes do not fit a float type exactly (TF Serving's rule).
-_EXACT_INT_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
+EXACT_INT_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
 
 
 class Format(enum.Enum):
@@ -195,17 +195,17 @@ def _convert(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _to_float(where: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    limit = _EXACT_INT_LIMIT.get(dtype)
+    limit = EXACT_INT_LIMIT.get(dtype)
     if array.dtype.kind in "iu" and limit is not None and array.size and np.abs(array).max() > limit:
         value = array.flat[int(np.abs(array).argmax())]
         raise InvalidInput(f"{where}, got integer {value} that {tf_name(dtype)} cannot hold without loss of precision")
     with np.errstate(over="ignore", invalid="ignore"):
         converted = array.astype(dtype)
-    if array.dtype.kind == "f" and dtype != np.float64 and array.size:
+    if dtype != np.float64 and array.size:
         overflow = np.isinf(converted.astype(np.float32)) & np.isfinite(array)
         if overflow.any():
             value = array[overflow].flat[0]
-            raise InvalidInput(f"{where}, got {value!r}, which is outside the range of {tf_name(dtype)}")
+            raise InvalidInput(f"{where}, got {_number_text(value)}, which is outside the range of {tf_name(dtype)}")
     return converted
 
 

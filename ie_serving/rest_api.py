@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ie_serving.dtypes import tf_name
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import Code, InvalidInput, ServingError, Unimplemented
+from ie_serving.json_fast import decode_floats
 from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
 from ie_serving.service import PREDICT_METHOD, SIGNATURE, Prediction, Service, check_signature, log_request
@@ -167,9 +168,26 @@ class _Routes:
     def predict(self, name: str, version: int | None, verb: str) -> Response:
         if verb != "predict":
             raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
-        body = read_body()
-        form, result = predict_document(self.service, name, version, parse_body(body), may_hold_bools(body))
+        form, result = predict_json(self.service, name, version, read_body())
         return Response(encode_predict(form, result.outputs), mimetype="application/json")
+
+
+def predict_json(
+    service: Service, name: str, version: int | None, body: bytes, bare_value_is_instances: bool = False
+) -> tuple[Format, Prediction]:
+    """Run a TF Serving JSON predict body: a single float input through json_fast when it can,
+    anything else parsed in full. bare_value_is_instances: a JSON value that is not an object
+    with `instances` or `inputs` is the instances (SageMaker's JSON, as AWS's container does)."""
+    fast = decode_floats(body, service.metadata(name, version).inputs, bare_value_is_instances)
+    if fast is not None:
+        form, inputs, signature = fast
+        return form, service.predict(name, version, inputs, signature_name=signature)
+    document = parse_body(body)
+    if bare_value_is_instances and not (
+        isinstance(document, dict) and ("instances" in document or "inputs" in document)
+    ):
+        document = {"instances": document}
+    return predict_document(service, name, version, document, may_hold_bools(body))
 
 
 def predict_document(

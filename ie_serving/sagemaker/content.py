@@ -18,7 +18,7 @@ import orjson
 from ie_serving.engine import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_tensors import Format, encode_predict, may_hold_bools, parse_body, to_array
-from ie_serving.rest_api import predict_document
+from ie_serving.rest_api import predict_document, predict_json
 from ie_serving.service import Prediction, Service
 
 JSON = "application/json"
@@ -110,10 +110,7 @@ def predict(
     if content_type not in REQUEST_TYPES:
         raise UnsupportedMediaType(f"Content-Type {content_type!r}: expected one of {', '.join(REQUEST_TYPES)}")
     if content_type == JSON:
-        document = parse_body(body)
-        if not (isinstance(document, dict) and ("instances" in document or "inputs" in document)):
-            document = {"instances": document}  # as AWS's container: any other JSON value is the instances
-        return predict_document(service, name, version, document, may_hold_bools(body))
+        return predict_json(service, name, version, body, bare_value_is_instances=True)
     if content_type == JSONLINES:
         instances = [parse_body(line) for line in body.splitlines() if line.strip()]
         return predict_document(service, name, version, {"instances": instances}, may_hold_bools(body))

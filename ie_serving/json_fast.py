@@ -1,0 +1,112 @@
+"""The fast path for the commonest JSON predict body: one floating-point input sent as a
+regular nested list of numbers, e.g. `{"instances": [[[0.1, ...]]]}`.
+
+simdjson copies the numbers straight into a float64 buffer without making a Python float for
+each one (a 1x3x224x224 image: 2.5 ms instead of 5.9 ms with orjson and np.asarray). Any other
+body (other keys, several inputs, integer or bool inputs, ragged lists, strings, NaN literals,
+integers a float32 cannot hold exactly, ...) gives None and takes json_tensors' general path,
+which gives the same answer or the exact error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import simdjson
+
+from ie_serving.dtypes import BFLOAT16
+from ie_serving.engine import TensorSpec
+from ie_serving.errors import InvalidInput
+from ie_serving.json_tensors import EXACT_INT_LIMIT, Format, to_array
+
+FLOAT_DTYPES = frozenset({np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64)})
+
+# Bodies with more than _MAX_SHORT_LISTS lists of fewer than _MIN_VALUES_PER_LIST numbers are
+# left to the general path: checking each list's length here would cost more than orjson.
+_MIN_VALUES_PER_LIST = 8
+_MAX_SHORT_LISTS = 64
+
+_SIMDJSON_ERRORS = (ValueError, TypeError, KeyError, IndexError, RuntimeError, UnicodeDecodeError, MemoryError)
+
+
+def decode_floats(
+    body: bytes, specs: Mapping[str, TensorSpec], bare_value_is_instances: bool = False
+) -> tuple[Format, dict[str, np.ndarray], str] | None:
+    """(format, {input: array of the spec's dtype}, signature name) for a single-float-input
+    body of regular nested numbers, else None. bare_value_is_instances: a body that is a bare
+    list is the instances (SageMaker's JSON)."""
+    if len(specs) != 1:
+        return None
+    name, spec = next(iter(specs.items()))
+    if spec.dtype not in FLOAT_DTYPES:
+        return None
+    parser = simdjson.Parser()  # one per call: a parser serves one document at a time
+    try:
+        document = parser.parse(body)
+        found = _tensor_value(document, bare_value_is_instances)
+        if found is None:
+            return None
+        form, value, signature = found
+        shape = _regular_shape(value)
+        if shape is None or body.count(b"[") != _list_count(shape):
+            return None  # some list holds a list where a number belongs, or a string holds "["
+        flat = np.frombuffer(value.as_buffer(of_type="d"), np.float64)
+    except _SIMDJSON_ERRORS:  # not JSON, or a leaf that is not a number: the general path says why
+        return None
+    limit = EXACT_INT_LIMIT.get(spec.dtype)
+    if flat.size != math.prod(shape) or (limit is not None and np.abs(flat).max() > limit):
+        return None  # large numbers may have been JSON integers, which have their own rule
+    try:
+        array = to_array(name, flat.reshape(shape), spec, has_bool_literals=False)
+    except InvalidInput:
+        return None  # the general path refuses it too, in words that name the number as sent
+    return form, {name: array}, signature
+
+
+def _tensor_value(document: object, bare_value_is_instances: bool) -> tuple[Format, simdjson.Array, str] | None:
+    """The list that holds the tensor, its format and the signature name, when the document
+    is {"instances" | "inputs": [...], optional "signature_name": "..."}."""
+    if isinstance(document, simdjson.Array):
+        return (Format.ROW, document, "") if bare_value_is_instances else None
+    if not isinstance(document, simdjson.Object):
+        return None
+    keys = list(document.keys())
+    tensor_keys = [key for key in keys if key in ("instances", "inputs")]
+    if len(tensor_keys) != 1 or len(keys) != len(set(keys)) or not set(keys) <= {*tensor_keys, "signature_name"}:
+        return None
+    signature = document.get("signature_name", "")
+    value = document[tensor_keys[0]]
+    if not isinstance(signature, str) or not isinstance(value, simdjson.Array):
+        return None
+    return (Format.ROW if tensor_keys[0] == "instances" else Format.COLUMN), value, signature
+
+
+def _regular_shape(value: simdjson.Array) -> tuple[int, ...] | None:
+    """The shape when every list at each depth has the length of the first one there and
+    holds lists above the innermost depth; None otherwise, or when the innermost lists are too
+    short for this path to pay off. (Lists among the numbers are caught by counting "[".)"""
+    shape = []
+    item: object = value
+    while isinstance(item, simdjson.Array):
+        if len(item) == 0:
+            return None
+        shape.append(len(item))
+        item = item[0]
+    if shape[-1] < _MIN_VALUES_PER_LIST and _list_count(tuple(shape)) > _MAX_SHORT_LISTS:
+        return None
+    level = [value]
+    for depth, length in enumerate(shape):
+        if any(len(item) != length for item in level):
+            return None
+        if depth + 1 < len(shape):
+            level = [child for item in level for child in item]
+            if not all(isinstance(child, simdjson.Array) for child in level):
+                return None
+    return tuple(shape)
+
+
+def _list_count(shape: tuple[int, ...]) -> int:
+    """How many JSON lists a regular nested list of this shape is written with."""
+    return sum(math.prod(shape[:depth]) for depth in range(len(shape)))
