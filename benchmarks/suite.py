@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import itertools
 import json
 import pathlib
@@ -27,7 +28,8 @@ from benchmarks import contenders, environment, models, payloads, report, startu
 from benchmarks.contenders import ROWS, Row
 from benchmarks.loadgen import Spec
 from benchmarks.processes import call_once, rss_mib
-from ie_serving.engine import CPU_DEFAULTS
+from ie_serving.config import ModelConfig
+from ie_serving.engine import CPU_DEFAULTS, compile_for_serving
 
 HERE = pathlib.Path(__file__).resolve().parent
 
@@ -85,7 +87,7 @@ class Bench:
         )
 
     def inproc(self, kind: str, xml: pathlib.Path, tag: str, **fields: object) -> list[dict]:
-        spec = self.spec(kind, model_xml=str(xml), properties=dict(CPU_DEFAULTS), **fields)
+        spec = self.spec(kind, model_xml=str(xml), properties=serving_properties(xml), **fields)
         return self.load(spec, tag)
 
 
@@ -105,11 +107,19 @@ def guarded(measure: Callable[[], dict]) -> dict:
         return {"error": f"{type(exc).__name__}: {exc}"[:500]}
 
 
+@functools.cache
+def serving_properties(xml: pathlib.Path) -> dict[str, str]:
+    """The properties the server compiles this model with by default: its CPU defaults, with
+    LATENCY for a model that infers in under engine.FAST_INFERENCE_SECONDS."""
+    compiled = compile_for_serving(str(xml), ModelConfig(xml.parent.parent.name, str(xml.parent.parent)))
+    return {**CPU_DEFAULTS, "PERFORMANCE_HINT": str(compiled.get_property("PERFORMANCE_HINT"))}
+
+
 def reference(xml: pathlib.Path, sample: np.ndarray) -> np.ndarray:
     """OpenVINO's own answer with the server's default properties."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(xml), "CPU", dict(CPU_DEFAULTS))
+    compiled = ov.Core().compile_model(str(xml), "CPU", serving_properties(xml))
     return compiled.create_infer_request().infer({0: sample})[0].copy()
 
 

@@ -312,12 +312,13 @@ def _load(model: Model, listing: VersionListing, files: ModelFiles) -> None:
         engine = served.engine
         assert engine is not None
         log.info(
-            "model %s version %d: AVAILABLE in %.2f s on %s, precision %s, nireq %d, inputs %s, outputs %s",
+            "model %s version %d: AVAILABLE in %.2f s on %s, precision %s, hint %s, nireq %d, inputs %s, outputs %s",
             config.name,
             listing.version,
             time.monotonic() - started,
             config.target_device,
             engine.precision,
+            engine.hint,
             engine.nireq,
             {n: (s.dtype.name, s.shape) for n, s in engine.inputs.items()},
             {n: (s.dtype.name, s.shape) for n, s in engine.outputs.items()},

@@ -1,0 +1,54 @@
+"""The performance hint each version is compiled with: THROUGHPUT by default, LATENCY for a
+model whose one inference is faster than FAST_INFERENCE_SECONDS, and whatever plugin_config
+says when it says. Real OpenVINO compilation, no server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+
+import numpy as np
+import pytest
+
+from ie_serving.config import ModelConfig
+from ie_serving.engine import load_version
+from ie_serving.model_formats import detect
+from tests.models import direct_infer, dynamic_model, save, scale_model, slow_model
+
+
+def _load(model, tmp_path: pathlib.Path, **config):
+    version_dir = save(model, tmp_path / "m")
+    return version_dir, load_version(
+        version_dir, detect(os.listdir(version_dir)), ModelConfig("m", str(tmp_path), **config)
+    )
+
+
+def test_a_tiny_model_is_compiled_for_latency_and_says_why(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="ie_serving.engine")
+    version_dir, engine = _load(scale_model(3.0, [1, 4]), tmp_path)
+    assert engine.hint == "LATENCY"
+    assert "compiling for LATENCY" in caplog.text
+    x = np.arange(4, dtype=np.float32).reshape(1, 4)
+    np.testing.assert_array_equal(
+        engine.infer({"x": x}, ["y"])["y"], direct_infer(version_dir / "model.xml", {"x": x})["y"]
+    )
+
+
+def test_a_model_slower_than_the_threshold_keeps_throughput(tmp_path, caplog):
+    """4 dense layers of 2048 x 2048 at batch 1: 64 MB of weights to read, about 2 ms here."""
+    caplog.set_level(logging.INFO, logger="ie_serving.engine")
+    _, engine = _load(slow_model(layers=4, width=2048), tmp_path, shape=(1, 2048))
+    assert engine.hint == "THROUGHPUT"
+    assert "compiling for LATENCY" not in caplog.text
+
+
+@pytest.mark.parametrize("hint", ["THROUGHPUT", "LATENCY"])
+def test_plugin_config_hint_is_kept(tmp_path, hint):
+    _, engine = _load(scale_model(3.0, [1, 4]), tmp_path, plugin_config={"PERFORMANCE_HINT": hint})
+    assert engine.hint == hint
+
+
+def test_a_model_with_dynamic_inputs_is_not_timed_and_keeps_throughput(tmp_path):
+    _, engine = _load(dynamic_model(), tmp_path)
+    assert engine.hint == "THROUGHPUT"
