@@ -15,8 +15,14 @@ import threading
 import time
 from collections.abc import Callable
 
+import grpc
 import numpy as np
 
+from benchmarks.loadgen import GRPC_OPTIONS
+from benchmarks.payloads import PREDICT_METHOD
+from ie_serving.engine import CPU_DEFAULTS
+from ie_serving.protos.tensorflow_serving.apis import predict_pb2
+from ie_serving.tensors import to_proto
 from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
 from tests.rest_helpers import write_config
@@ -48,15 +54,36 @@ def closed_loop(callers: int, seconds: float, call: Callable[[int], None]) -> fl
 
 
 def server_throughput(address: str, inputs: dict, seconds: float) -> dict[int, float]:
-    """Inferences per second over gRPC with 1, 2 and 4 closed-loop callers, one channel each."""
+    """Inferences per second over gRPC with 1, 2 and 4 closed-loop callers, one channel each,
+    sending one request serialized in advance (the callers share the server's 2 cores)."""
     batch = next(iter(inputs.values())).shape[0]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "mobilenet"
+    for name, array in inputs.items():
+        request.inputs[name].CopyFrom(to_proto(array))
+    body = request.SerializeToString()
     results = {}
     for callers in (1, 2, 4):
-        clients = [RawClient(address) for _ in range(callers)]
-        rate = closed_loop(callers, seconds, lambda i, c=clients: c[i].predict("mobilenet", inputs, timeout=60))
+        channels = [grpc.insecure_channel(address, options=GRPC_OPTIONS) for _ in range(callers)]
+        calls = [channel.unary_unary(PREDICT_METHOD) for channel in channels]
+        rate = closed_loop(callers, seconds, lambda i, c=calls: c[i](body, timeout=60))
         results[callers] = rate * batch
-        for client in clients:
-            client.close()
+        for channel in channels:
+            channel.close()
+    return results
+
+
+def openvino_throughput(saved_model: pathlib.Path, plugin: dict, inputs: dict, seconds: float) -> dict[int, float]:
+    """OpenVINO in this process on the same SavedModel with the server's properties: 1, 2 and 4
+    callers, each with its own infer request (the ceiling any OpenVINO server reaches here)."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(str(saved_model), "CPU", {**CPU_DEFAULTS, **plugin})
+    array = next(iter(inputs.values()))
+    results = {}
+    for callers in (1, 2, 4):
+        requests = [compiled.create_infer_request() for _ in range(callers)]
+        results[callers] = closed_loop(callers, seconds, lambda i, r=requests: r[i].infer({0: array}))
     return results
 
 
@@ -80,6 +107,18 @@ def main() -> None:
         print(f"TensorFlow in-process, batch 1: {json.dumps({k: round(v, 1) for k, v in tf_rates.items()})} inf/s")
         rows.append(["TensorFlow in-process (TF Serving's ceiling)", *tf_rates.values(), 1.0, "reference", "-"])
         for label, plugin in PRECISIONS.items():
+            ceiling = openvino_throughput(root / "mobilenet" / "1", plugin, inputs, args.seconds)
+            print(f"OpenVINO in-process {label}: {json.dumps({str(k): round(v, 1) for k, v in ceiling.items()})} inf/s")
+            best_ov = max(ceiling.values())
+            rows.append(
+                [
+                    f"OpenVINO in-process, {label} (any server's ceiling)",
+                    *ceiling.values(),
+                    best_ov / tf_ceiling,
+                    "-",
+                    "-",
+                ]
+            )
             config = write_config(
                 root / "config.json",
                 [{"name": "mobilenet", "base_path": str(root / "mobilenet"), "plugin_config": plugin}],
