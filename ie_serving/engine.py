@@ -6,7 +6,6 @@ Knows nothing of protobuf, JSON or HTTP: tensors in and out are numpy arrays.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import json
@@ -16,7 +15,7 @@ import queue
 import statistics
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import openvino as ov
@@ -233,17 +232,15 @@ class RequestPool:
         self._waiting = 0
         self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def acquire(self, timeout: float | None) -> Iterator[ov.InferRequest]:
-        """A free infer request for the duration of the block; timeout None waits as needed."""
+    def take(self, timeout: float | None) -> ov.InferRequest:
+        """A free infer request, to be given back with give(); timeout None waits as needed."""
         try:
-            request = self._free.get_nowait()
+            return self._free.get_nowait()
         except queue.Empty:
-            request = self._wait(timeout)
-        try:
-            yield request
-        finally:
-            self._free.put(request)
+            return self._wait(timeout)
+
+    def give(self, request: ov.InferRequest) -> None:
+        self._free.put(request)
 
     def _wait(self, timeout: float | None) -> ov.InferRequest:
         with self._lock:
@@ -304,15 +301,16 @@ class CompiledVersion:
 
         deadline is a time.monotonic() value after which no infer request is waited for."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
-        timeout = None if deadline is None else deadline - time.monotonic()
-        with self._pool.acquire(timeout) as request:
-            try:
-                # the answer infer() builds is not used (outputs are read below and copied once by
-                # _from_ov): sharing OpenVINO's memory there saves a copy of every output
-                request.infer(feed, share_inputs=True, share_outputs=True)
-                return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
-            except RuntimeError as exc:
-                raise InferenceFailed(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        request = self._pool.take(None if deadline is None else deadline - time.monotonic())
+        try:
+            # the answer infer() builds is not used (outputs are read below and copied once by
+            # _from_ov): sharing OpenVINO's memory there saves a copy of every output
+            request.infer(feed, share_inputs=True, share_outputs=True)
+            return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
+        except RuntimeError as exc:
+            raise InferenceFailed(f"OpenVINO inference failed: {_first_line(exc)}") from exc
+        finally:
+            self._pool.give(request)
 
 
 def _property(compiled: ov.CompiledModel, key: str) -> object:

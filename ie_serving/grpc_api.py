@@ -94,7 +94,7 @@ class PredictionServicer(_Handler):
             response.model_spec.version.value = result.version
             response.model_spec.signature_name = SIGNATURE
             for key, array in result.outputs.items():
-                response.outputs[key].CopyFrom(to_proto(array))
+                to_proto(array, response.outputs[key])
             return response
 
         return self._call("Predict", request, context, body)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_TF_NAME, SERVED_TF_NAMES, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
-from ie_serving.protos.tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
 
 # Largest tensor that a single repeated value may be broadcast to (TF's make_ndarray fills
 # the whole shape from one value); bigger requests must send their values.
@@ -38,9 +38,13 @@ _TYPED_FIELD = {
 }
 
 
+_NUMPY_BY_ENUM = {types_pb2.DataType.Value(name): dtype for name, dtype in NUMPY_BY_TF_NAME.items()}
+_ENUM_BY_NUMPY = {dtype: number for number, dtype in _NUMPY_BY_ENUM.items()}
+
+
 def tf_dtype_enum(dtype: np.dtype) -> int:
     """The tensorflow.DataType number of a served numpy dtype."""
-    return types_pb2.DataType.Value(TF_NAME_BY_NUMPY[np.dtype(dtype)])
+    return _ENUM_BY_NUMPY[np.dtype(dtype)]
 
 
 def _shape_of(name: str, proto: tensor_pb2.TensorProto) -> tuple[int, ...]:
@@ -54,24 +58,26 @@ def _shape_of(name: str, proto: tensor_pb2.TensorProto) -> tuple[int, ...]:
 
 def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
     """Decode one request tensor; raise InvalidInput naming the input and the mismatch."""
-    dtype_name = (
-        types_pb2.DataType.Name(proto.dtype) if proto.dtype in types_pb2.DataType.values() else str(proto.dtype)
-    )
-    if dtype_name not in NUMPY_BY_TF_NAME:
+    dtype = _NUMPY_BY_ENUM.get(proto.dtype)
+    if dtype is None:
+        dtype_name = (
+            types_pb2.DataType.Name(proto.dtype) if proto.dtype in types_pb2.DataType.values() else str(proto.dtype)
+        )
         raise InvalidInput(
             f"input {name!r}: dtype {dtype_name} is not served; served dtypes are {', '.join(SERVED_TF_NAMES)}"
         )
-    dtype = NUMPY_BY_TF_NAME[dtype_name]
+    dtype_name = TF_NAME_BY_NUMPY[dtype]
     shape = _shape_of(name, proto)
     count = math.prod(shape)
-    if proto.tensor_content:
+    content = proto.tensor_content  # a new bytes object on every access: read it once
+    if content:
         expected = count * dtype.itemsize
-        if len(proto.tensor_content) != expected:
+        if len(content) != expected:
             raise InvalidInput(
                 f"input {name!r}: shape {list(shape)} of {dtype_name} needs {expected} bytes of tensor_content, "
-                f"got {len(proto.tensor_content)}"
+                f"got {len(content)}"
             )
-        return np.frombuffer(proto.tensor_content, dtype=dtype).reshape(shape)
+        return np.frombuffer(content, dtype=dtype).reshape(shape)
     values = getattr(proto, _TYPED_FIELD[dtype_name])
     if len(values) == count:
         return _typed_values(values, dtype_name, dtype).reshape(shape)
@@ -95,10 +101,15 @@ def _typed_values(values: object, dtype_name: str, dtype: np.dtype) -> np.ndarra
     return np.array(values, dtype=dtype)
 
 
-def to_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
-    """Encode an output in tensor_content (little-endian, C order), as TF Serving does."""
-    proto = tensor_pb2.TensorProto(dtype=tf_dtype_enum(array.dtype))
-    proto.tensor_shape.dim.extend(tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape)
+def to_proto(array: np.ndarray, proto: tensor_pb2.TensorProto | None = None) -> tensor_pb2.TensorProto:
+    """Encode an output in tensor_content (little-endian, C order), as TF Serving does; into
+    `proto` when given (a field of the response: no copy of the message afterwards)."""
+    if proto is None:
+        proto = tensor_pb2.TensorProto()
+    proto.dtype = _ENUM_BY_NUMPY[array.dtype]
+    dims = proto.tensor_shape.dim
+    for size in array.shape:
+        dims.add().size = size
     if array.dtype == BFLOAT16:
         array = array.view(np.uint16)
     proto.tensor_content = np.ascontiguousarray(array).tobytes()
