@@ -104,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--nireq", type=int, help="infer requests per version (default: OpenVINO's optimal number)")
     model.add_argument("--target_device", default="CPU", help="OpenVINO device (default CPU)")
     model.add_argument("--plugin_config", help='JSON of OpenVINO properties, e.g. {"INFERENCE_PRECISION_HINT": "f32"}')
+    model.add_argument(
+        "--static_batch_one",
+        default="true",
+        help="true (default) or false: also compile a static batch-1 copy of a model whose only dynamic "
+        "dimension is the batch, for batch-1 requests",
+    )
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
@@ -123,6 +129,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "nireq": args.nireq,
             "target_device": args.target_device,
             "plugin_config": args.plugin_config,
+            "static_batch_one": args.static_batch_one,
         }
         models = (parse_model(raw, where="--model"),)
     else:

@@ -29,6 +29,7 @@ MODEL_KEYS = (
     "nireq",
     "target_device",
     "plugin_config",
+    "static_batch_one",
 )
 
 
@@ -44,6 +45,8 @@ class ModelConfig:
     nireq: int | None = None
     target_device: str = "CPU"
     plugin_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    # also compile a static batch-1 copy when the batch is the only dynamic dimension
+    static_batch_one: bool = True
 
 
 DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
@@ -189,7 +192,19 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         nireq=None if nireq in (None, 0, "0", "") else _int_at_least(f"{where}.nireq", nireq, 1),
         target_device=target_device,
         plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
+        static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
     )
+
+
+def _parse_bool(field: str, value: object, default: bool) -> bool:
+    """true/false (JSON booleans, or the words from a command line); None gives the default."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ConfigError(f"{field}: expected true or false, got {value!r}")
 
 
 def load_config_file(path: str) -> tuple[ModelConfig, ...]:

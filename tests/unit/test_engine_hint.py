@@ -52,3 +52,27 @@ def test_plugin_config_hint_is_kept(tmp_path, hint):
 def test_a_model_with_dynamic_inputs_is_not_timed_and_keeps_throughput(tmp_path):
     _, engine = _load(dynamic_model(), tmp_path)
     assert engine.hint == "THROUGHPUT"
+
+
+def test_a_dynamic_batch_model_gets_a_static_batch_one_copy_that_answers_batch_one(tmp_path):
+    """scale_model's x is [-1, 4]: batch 1 runs on the static copy, other batches on the dynamic model."""
+    version_dir, engine = _load(scale_model(3.0), tmp_path)
+    assert engine.batch_one_hint in ("THROUGHPUT", "LATENCY")
+    assert engine.inputs["x"].shape == (-1, 4)  # clients still see the dynamic batch
+    for batch in (1, 3, 1):
+        x = np.arange(4 * batch, dtype=np.float32).reshape(batch, 4)
+        want = direct_infer(version_dir / "model.xml", {"x": x})["y"]
+        np.testing.assert_array_equal(engine.infer({"x": x}, ["y"])["y"], want)
+
+
+def test_static_batch_one_false_compiles_only_the_dynamic_model(tmp_path):
+    _, engine = _load(scale_model(3.0), tmp_path, static_batch_one=False)
+    assert engine.batch_one_hint is None
+
+
+@pytest.mark.parametrize(
+    "model", [dynamic_model, lambda: scale_model(3.0, [1, 4])], ids=["other dims dynamic", "static"]
+)
+def test_no_batch_one_copy_unless_the_batch_is_the_only_dynamic_dimension(tmp_path, model):
+    _, engine = _load(model(), tmp_path)
+    assert engine.batch_one_hint is None
