@@ -202,13 +202,16 @@ def compile_for_serving(
 
 
 def _inference_seconds(compiled: ov.CompiledModel) -> float | None:
-    """Median time of one inference on uninitialised inputs; None for dynamic input shapes."""
+    """Median time of one inference on zeros (safe as indices and loop counts too); None for
+    dynamic input shapes or input types that are not numbers."""
     request = compiled.create_infer_request()
     try:
         for port in compiled.inputs:
-            if port.get_partial_shape().is_dynamic:
+            if port.get_partial_shape().is_dynamic or port.get_element_type().get_type_name() not in NUMPY_BY_OV:
                 return None
-            request.set_tensor(port, ov.Tensor(port.get_element_type(), port.get_shape()))
+            tensor = ov.Tensor(port.get_element_type(), port.get_shape())
+            tensor.data.view(np.uint8).fill(0)
+            request.set_tensor(port, tensor)
         times = []
         for _ in range(_TIMED_INFERENCES):
             started = time.perf_counter()
