@@ -8,14 +8,18 @@ Accepted layouts (checked in this order):
 
 The store reads numeric version directories only, so a bare IR model is presented to it as a
 staging directory `<staging>/<name>/1` that is a symlink to the model's directory: the store,
-its polling and its fingerprints stay exactly as for any other model.
+its polling and its fingerprints stay exactly as for any other model. The staging directory is
+removed when the process that made it exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import logging
+import os
 import pathlib
+import shutil
 import tempfile
 
 from ie_serving.config import ModelConfig, load_config_file, parse_model
@@ -33,6 +37,19 @@ class Layout:
 
     models: tuple[ModelConfig, ...]
     default_model: str | None
+
+
+def staging_dir(prefix: str) -> pathlib.Path:
+    """A new private directory for the links to bare IR models, removed at exit by the process
+    that made it (a forked gunicorn worker inherits the hook but leaves its master's directory)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(_remove_if_owner, path, os.getpid())
+    return path
+
+
+def _remove_if_owner(path: pathlib.Path, owner: int) -> None:
+    if os.getpid() == owner:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _has_versions(path: pathlib.Path) -> bool:
@@ -102,7 +119,7 @@ def resolve(model_dir: pathlib.Path, default_name: str | None, nireq: int | None
     if (model_dir / CONFIG_FILE).is_file():
         models = _from_config_file(model_dir)
     else:
-        staging = pathlib.Path(tempfile.mkdtemp(prefix="ie_serving_sagemaker_"))
+        staging = staging_dir("ie_serving_sagemaker_")
         models = _from_directories(model_dir, default_name or "model", staging)
     if not models:
         raise ConfigError(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
-import tempfile
 import threading
 from collections.abc import Callable
 
@@ -72,7 +71,7 @@ class MultiModel:
         self.max_memory_mb = max_memory_mb
         self.nireq = nireq
         self.invoke_model = invoke
-        self.staging = pathlib.Path(tempfile.mkdtemp(prefix="ie_serving_mme_"))
+        self.staging = layout.staging_dir("ie_serving_mme_")
         self._loaded: dict[str, Loaded] = {}
         self._lock = threading.Lock()
 

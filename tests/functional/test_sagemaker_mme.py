@@ -65,10 +65,13 @@ def server(root: pathlib.Path):
         "SAGEMAKER_MULTI_MODEL": "true",
         "SAGEMAKER_MULTI_MODEL_DIR": str(root),
         "SAGEMAKER_MAX_MODEL_MEMORY_MB": "1",
+        "TMPDIR": str(root.parent / "tmp"),  # where the links to bare IR models live while served
     }
+    (root.parent / "tmp").mkdir()
     process = ServeProcess(root / "no_single_model_dir", root.parent / "serve.log", env).wait_ready()
     yield process
     assert process.stop() == 0
+    assert list((root.parent / "tmp").iterdir()) == []  # removed when the worker exits
 
 
 def _load(server: ServeProcess, name: object, url: object) -> requests.Response:

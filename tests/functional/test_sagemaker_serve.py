@@ -49,9 +49,12 @@ def _layout(kind: str, root: pathlib.Path) -> tuple[dict[str, pathlib.Path], dic
 @pytest.mark.parametrize("kind", ["versions", "bare", "subdirectories", "config"])
 def test_layouts_answer_as_openvino_and_grpc(kind: str, tmp_path: pathlib.Path) -> None:
     irs, env = _layout(kind, tmp_path / "model")
-    server = ServeProcess(tmp_path / "model", tmp_path / "serve.log", env).wait_ready()
+    scratch = tmp_path / "tmp"  # the server's temporary directory: links to bare IR live there
+    scratch.mkdir()
+    server = ServeProcess(tmp_path / "model", tmp_path / "serve.log", {**env, "TMPDIR": str(scratch)}).wait_ready()
     client = RawClient(server.grpc_address)
     try:
+        assert any(scratch.glob("ie_serving_sagemaker_*/*/1")) == (kind in ("bare", "subdirectories"))
         for name, xml in irs.items():
             expected = models.direct_infer(xml, {"x": X})["y"]
             response = server.invoke(json_body(X), "application/json", attributes=f"tfs-model-name={name}")
@@ -66,6 +69,7 @@ def test_layouts_answer_as_openvino_and_grpc(kind: str, tmp_path: pathlib.Path) 
     finally:
         client.close()
         assert server.stop() == 0
+    assert list(scratch.iterdir()) == []  # removed at exit, not left behind on every start
 
 
 @pytest.fixture(scope="module")
