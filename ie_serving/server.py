@@ -9,6 +9,7 @@ import threading
 
 import grpc
 
+from ie_serving.allocator import keep_freed_memory
 from ie_serving.config import ServerConfig
 from ie_serving.engine import EngineOptions
 from ie_serving.errors import StorageError
@@ -43,6 +44,7 @@ def start(config: ServerConfig) -> Runtime:
     """Load every configured model (first attempt), then open gRPC and start polling.
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
+    keep_freed_memory()
     store = ModelStore(
         config.models,
         lambda base_path: storage_for(base_path, config.model_cache_dir),
