@@ -44,10 +44,20 @@ def _header(results: dict) -> list[str]:
 
 
 def _targets(results: dict) -> list[str]:
-    lines = ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines = [
+        "",
+        "## Targets",
+        "",
+        "`ceiling`: for a throughput ratio against another contender, the ratio a server running at the "
+        "in-process limit would reach in this run; a target above it is out of reach on this machine.",
+        "",
+        "| target | measured | ceiling | met |",
+        "|---|---|---|---|",
+    ]
     for target in evaluate(results):
         met = {True: "yes", False: "**no**", None: "not measured"}[target.met]
-        lines.append(f"| {target.text} | {_fmt(target.ratio)} | {met} |")
+        ceiling = "-" if target.ceiling is None else _fmt(target.ceiling)
+        lines.append(f"| {target.text} | {_fmt(target.ratio)} | {ceiling} | {met} |")
     return lines
 
 
