@@ -74,12 +74,16 @@ def server_throughput(address: str, inputs: dict, seconds: float) -> dict[int, f
 
 
 def openvino_throughput(saved_model: pathlib.Path, plugin: dict, inputs: dict, seconds: float) -> dict[int, float]:
-    """OpenVINO in this process on the same SavedModel with the server's properties: 1, 2 and 4
-    callers, each with its own infer request (the ceiling any OpenVINO server reaches here)."""
+    """OpenVINO in this process on the same SavedModel with the server's properties and, as the
+    server does for batch-1 requests, a static batch of 1: 1, 2 and 4 callers, each with its own
+    infer request (the ceiling any OpenVINO server reaches here)."""
     import openvino as ov
 
-    compiled = ov.Core().compile_model(str(saved_model), "CPU", {**CPU_DEFAULTS, **plugin})
     array = next(iter(inputs.values()))
+    core = ov.Core()
+    model = core.read_model(str(saved_model))
+    model.reshape({0: list(array.shape)})
+    compiled = core.compile_model(model, "CPU", {**CPU_DEFAULTS, **plugin})
     results = {}
     for callers in (1, 2, 4):
         requests = [compiled.create_infer_request() for _ in range(callers)]
