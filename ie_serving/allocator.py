@@ -3,8 +3,9 @@
 With glibc's defaults every request buffer over a few hundred KB (a 1x3x224x224 float32
 tensor is 602 KB) gets fresh pages from the kernel: it is mmapped and unmapped per request,
 or the thread's arena is trimmed after each free, so each request pays page faults and page
-zeroing. Keeping freed memory for reuse cut a bare grpcio server's CPU per 602 KB request
-from 0.62-0.70 to 0.40-0.42 ms here (see the README's Performance section).
+zeroing. Keeping freed memory for reuse cut the server's minor page faults per 602 KB-in,
+602 KB-out gRPC request from about 600 to about 4, and a bare grpcio server's CPU per 602 KB
+request from 0.62-0.77 to 0.40-0.46 ms (docs/performance_tuning.md, "Memory allocator").
 """
 
 from __future__ import annotations
@@ -49,4 +50,6 @@ def keep_freed_memory() -> bool:
             MMAP_THRESHOLD_BYTES >> 20,
             TRIM_THRESHOLD_BYTES >> 20,
         )
+    else:
+        log.warning("malloc thresholds could not be set (mallopt refused them): glibc's defaults apply")
     return done
