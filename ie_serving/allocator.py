@@ -4,8 +4,9 @@ With glibc's defaults every request buffer over a few hundred KB (a 1x3x224x224 
 tensor is 602 KB) gets fresh pages from the kernel: it is mmapped and unmapped per request,
 or the thread's arena is trimmed after each free, so each request pays page faults and page
 zeroing. Keeping freed memory for reuse cut the server's minor page faults per 602 KB-in,
-602 KB-out gRPC request from about 600 to 2-4 (one client, quiet machine), and a bare grpcio server's CPU per 602 KB
-request from 0.62-0.77 to 0.40-0.46 ms (docs/performance_tuning.md, "Memory allocator").
+602 KB-out gRPC request from about 600 to 2-4 (one client, quiet machine), and a bare grpcio
+server's CPU per 602 KB request from 0.62-0.77 to 0.40-0.46 ms (docs/performance_tuning.md,
+"Memory allocator").
 """
 
 from __future__ import annotations

@@ -41,7 +41,8 @@ class Runtime:
 
 
 def start(config: ServerConfig) -> Runtime:
-    """Load every configured model (first attempt), then open gRPC and start polling.
+    """Set glibc's malloc for large request buffers (allocator.py), load every configured model
+    (first attempt), then open gRPC and start polling.
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
     keep_freed_memory()
