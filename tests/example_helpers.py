@@ -1,10 +1,12 @@
 """Helpers for the example-client tests: an NHWC variant of the demo model, test images made
-with pillow, and running an example script as a user would."""
+with pillow, running an example script as a user would, and the commands its docstring shows."""
 
 from __future__ import annotations
 
+import ast
 import pathlib
 import re
+import shlex
 import subprocess
 import sys
 
@@ -45,10 +47,30 @@ def write_images(folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
-def reference_pixels(path: pathlib.Path, layout: str) -> np.ndarray:
-    """The image as the test expects the client to send it: RGB, bilinear 224x224, float 0-255."""
+def reference_pixels(path: pathlib.Path, layout: str, scale: float = 1 / 255) -> np.ndarray:
+    """The image as the test expects the client to send it: RGB, bilinear 224x224, float 0-255
+    times scale (jpeg_classification.py's default 1/255: 0-1, what the demo model takes)."""
     pixels = np.asarray(Image.open(path).convert("RGB").resize((224, 224), Image.BILINEAR), dtype=np.float32)
+    pixels = pixels * scale
     return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
+
+
+def documented_commands(script: str) -> list[list[str]]:
+    """The arguments of every `python example_client/SCRIPT ...` line in SCRIPT's docstring."""
+    docstring = ast.get_docstring(ast.parse((EXAMPLES / script).read_text()))
+    prefix = f"python example_client/{script} "
+    commands = [shlex.split(line.strip()[len(prefix) :], comments=True) for line in docstring.splitlines()
+                if line.strip().startswith(prefix)]  # fmt: skip
+    assert commands, f"{script}'s docstring shows no `{prefix.strip()}` command"
+    return commands
+
+
+def with_flag(args: list[str], flag: str, value: str) -> list[str]:
+    """args with flag's value replaced by value, or flag appended when args lack it."""
+    if flag in args:
+        index = args.index(flag) + 1
+        return [*args[:index], value, *args[index + 1 :]]
+    return [*args, flag, value]
 
 
 def run_example(script: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -11,17 +11,20 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ie_serving.demo import build_demo_model
 from tests.example_helpers import (
     EXAMPLES,
+    documented_commands,
     nhwc_demo_model,
     printed_top_k,
     reference_pixels,
     run_example,
+    with_flag,
     write_images,
 )
-from tests.models import direct_infer, save
+from tests.models import REPO, direct_infer, save
 from tests.rest_helpers import RestServer, write_config
 
 SCRIPTS = [
@@ -153,3 +156,58 @@ def test_jpeg_classification_matches_openvino(server, repo, tmp_path, model, lay
     # the NHWC variant must answer as the NCHW model does on the same pixels
     assert_same_top5(printed_top_k(out, ".*:"), direct_top5(repo, "demo", nchw))
     assert len(re.findall(r"^request of \d image\(s\): \d+\.\d\d ms round trip$", out, re.M)) == 2
+
+
+SHIPPED_IMAGES = EXAMPLES / "images"
+
+
+def test_shipped_sample_images_are_small_pictures() -> None:
+    images = sorted(p for p in SHIPPED_IMAGES.iterdir() if p.suffix in (".jpg", ".png"))
+    assert len(images) >= 3 and {p.suffix for p in images} == {".jpg", ".png"}
+    for path in images:
+        assert path.stat().st_size < 8 * 1024, path
+        with Image.open(path) as image:
+            assert image.mode == "RGB" and min(image.size) >= 64, (path, image.mode, image.size)
+
+
+@pytest.mark.parametrize("command", documented_commands("jpeg_classification.py"), ids=" ".join)
+def test_jpeg_classification_documented_command_on_shipped_images(server, repo, command) -> None:
+    """The docstring's commands as written (run from the repository root), pointed at the test
+    server: the shipped pictures, scaled to the 0-1 the demo model takes, as OpenVINO answers."""
+    if "--rest_url" in command:
+        command = with_flag(command, "--rest_url", server.url)
+    else:
+        command = with_flag(command, "--grpc_address", server.address)
+    out = run_example("jpeg_classification.py", *command).stdout
+    images = sorted(p for p in SHIPPED_IMAGES.iterdir() if p.suffix in (".jpg", ".png"))
+    assert re.findall(r"^(.*): top-5 class:score", out, re.M) == [str(p.relative_to(REPO)) for p in images]
+    printed = printed_top_k(out, ".*:")
+    expected = direct_top5(repo, "demo", np.stack([reference_pixels(p, "NCHW") for p in images]))
+    assert_same_top5(printed, expected)
+    # 0-255 pixels saturate the demo model's softmax (one class 1.0, the rest 0): not so here,
+    # and the pictures land on different classes
+    assert max(score for row in printed for _, score in row) < 0.9
+    assert len({row[0][0] for row in printed}) >= 3
+
+
+def test_jpeg_classification_scale_one_sends_0_255(server, repo) -> None:
+    out = run_example("jpeg_classification.py", *grpc_flags(server), "--scale", "1", str(SHIPPED_IMAGES)).stdout
+    images = sorted(p for p in SHIPPED_IMAGES.iterdir() if p.suffix in (".jpg", ".png"))
+    expected = direct_top5(repo, "demo", np.stack([reference_pixels(p, "NCHW", scale=1) for p in images]))
+    assert_same_top5(printed_top_k(out, ".*:"), expected)
+
+
+def test_jpeg_classification_refuses_an_empty_folder_or_a_missing_path(tmp_path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "notes.txt").write_text("not an image")
+    for folder in ("empty", "texts"):
+        # no server listens on this port: the error must come before any connection
+        done = run_example("jpeg_classification.py", "--grpc_address", "127.0.0.1:1", str(tmp_path / folder),
+                           check=False)  # fmt: skip
+        assert done.returncode != 0 and done.stdout == ""
+        assert f"error: no image files (.bmp/.jpeg/.jpg/.png) in folder {tmp_path / folder}" in done.stderr
+    missing = run_example("jpeg_classification.py", str(tmp_path / "cat.jpg"), check=False)
+    assert missing.returncode != 0 and f"error: {tmp_path / 'cat.jpg'}: no such file or folder" in missing.stderr
+    bad = run_example("jpeg_classification.py", "--scale", "1/0", str(SHIPPED_IMAGES), check=False)
+    assert bad.returncode == 2 and "expected a number or a fraction such as 1/255" in bad.stderr
