@@ -227,10 +227,16 @@ def format_top_k(scores: np.ndarray, k: int) -> str:
     return f"top-{min(k, len(scores))} class:score {pairs}"
 
 
+SMALL_OUTPUT = 32  # elements: an output this small is printed whole
+
+
 def print_outputs(outputs: Mapping[str, np.ndarray], k: int) -> None:
-    """Each output's shape; for a classifier ([batch, classes]) the top-k of every item."""
+    """Each output's shape, its values when it is small, and for a [batch, classes] output
+    (a classifier's, as far as the shape tells) the top-k of every item."""
     for name, array in outputs.items():
         print(f"output {name}: shape {list(array.shape)} dtype {array.dtype.name}")
+        if array.size <= SMALL_OUTPUT:
+            print(f"  values {array.tolist()}")
         if array.ndim == 2 and array.shape[1] > 1 and k > 0:
             for item, row in enumerate(array):
                 print(f"  item {item} {format_top_k(row, k)}")

@@ -4,9 +4,12 @@ deployed endpoint through boto3's sagemaker-runtime invoke_endpoint (--endpoint_
 The body is TF Serving JSON {"instances": [...]} (--content_type application/json) or the
 array as a .npy file (application/x-npy); the model and version travel in SageMaker's custom
 attributes (tfs-model-name, tfs-model-version). The input comes from --input FILE.npy, or is
-random float32 data of --shape:
+random float32 data of --shape, which must be a shape the model takes. Against local_test's
+model (x float32 [-1, 4] -> y = 2x + 1) served as SageMaker would on port 8080:
 
-    python example_client/sagemaker_invoke.py --url http://localhost:8080 --shape 1,3,224,224
+    local_test/serve_local.sh --no-docker     # in another shell
+    python example_client/sagemaker_invoke.py --url http://localhost:8080 --input local_test/payloads/payload.npy
+    python example_client/sagemaker_invoke.py --url http://localhost:8080 --shape 3,4 --content_type application/x-npy
     python example_client/sagemaker_invoke.py --endpoint_name my-endpoint --region eu-west-1 --input batch.npy
 """
 
@@ -30,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--region", help="AWS region of the endpoint (default: boto3's configuration)")
     data = parser.add_mutually_exclusive_group(required=True)
     data.add_argument("--input", metavar="FILE.npy", help="numpy file with the batch to send")
-    data.add_argument("--shape", help="random float32 input of this shape, e.g. 1,3,224,224")
+    data.add_argument("--shape", help="random float32 input of this shape, e.g. 3,4 (one the model takes)")
     parser.add_argument(
         "--content_type",
         choices=("application/json", "application/x-npy"),
