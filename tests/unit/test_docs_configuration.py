@@ -11,7 +11,8 @@ import pytest
 
 from ie_serving.cli import build_parser
 from ie_serving.config import MODEL_KEYS
-from tests.models import REPO
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 DOC = REPO / "docs" / "configuration.md"
 
@@ -123,3 +124,75 @@ def test_aws_region_sets_the_s3_region(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setenv("AWS_REGION", "eu-west-3")
     assert boto3.session.Session().region_name is None
     assert S3Storage(VersionCache(tmp_path))._client.meta.region_name == "eu-west-3"
+
+
+def sagemaker_environment_reads() -> set[str]:
+    """SAGEMAKER_* and SM_* names passed to an environ read (environ.get("X"), _int(environ, "X"))
+    anywhere in the server's code, wherever the SageMaker entrypoint lives."""
+    roots = [REPO / "ie_serving"] + [p for p in (REPO / "serve",) if p.is_dir()]
+    names: set[str] = set()
+    for root in roots:
+        for path in root.rglob("*.py"):
+            if "protos" not in path.parts:
+                names.update(re.findall(r"environ\b[^\"\n]{0,16}\"((?:SAGEMAKER|SM)_[A-Z0-9_]+)\"", path.read_text()))
+    return names
+
+
+# A value other than the default for each variable, to show that `serve` reads it.
+OTHER_VALUES = {
+    "SAGEMAKER_BIND_TO_PORT": "8081",
+    "SAGEMAKER_GRPC_PORT": "9001",
+    "SAGEMAKER_SAFE_PORT_RANGE": "9500-9600",
+    "SM_MODEL_DIR": "/elsewhere/model",
+    "SAGEMAKER_TFS_DEFAULT_MODEL_NAME": "resnet",
+    "SAGEMAKER_MAX_PAYLOAD_IN_MB": "7",
+    "SAGEMAKER_GUNICORN_WORKERS": "2",
+    "SAGEMAKER_GUNICORN_THREADS": "9",
+    "SAGEMAKER_MODEL_SERVER_TIMEOUT": "61",
+    "SAGEMAKER_NIREQ": "3",
+    "SAGEMAKER_MULTI_MODEL": "true",
+    "SAGEMAKER_MULTI_MODEL_DIR": "/elsewhere/models",
+    "SAGEMAKER_MAX_MODEL_MEMORY_MB": "100",
+}
+
+
+def sagemaker_settings():
+    """The module that reads SageMaker's variables (`serve/settings.py`, formerly under ie_serving)."""
+    import importlib
+
+    for name in ("serve.settings", "ie_serving.sagemaker.settings"):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue
+    raise AssertionError("no module with SageMaker's from_environ(); update sagemaker_settings()")
+
+
+def test_every_sagemaker_variable_is_documented_once_with_its_default() -> None:
+    """The SageMaker table lists exactly the variables `serve` reads; setting a variable to its
+    documented default changes nothing, and another value changes what `serve` would run with."""
+    from_environ = sagemaker_settings().from_environ
+    rows = table("SageMaker environment variables")
+    documented = {code(row[0]): row for row in rows}
+    assert len(documented) == len(rows), "a variable is listed twice"
+    assert set(documented) == sagemaker_environment_reads()
+    assert set(documented) == set(OTHER_VALUES), "give the new variable a value in OTHER_VALUES"
+    defaults = from_environ({})
+    for name, (_, default, meaning) in documented.items():
+        assert len(meaning) > 15, name
+        given = "" if default == "none" else code(default)
+        assert from_environ({name: given}) == defaults, (name, default)
+        assert from_environ({name: OTHER_VALUES[name]}) != defaults, name
+
+
+def test_variables_are_tabled_only_in_configuration_md() -> None:
+    """One table of flags and variables: no other docs page (nor the README) has a table keyed by
+    them (a row whose first cell is only `names` of configuration.md's tables); they link here."""
+    names = {code(row[0]) for section in ("Command-line flags", "Environment variables") for row in table(section)}
+    names |= {code(row[0]) for row in table("SageMaker environment variables")}
+    pages = [REPO / "README.md"] + [p for p in (REPO / "docs").glob("*.md") if p != DOC]
+    for page in pages:
+        for line in page.read_text().splitlines():
+            first = line.strip("|").split("|")[0].strip() if line.startswith("|") else ""
+            if re.fullmatch(r"(`[^`]+`[\s,/]*)+", first):
+                assert not set(re.findall(r"`([^`]+)`", first)) & names, (page.name, line)

@@ -3,10 +3,12 @@ request error kind of errors.Code."""
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 from ie_serving.errors import Code
-from tests.models import REPO
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
 
 DOC = REPO / "docs" / "troubleshooting.md"
 
