@@ -1,4 +1,5 @@
 # Everything a fresh machine needs is installed by these targets; `make test` is what CI runs.
+# `make help` lists the targets: a rule line's `## ...` comment is its help text.
 PYTHON ?= python3
 VENV := .venv
 TF_VENV := .venv-tf
@@ -7,15 +8,29 @@ BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
 
-.PHONY: install demo test unit style protos audit clean
+.PHONY: help install demo test unit style protos audit clean docker_build docker_push
+.DEFAULT_GOAL := help
 
-install: $(VENV)/.installed
+help: ## list these targets, one line each
+	@echo "make TARGET (variables: PYTHON=$(PYTHON) VENV=$(VENV) PORT=$(PORT) REST_PORT=$(REST_PORT))"
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
-# The server and its test clients (ovmsclient, requests); silero-vad only for the model file
-# its wheel ships, so without its torch dependencies.
-$(VENV)/.installed: pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
+install: $(VENV)/.installed ## the server, its test clients and test tools into .venv (about 1 GB)
+
+# What `make demo` needs, about a third of `install`: the server's runtime (pinned by
+# constraints.txt) and the two clients the demo is tried with, ovmsclient (the README's
+# example) and pillow (example_client/jpeg_classification.py).
+DEMO_CLIENTS := 'ovmsclient==2023.1' 'pillow>=10'
+
+$(VENV)/.runtime-installed: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e . $(DEMO_CLIENTS)
+	touch $@
+
+# On top of the runtime: the test extra; silero-vad only for the model file its wheel ships,
+# so without its torch dependencies.
+$(VENV)/.installed: $(VENV)/.runtime-installed pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	$(BIN)/pip install -q --no-deps silero-vad==6.2.3
 	touch $@
@@ -34,32 +49,32 @@ $(PADDLE_VENV)/.installed:
 	$(PADDLE_VENV)/bin/pip install -q paddlepaddle==3.3.1
 	touch $@
 
-demo: install
+demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model, serve it on gRPC PORT, REST REST_PORT
 	$(BIN)/python -m ie_serving.demo demo_models/demo
 	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
 
-test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle venvs) and run every test (CI)
 	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
 		$(BIN)/python -m pytest -q -p no:cacheprovider
 
-unit: install
+unit: install ## the unit tests only (no server processes)
 	$(BIN)/python -m pytest -q tests/unit
 
-style: install
+style: install ## ruff format --check and ruff check
 	$(BIN)/ruff format --check ie_serving tests scripts benchmarks example_client docs local_test
 	$(BIN)/ruff check ie_serving tests scripts benchmarks example_client docs local_test
 
-protos: install
+protos: install ## regenerate ie_serving/protos from the .proto files
 	$(BIN)/python scripts/gen_protos.py
 
 # Known vulnerabilities in the pinned runtime dependencies (needs PyPI's JSON API or OSV;
 # neither is reachable from this project's build machines, so CI does not run it).
-audit:
+audit: ## pip-audit the pinned runtime dependencies (needs PyPI's JSON API or OSV)
 	$(PYTHON) -m venv .venv-audit
 	.venv-audit/bin/pip install -q pip-audit
 	.venv-audit/bin/pip-audit --strict -r constraints.txt
 
-clean:
+clean: ## remove the venvs and demo_models
 	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) demo_models
 
 # The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
@@ -67,10 +82,10 @@ clean:
 IMAGE ?= ie-serving
 TAG ?= latest
 
-docker_build:
+docker_build: ## build the SageMaker serving image IMAGE:TAG (default ie-serving:latest)
 	docker build -t $(IMAGE):$(TAG) .
 
-docker_push:
+docker_push: ## build_and_push.sh: push the image to ECR (creating the repository)
 	./build_and_push.sh $(IMAGE) $(TAG)
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
@@ -92,15 +107,15 @@ $(BENCH_KSERVE_VENV)/.installed: $(VENV)/.installed
 		openvino==$$($(BIN)/python -c "import importlib.metadata as m; print(m.version('openvino'))")
 	touch $@
 
-bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed
+bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## the benchmark suite into benchmarks/RESULTS.md (QUICK=1: a short smoke run)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick)
 
 # A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
 # to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
 .PHONY: soak bench_tf
 
-soak: install
+soak: install ## a 10-minute soak test into benchmarks/SOAK.md
 	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
 
-bench_tf: install $(TF_VENV)/.installed
+bench_tf: install $(TF_VENV)/.installed ## TensorFlow's runtime against this server into benchmarks/TF_VS_SERVER.md
 	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python $(BIN)/python -m benchmarks.tf_vs_server --report benchmarks/TF_VS_SERVER.md

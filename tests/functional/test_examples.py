@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import pathlib
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
 
@@ -211,3 +212,32 @@ def test_jpeg_classification_refuses_an_empty_folder_or_a_missing_path(tmp_path)
     assert missing.returncode != 0 and f"error: {tmp_path / 'cat.jpg'}: no such file or folder" in missing.stderr
     bad = run_example("jpeg_classification.py", "--scale", "1/0", str(SHIPPED_IMAGES), check=False)
     assert bad.returncode == 2 and "expected a number or a fraction such as 1/255" in bad.stderr
+
+
+# The Makefile's entry points for a new user (run with -n: what they would run, not run)
+
+
+def make(*args: str) -> str:
+    done = subprocess.run(["make", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_make_help_lists_every_target() -> None:
+    phony = {t for line in (REPO / "Makefile").read_text().splitlines() if line.startswith(".PHONY:")
+             for t in line.split(":", 1)[1].split()}  # fmt: skip
+    listed = dict(re.findall(r"^  (\S+) +(\S.*)$", make("help"), re.M))
+    assert phony <= set(listed), phony - set(listed)
+    assert make() == make("help")  # a bare `make` explains itself
+
+
+def test_make_demo_installs_the_runtime_only_and_test_everything(tmp_path) -> None:
+    venv = tmp_path / "venv"
+    demo = make("-n", "demo", f"VENV={venv}")
+    assert f"{venv}/bin/pip install -q -c constraints.txt -e . " in demo
+    assert "[test]" not in demo and "-m pytest" not in demo
+    assert f"{venv}/bin/python -m ie_serving.demo demo_models/demo" in demo
+    test = make("-n", "test", f"VENV={venv}")
+    runtime = test.index(f"{venv}/bin/pip install -q -c constraints.txt -e . ")
+    extra = test.index(f"{venv}/bin/pip install -q -c constraints.txt -e '.[test]'")
+    assert test.index(f"python3 -m venv {venv}") < runtime < extra < test.index("-m pytest")
