@@ -1,11 +1,13 @@
-"""The README's REST API section, run as written: each ```bash block runs in a shell against
-a demo model served like `make demo` does (REST_PORT names the free port the test uses), and
-its output equals the ```json block that follows it."""
+"""docs/rest_api.md's examples, run as written: each ```bash block of its "Examples" section runs
+in a shell against a demo model served like `make demo` does (REST_PORT names the free port the
+test uses), its output equals the ```json block that follows it, and it leaves no file behind in
+the directory it runs from (the README's front door links to this page)."""
 
 from __future__ import annotations
 
 import json
 import os
+import pathlib
 import re
 import subprocess
 import sys
@@ -13,16 +15,17 @@ import sys
 import numpy as np
 import pytest
 
-from tests.models import REPO
 from tests.rest_helpers import RestServer
 
-SECTION = "## REST API"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DOC = REPO / "docs" / "rest_api.md"
+SECTION = "## Examples"
 
 
 def _blocks() -> list[tuple[str, str]]:
-    """(language, text) of every fenced block in the README's REST section, in order."""
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index(f"\n{SECTION}\n") :]
+    """(language, text) of every fenced block in the page's Examples section, in order."""
+    page = DOC.read_text()
+    section = page[page.index(f"\n{SECTION}\n") :]
     following = re.search(r"\n## ", section[len(SECTION) + 2 :])
     if following:
         section = section[: following.start() + len(SECTION) + 2]
@@ -56,6 +59,11 @@ def test_the_section_has_status_metadata_and_predict_examples():
     commands = "\n".join(text for text, _ in _examples())
     for path in ("/v1/models/demo\n", "/v1/models/demo/metadata", "/v1/models/demo:predict"):
         assert path in commands
+    assert all(expected for _, expected in _examples()), "every example shows what it prints"
+
+
+def test_the_readme_links_to_the_page():
+    assert "(docs/rest_api.md)" in (REPO / "README.md").read_text()
 
 
 @pytest.mark.parametrize("index", range(len(_examples())))
@@ -71,6 +79,7 @@ def test_readme_example_runs_as_written(demo, tmp_path, index):
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == [".venv"], "the example wrote into the working directory"
     printed = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     documented = [json.loads(line) for line in expected]
     assert len(printed) == len(documented), done.stdout

@@ -1,5 +1,5 @@
-"""The README's S3 and GCS examples, run as written against local servers: only the ports
-change (and the GCS credentials line is left out, as the README says for public buckets)."""
+"""docs/storage.md's S3 and GCS examples, run as written against local servers: only the ports
+change (and the GCS credentials line is left out, as the page says for public buckets)."""
 
 from __future__ import annotations
 
@@ -20,11 +20,11 @@ from tests.grpc_client import RawClient
 from tests.server import free_port
 from tests.storage_servers import gcs_client, gcs_emulator, moto_server, s3_client, upload_dir
 
-README = pathlib.Path(__file__).resolve().parents[2] / "README.md"
+DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "storage.md"
 
 
 def _example(heading: str) -> str:
-    section = README.read_text().split(f"### {heading}\n", 1)[1]
+    section = DOC.read_text().split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
@@ -112,3 +112,9 @@ def test_readme_gcs_example(tmp_path, scale_version):
             _stop(process)
     finally:
         gcs.stop()
+
+
+def test_the_readme_and_configuration_link_to_the_page():
+    root = DOC.parents[1]
+    assert "(docs/storage.md)" in (root / "README.md").read_text()
+    assert "(storage.md)" in (root / "docs" / "sagemaker.md").read_text()
