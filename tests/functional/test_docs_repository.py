@@ -1,11 +1,13 @@
-"""docs/model_repository.md: the invalid repository it shows, built for real, makes the
-server log exactly the lines the page prints, and version 1 serves."""
+"""docs/model_repository.md: the invalid repository it shows, built for real and served with
+the command the page gives, makes the server log exactly the lines the page prints, and
+version 1 serves."""
 
 from __future__ import annotations
 
 import os
 import pathlib
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -22,6 +24,23 @@ DOC = REPO / "docs" / "model_repository.md"
 def documented_log_lines() -> list[str]:
     text = DOC.read_text().split("<!-- log lines: invalid repository -->", 1)[1]
     return re.search(r"```text\n(.*?)```", text, re.S).group(1).splitlines()
+
+
+def documented_command() -> list[str]:
+    """The `ie_serving ...` command the page says it started the invalid repository with."""
+    text = DOC.read_text().split("<!-- log lines: invalid repository -->", 1)[0]
+    words = shlex.split(re.findall(r"Started with `(ie_serving [^`]+)`", text)[-1])
+    assert words[:2] == ["ie_serving", "model"], words
+    return words[1:]
+
+
+def test_the_page_shows_the_tree_the_test_builds() -> None:
+    """Every directory and file the test builds is drawn in the page's invalid tree."""
+    text = DOC.read_text().split("## What is ignored", 1)[1].split("<!-- log lines", 1)[0]
+    tree = re.search(r"```text\n(.*?)```", text, re.S).group(1)
+    for name in ("readme.txt", "latest/", "0/", "1/", "2/", "3/", "4/", "5/", "a.xml  a.bin", "b.xml  b.bin"):
+        assert name in tree, name
+    assert "ir/model.xml" in tree
 
 
 def build_invalid_repository(root: pathlib.Path) -> None:
@@ -49,7 +68,7 @@ def test_invalid_repository_logs_what_the_page_says(tmp_path: pathlib.Path) -> N
     log_path = tmp_path / "server.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "ie_serving", "model", "--model_name", "resnet", "--model_path", "models/resnet"]
+            [sys.executable, "-m", "ie_serving", *documented_command()]
             + ["--port", str(port), "--file_system_poll_wait_seconds", "0"],
             cwd=tmp_path,
             stdout=log,
