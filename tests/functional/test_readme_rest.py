@@ -84,7 +84,7 @@ def test_readme_example_runs_as_written(demo, tmp_path, index):
     documented = [json.loads(line) for line in expected]
     assert len(printed) == len(documented), done.stdout
     for got, want in zip(printed, documented, strict=True):
-        if "predictions" in want:  # numbers as printed in the README, to their printed digits
+        if "predictions" in want:  # numbers as printed in the page, to their printed digits
             np.testing.assert_allclose(got["predictions"], want["predictions"], rtol=1e-6)
         else:
             assert got == want
