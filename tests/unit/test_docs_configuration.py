@@ -79,7 +79,7 @@ def environment_reads() -> dict[str, str | None]:
     reads: dict[str, str | None] = {}
     for path in (REPO / "ie_serving").rglob("*.py"):
         if "protos" in path.parts or "sagemaker" in path.parts:
-            continue  # the SageMaker entrypoint documents its own variables
+            continue  # SageMaker's variables have their own table (serve/, formerly ie_serving/sagemaker)
         text = path.read_text()
         for name, default in re.findall(
             r"(?<!request\.)environ\.get\(\s*\"([A-Z][A-Z0-9_]+)\"(?:\s*,\s*\"([^\"]*)\")?", text
@@ -156,22 +156,11 @@ OTHER_VALUES = {
 }
 
 
-def sagemaker_settings():
-    """The module that reads SageMaker's variables (`serve/settings.py`, formerly under ie_serving)."""
-    import importlib
-
-    for name in ("serve.settings", "ie_serving.sagemaker.settings"):
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    raise AssertionError("no module with SageMaker's from_environ(); update sagemaker_settings()")
-
-
 def test_every_sagemaker_variable_is_documented_once_with_its_default() -> None:
     """The SageMaker table lists exactly the variables `serve` reads; setting a variable to its
     documented default changes nothing, and another value changes what `serve` would run with."""
-    from_environ = sagemaker_settings().from_environ
+    from serve.settings import from_environ
+
     rows = table("SageMaker environment variables")
     documented = {code(row[0]): row for row in rows}
     assert len(documented) == len(rows), "a variable is listed twice"

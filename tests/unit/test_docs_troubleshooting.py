@@ -1,5 +1,5 @@
 """docs/troubleshooting.md quotes only messages the code can still produce, and covers every
-request error kind of errors.Code."""
+request error kind of errors.Code with its gRPC code and HTTP status."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ DOC = REPO / "docs" / "troubleshooting.md"
 
 
 def source_text() -> str:
-    """Every server module, with f-string placeholders and line continuations flattened."""
-    paths = [p for p in (REPO / "ie_serving").rglob("*.py") if "protos" not in p.parts]
+    """Every server module (ie_serving/, and serve/ where the SageMaker entrypoint lives), with
+    f-string placeholders and line continuations flattened."""
+    roots = [REPO / "ie_serving"] + [p for p in (REPO / "serve",) if p.is_dir()]
+    paths = [p for root in roots for p in root.rglob("*.py") if "protos" not in p.parts]
     text = "\n".join(p.read_text() for p in paths)
     return re.sub(r'"\s*\n\s*f?"', "", text)
 
@@ -41,4 +43,5 @@ def test_every_request_error_code_is_explained() -> None:
     text = DOC.read_text().split("## Request errors", 1)[1]
     for code in Code:
         if code not in (Code.UNKNOWN,):
-            assert f"{code.name} / {code.http_status}" in text, code.name
+            grpc_name = getattr(code, "grpc_name", None) or code.grpc_code.name
+            assert f"{grpc_name} / {code.http_status}" in text, code.name
