@@ -80,7 +80,7 @@ def start_serve(base: pathlib.Path, name: str, logs: pathlib.Path) -> Running:
         "SAGEMAKER_GRPC_PORT": str(grpc_port),
         "LOG_LEVEL": "INFO",
     }
-    process = Process(f"serve-{name}", _python_module("ie_serving.sagemaker"), logs, env)
+    process = Process(f"serve-{name}", _python_module("serve"), logs, env)
     return Running(process, {"http": f"http://127.0.0.1:{http_port}"})
 
 

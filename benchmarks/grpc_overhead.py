@@ -17,7 +17,7 @@ import grpc
 import numpy as np
 
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
-from ie_serving.tensors import to_proto
+from ie_serving.tensor_proto import to_proto
 from tests import models
 from tests.server import ServerProcess, free_port
 

@@ -13,7 +13,7 @@ import orjson
 
 from benchmarks.models import INPUT, OUTPUT
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
-from ie_serving.tensors import to_numpy, to_proto
+from ie_serving.tensor_proto import to_numpy, to_proto
 
 PREDICT_METHOD = "/tensorflow.serving.PredictionService/Predict"
 JSON = "application/json"

@@ -20,9 +20,9 @@ import numpy as np
 
 from benchmarks.loadgen import GRPC_OPTIONS
 from benchmarks.payloads import PREDICT_METHOD
-from ie_serving.engine import CPU_DEFAULTS
+from ie_serving.compile_policy import CPU_DEFAULTS
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
-from ie_serving.tensors import to_proto
+from ie_serving.tensor_proto import to_proto
 from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
 from tests.rest_helpers import write_config

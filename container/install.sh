@@ -9,5 +9,5 @@ python=${PYTHON:-python3}
 "$python" -m pip install --disable-pip-version-check --no-input -c "$project/constraints.txt" "$project"
 # the image serves without TensorFlow: fail the build if a dependency ever pulls it in
 "$python" -c "import importlib.util, sys; sys.exit('tensorflow is installed' if importlib.util.find_spec('tensorflow') else 0)"
-"$python" -c "import ie_serving.sagemaker.main, openvino; print('ie_serving installed, OpenVINO', openvino.__version__)"
+"$python" -c "import serve.main, openvino; print('ie_serving installed, OpenVINO', openvino.__version__)"
 command -v "$(dirname "$python")/serve" >/dev/null || { echo "the serve script is missing" >&2; exit 1; }

@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ie_serving: error: {exc}", file=sys.stderr)
         return 2
-    from ie_serving.server import serve_forever  # OpenVINO is imported only once flags are valid
+    from ie_serving.runtime import serve_forever  # OpenVINO is imported only once flags are valid
 
     return serve_forever(config)
 

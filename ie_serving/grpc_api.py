@@ -1,27 +1,25 @@
 """TF Serving gRPC servicers: PredictionService (Predict, GetModelMetadata) and
-ModelService (GetModelStatus). Thin: decode, call the service, encode."""
+ModelService (GetModelStatus). Thin: decode, call the service, encode; failures answer
+through the errors table."""
 
 from __future__ import annotations
 
-import logging
 import time
 from concurrent import futures
 
 import grpc
 from google.protobuf.message import DecodeError
 
-from ie_serving.engine import TensorSpec
-from ie_serving.errors import InvalidInput, ServingError, Unimplemented
+from ie_serving.errors import InvalidInput, Unimplemented, answer
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
     predict_pb2,
 )
-from ie_serving.service import PREDICT_METHOD, SIGNATURE, Service, log_request
-from ie_serving.tensors import tf_dtype_enum, to_numpy, to_proto
-
-log = logging.getLogger(__name__)
+from ie_serving.service import Call, Decoded, Decoder, Service, SignatureLookup
+from ie_serving.tensor_proto import tf_dtype_enum, to_numpy, to_proto
+from ie_serving.tensor_spec import SIGNATURE, TensorSpec
 
 # Calls beyond workers x this are answered RESOURCE_EXHAUSTED at once instead of queueing
 # without bound. Generous: at 4 x 16, 64 closed-loop clients were refused 36 times in 22,000
@@ -51,27 +49,32 @@ def _tensor_info(spec: TensorSpec) -> meta_graph_pb2.TensorInfo:
     return info
 
 
+def _decoder(request: predict_pb2.PredictRequest) -> Decoder:
+    """The PredictRequest's tensors as numpy arrays (a TensorProto carries its own dtype and shape)."""
+
+    def decode(signature_of: SignatureLookup) -> Decoded:
+        signature_name = request.model_spec.signature_name
+        signature_of(signature_name)  # an unknown signature is reported before the tensors
+        inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
+        return Decoded(inputs, signature_name, list(request.output_filter))
+
+    return decode
+
+
 class _Handler:
-    """Runs one RPC body, turning ServingErrors into gRPC status and logging the call."""
+    """Runs one RPC body inside a service Call; failures answer through the errors table."""
 
     def __init__(self, service: Service):
         self.service = service
 
     def _call(self, method: str, request: object, context: grpc.ServicerContext, body):
-        started = time.perf_counter()
-        name = request.model_spec.name
-        version = None
         try:
-            version = requested_version(request.model_spec)
-            response = body(name, version)
-        except ServingError as exc:
-            log_request("grpc", method, name, version, exc.code.name, started)
-            context.abort(exc.code.grpc_code, exc.message)
-        except Exception as exc:  # a bug must fail one request, never the server
-            log.exception("grpc %s model=%s: unexpected error", method, name)
-            context.abort(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
-        log_request("grpc", method, name, version, "OK", started)
-        return response
+            with Call("grpc", method, request.model_spec.name) as call:
+                call.version = requested_version(request.model_spec)
+                return body(call.name, call.version)
+        except Exception as exc:  # every failure is answered; a bug fails this request only
+            failure = answer(exc)
+        context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
 
 
 class PredictionServicer(_Handler):
@@ -79,20 +82,13 @@ class PredictionServicer(_Handler):
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
-            inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
             remaining = context.time_remaining()
-            result = self.service.predict(
-                name,
-                version,
-                inputs,
-                list(request.output_filter),
-                request.model_spec.signature_name,
-                None if remaining is None else time.monotonic() + remaining,
-            )
+            deadline = None if remaining is None else time.monotonic() + remaining
+            result = self.service.predict(name, version, _decoder(request), deadline)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
             response.model_spec.version.value = result.version
-            response.model_spec.signature_name = SIGNATURE
+            response.model_spec.signature_name = request.model_spec.signature_name or SIGNATURE
             for key, array in result.outputs.items():
                 to_proto(array, response.outputs[key])
             return response
@@ -111,12 +107,13 @@ class PredictionServicer(_Handler):
                 )
             metadata = self.service.metadata(name, version)
             signatures = get_model_metadata_pb2.SignatureDefMap()
-            signature = signatures.signature_def[SIGNATURE]
-            signature.method_name = PREDICT_METHOD
-            for key, spec in metadata.inputs.items():
-                signature.inputs[key].CopyFrom(_tensor_info(spec))
-            for key, spec in metadata.outputs.items():
-                signature.outputs[key].CopyFrom(_tensor_info(spec))
+            for signature_name, served in metadata.signatures.items():
+                signature = signatures.signature_def[signature_name]
+                signature.method_name = served.method_name
+                for key, spec in served.inputs.items():
+                    signature.inputs[key].CopyFrom(_tensor_info(spec))
+                for key, spec in served.outputs.items():
+                    signature.outputs[key].CopyFrom(_tensor_info(spec))
             response = get_model_metadata_pb2.GetModelMetadataResponse()
             response.model_spec.name = name
             response.model_spec.version.value = metadata.version

@@ -18,9 +18,9 @@ import numpy as np
 import simdjson
 
 from ie_serving.dtypes import BFLOAT16
-from ie_serving.engine import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_tensors import EXACT_INT_LIMIT, Format, to_array
+from ie_serving.tensor_spec import SIGNATURE, TensorSpec
 
 FLOAT_DTYPES = frozenset({np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64)})
 
@@ -42,8 +42,8 @@ def decode_floats(
     body: bytes, specs: Mapping[str, TensorSpec], bare_value_is_instances: bool = False
 ) -> tuple[Format, dict[str, np.ndarray], str] | None:
     """(format, {input: array of the spec's dtype}, signature name) for a single-float-input
-    body of regular nested numbers, else None. bare_value_is_instances: a body that is a bare
-    list is the instances (SageMaker's JSON)."""
+    body of regular nested numbers for the default signature (whose inputs `specs` are), else
+    None. bare_value_is_instances: a body that is a bare list is the instances (SageMaker's JSON)."""
     if len(specs) != 1:
         return None
     name, spec = next(iter(specs.items()))
@@ -84,7 +84,7 @@ def _parser(body_bytes: int) -> simdjson.Parser:
 
 def _tensor_value(document: object, bare_value_is_instances: bool) -> tuple[Format, simdjson.Array, str] | None:
     """The list that holds the tensor, its format and the signature name, when the document
-    is {"instances" | "inputs": [...], optional "signature_name": "..."}."""
+    is {"instances" | "inputs": [...], optional "signature_name": "" or "serving_default"}."""
     if isinstance(document, simdjson.Array):
         return (Format.ROW, document, "") if bare_value_is_instances else None
     if not isinstance(document, simdjson.Object):
@@ -95,8 +95,8 @@ def _tensor_value(document: object, bare_value_is_instances: bool) -> tuple[Form
         return None
     signature = document.get("signature_name", "")
     value = document[tensor_keys[0]]
-    if not isinstance(signature, str) or not isinstance(value, simdjson.Array):
-        return None
+    if signature not in ("", SIGNATURE) or not isinstance(value, simdjson.Array):
+        return None  # another signature has other inputs: the general path looks it up
     return (Format.ROW if tensor_keys[0] == "instances" else Format.COLUMN), value, signature
 
 

@@ -13,17 +13,20 @@ from __future__ import annotations
 import enum
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 import orjson
 
 from ie_serving.dtypes import BFLOAT16, tf_name
-from ie_serving.engine import TensorSpec, check_input_names
 from ie_serving.errors import InvalidInput
+from ie_serving.tensor_spec import Signature, TensorSpec
 
 NUMERIC_ONLY = "only numeric tensors are served"
+
+# stands in for a value named after no input: the pipeline reports the name
+_UNCONVERTED = np.empty(0)
 
 # Integers above these magnitudes do not fit a float type exactly (TF Serving's rule).
 EXACT_INT_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
@@ -57,10 +60,13 @@ def may_hold_bools(body: bytes) -> bool:
 
 
 def decode_predict(
-    document: Any, specs: Mapping[str, TensorSpec], has_bool_literals: bool = True
+    document: Any, signature_of: Callable[[str], Signature], has_bool_literals: bool = True
 ) -> tuple[Format, dict[str, np.ndarray], str]:
-    """A parsed predict body -> (format, inputs converted to the model's dtypes, signature name).
+    """A parsed predict body -> (format, inputs converted to the dtypes of the signature it
+    names, signature name). `signature_of` raises for an unknown signature name.
 
+    Values named after no input of the signature are left unconverted (empty arrays), for the
+    pipeline's one check of the input names (tensor_spec.validate_inputs) to report.
     `has_bool_literals` may be False when the body holds no `true`/`false` (see may_hold_bools),
     which skips the check that a boolean did not slip into a numeric input."""
     if not isinstance(document, dict):
@@ -68,6 +74,7 @@ def decode_predict(
     signature = document.get("signature_name", "")
     if not isinstance(signature, str):
         raise InvalidInput(f"'signature_name' must be a string, got {_kind(signature)}")
+    specs = signature_of(signature).inputs
     if "instances" in document and "inputs" in document:
         raise InvalidInput(
             "expected only one of the 'instances' (row format) or 'inputs' (column format) keys, got both"
@@ -83,8 +90,10 @@ def decode_predict(
             f"missing 'inputs' or 'instances' key; got keys {sorted(document)}. "
             'Send {"instances": [...]} (row format) or {"inputs": ...} (column format)'
         )
-    check_input_names(values, specs)
-    inputs = {name: to_array(name, value, specs[name], has_bool_literals) for name, value in values.items()}
+    inputs = {
+        name: to_array(name, value, specs[name], has_bool_literals) if name in specs else _UNCONVERTED
+        for name, value in values.items()
+    }
     return form, inputs, signature
 
 

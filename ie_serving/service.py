@@ -1,24 +1,44 @@
-"""The protocol-free core that every front end calls: resolve the model version, check
-the request against it, run inference, and describe models for metadata and status."""
+"""The one request pipeline every front end calls, and the one place each request is logged.
+
+A front end opens a `Call` around its whole handling of a request (`Service.call`); the call
+records protocol, method, model, version, outcome and duration when it closes, whatever the
+outcome (the per-request DEBUG line; metrics attach here too). Predict goes through
+`Service.predict`: lease the version once, hand that version's signatures to the front end's
+decoder, validate the decoded inputs once, infer, and return the outputs for the front end
+to encode. Metadata and status read the same store.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
 
 import numpy as np
 
-from ie_serving.dtypes import can_convert, tf_name
-from ie_serving.engine import TensorSpec, check_input_names
-from ie_serving.errors import FailedPrecondition, InvalidInput
+from ie_serving.errors import Code, code_of
 from ie_serving.store import ModelStore, State
+from ie_serving.tensor_spec import Signature, check_output_filter, find_signature, validate_inputs
 
 log = logging.getLogger(__name__)
 
-SIGNATURE = "serving_default"
-PREDICT_METHOD = "tensorflow/serving/predict"
+# signature name -> Signature of the leased version; raises FailedPrecondition for unknown names
+SignatureLookup = Callable[[str], Signature]
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """A predict request as a front end decoded it (not yet validated)."""
+
+    inputs: Mapping[str, np.ndarray]
+    signature_name: str = ""
+    output_filter: Sequence[str] = ()
+
+
+# A front end's decoder: given the leased version's signatures, the request's inputs.
+Decoder = Callable[[SignatureLookup], Decoded]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,8 +50,7 @@ class Prediction:
 @dataclasses.dataclass(frozen=True)
 class Metadata:
     version: int
-    inputs: Mapping[str, TensorSpec]
-    outputs: Mapping[str, TensorSpec]
+    signatures: Mapping[str, Signature]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,30 +61,42 @@ class VersionStatus:
     error_message: str
 
 
-def _shape_text(shape: tuple[int, ...] | None) -> str:
-    return "any shape" if shape is None else str(list(shape))
+class Call:
+    """One request from a front end, from its first byte to its answer: what it asked for and
+    how it ended. Use as a context manager; an exception leaving it is its outcome."""
 
+    def __init__(self, protocol: str, method: str, name: str = "", started: float | None = None):
+        self.protocol = protocol
+        self.method = method
+        self.name = name
+        self.version: int | None = None  # the version asked for; None: the latest
+        self.started = time.perf_counter() if started is None else started
+        self.outcome: Code | None = None  # None: OK
 
-def _prepare_inputs(
-    inputs: Mapping[str, np.ndarray], specs: Mapping[str, TensorSpec], where: str
-) -> dict[str, np.ndarray]:
-    check_input_names(inputs, specs, where)
-    prepared = {}
-    for name, array in inputs.items():
-        spec = specs[name]
-        if array.dtype != spec.dtype:
-            if not can_convert(array.dtype, spec.dtype):
-                raise InvalidInput(
-                    f"{where}: input {name!r} expects dtype {tf_name(spec.dtype)}, got {tf_name(array.dtype)}"
-                )
-            array = array.astype(spec.dtype)
-        if not spec.accepts_shape(array.shape):
-            raise InvalidInput(
-                f"{where}: input {name!r} expects shape {_shape_text(spec.shape)} (-1: any size), "
-                f"got {list(array.shape)}"
+    def __enter__(self) -> Call:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        if exc is not None:
+            self.outcome = code_of(exc)
+            if self.outcome is Code.INTERNAL and not hasattr(exc, "code"):
+                log.error("%s %s model=%s: unexpected error", self.protocol, self.method, self.name, exc_info=exc)
+        self.finish()
+
+    def finish(self) -> None:
+        """Record the request (DEBUG log line): protocol, method, model, version, outcome, time."""
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s model=%s version=%s status=%s time=%.2f ms",
+                self.protocol,
+                self.method,
+                self.name,
+                self.version if self.version is not None else "latest",
+                "OK" if self.outcome is None else self.outcome.name,
+                (time.perf_counter() - self.started) * 1000,
             )
-        prepared[name] = array
-    return prepared
 
 
 class Service:
@@ -74,37 +105,27 @@ class Service:
     def __init__(self, store: ModelStore):
         self.store = store
 
-    def predict(
-        self,
-        name: str,
-        version: int | None,
-        inputs: Mapping[str, np.ndarray],
-        output_filter: Sequence[str] = (),
-        signature_name: str = "",
-        deadline: float | None = None,
-    ) -> Prediction:
+    def predict(self, name: str, version: int | None, decode: Decoder, deadline: float | None = None) -> Prediction:
         """Run one request; raise a ServingError subclass for anything the client must fix.
 
+        The version is leased once: decoding, validation and inference all see the same one.
         deadline (a time.monotonic() value) bounds the wait for a free infer request."""
-        check_signature(signature_name)
         with self.store.lease(name, version) as served:
-            engine = served.engine
-            assert engine is not None  # a leased version is AVAILABLE and keeps its engine
+            compiled = served.compiled
+            assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
+            signatures = compiled.signatures
+            request = decode(lambda signature_name: find_signature(signatures, signature_name))
+            signature = find_signature(signatures, request.signature_name)
             where = f"model {name} version {served.version}"
-            prepared = _prepare_inputs(inputs, engine.inputs, where)
-            unknown = sorted(set(output_filter) - set(engine.outputs))
-            if unknown:
-                raise InvalidInput(
-                    f"{where}: output_filter names unknown output(s) {unknown}; outputs: {sorted(engine.outputs)}"
-                )
-            wanted: Iterable[str] = dict.fromkeys(output_filter) if output_filter else engine.outputs
-            return Prediction(served.version, engine.infer(prepared, wanted, deadline))
+            inputs = validate_inputs(request.inputs, signature.inputs, where)
+            wanted = check_output_filter(request.output_filter, signature.outputs, where)
+            return Prediction(served.version, compiled.infer(inputs, wanted, deadline))
 
     def metadata(self, name: str, version: int | None) -> Metadata:
         with self.store.lease(name, version) as served:
-            engine = served.engine
-            assert engine is not None
-            return Metadata(served.version, engine.inputs, engine.outputs)
+            compiled = served.compiled
+            assert compiled is not None
+            return Metadata(served.version, compiled.signatures)
 
     def status(self, name: str, version: int | None) -> list[VersionStatus]:
         return [
@@ -116,25 +137,3 @@ class Service:
             )
             for s in self.store.status(name, version)
         ]
-
-
-def check_signature(signature_name: str) -> None:
-    """Only the default signature exists; an empty name means it too."""
-    if signature_name not in ("", SIGNATURE):
-        raise FailedPrecondition(
-            f'Serving signature key "{signature_name}" not found; the only signature is "{SIGNATURE}"'
-        )
-
-
-def log_request(protocol: str, method: str, name: str, version: int | None, code: str, started: float) -> None:
-    """DEBUG line per request: protocol, method, model, version, outcome, processing time."""
-    if log.isEnabledFor(logging.DEBUG):
-        log.debug(
-            "%s %s model=%s version=%s status=%s time=%.2f ms",
-            protocol,
-            method,
-            name,
-            version if version is not None else "latest",
-            code,
-            (time.perf_counter() - started) * 1000,
-        )

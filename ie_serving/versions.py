@@ -1,14 +1,25 @@
-"""Version policies as pure functions: the versions on storage in, the versions to serve out.
-
-Kept free of I/O and threads so that every rule can be tested with plain lists.
+"""Version states, version policies and the availability rule, as pure functions over
+snapshots of a model's versions: the versions on storage in, the versions to load and unload
+out. Kept free of I/O and threads so that every rule can be tested with plain lists.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 from collections.abc import Iterable, Mapping
 
 from ie_serving.errors import ConfigError
+
+
+class State(enum.IntEnum):
+    """TF Serving's ModelVersionStatus.State values."""
+
+    START = 10
+    LOADING = 20
+    AVAILABLE = 30
+    UNLOADING = 40
+    END = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,16 +73,40 @@ def parse_policy(value: object, field: str = "model_version_policy") -> VersionP
 
 
 @dataclasses.dataclass(frozen=True)
+class VersionSnapshot:
+    """What the availability rule knows of one version of a model."""
+
+    version: int
+    on_storage: bool  # listed under the base path now, in a format that can be loaded
+    state: State | None = None  # None: no load attempt yet
+    blocked: bool = False  # its last load failed and is not tried again now
+
+
+@dataclasses.dataclass(frozen=True)
 class Plan:
-    """What a reconciliation step does: load these versions first, then unload those."""
+    """What a reconciliation step does: load these versions, or else unload those."""
 
-    load: tuple[int, ...]
-    unload: tuple[int, ...]
+    load: tuple[int, ...] = ()
+    unload: tuple[int, ...] = ()
 
 
-def plan_changes(serving: Iterable[int], wanted: Iterable[int]) -> Plan:
-    """Availability-preserving plan: new wanted versions are loaded before versions no
-    longer wanted are unloaded, so a model is never left without a served version
-    during a swap (TF Serving's AvailabilityPreservingPolicy)."""
-    serving_set, wanted_set = set(serving), set(wanted)
-    return Plan(load=tuple(sorted(wanted_set - serving_set)), unload=tuple(sorted(serving_set - wanted_set)))
+def plan_changes(snapshots: Iterable[VersionSnapshot], policy: VersionPolicy) -> Plan:
+    """The next step of the availability rule (TF Serving's AvailabilityPreservingPolicy):
+
+    - the policy chooses among the versions on storage that are not blocked;
+    - wanted versions not yet serving are loaded first, and nothing is unloaded in that step
+      (so a swap never leaves the model without a served version);
+    - once nothing is left to load, serving versions no longer wanted are unloaded, except when
+      none of the wanted ones serves while the policy still aspires to versions that failed:
+      a new version that failed to load never takes the last serving one down with it.
+    An empty plan means the model is in step with storage."""
+    snapshots = list(snapshots)
+    on_storage = {s.version for s in snapshots if s.on_storage}
+    wanted = policy.select({s.version for s in snapshots if s.on_storage and not s.blocked})
+    serving = {s.version for s in snapshots if s.state in (State.LOADING, State.AVAILABLE)}
+    load = wanted - serving
+    if load:
+        return Plan(load=tuple(sorted(load)))
+    if not serving & wanted and policy.select(on_storage):
+        return Plan()
+    return Plan(unload=tuple(sorted(serving - wanted)))

@@ -13,7 +13,7 @@ from ie_serving.protos.tensorflow_serving.apis import (
     predict_pb2,
     prediction_service_pb2_grpc,
 )
-from ie_serving.tensors import to_numpy, to_proto
+from ie_serving.tensor_proto import to_numpy, to_proto
 
 
 class RawClient:

@@ -10,7 +10,7 @@ import numpy as np
 import openvino as ov
 from openvino import opset13 as ops
 
-from ie_serving.engine import CPU_DEFAULTS
+from ie_serving.compile_policy import CPU_DEFAULTS
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 

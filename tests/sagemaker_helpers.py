@@ -21,7 +21,7 @@ ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 
 
 class ServeProcess:
-    """`python -m ie_serving.sagemaker` (the `serve` script) with SM_MODEL_DIR and free ports."""
+    """`python -m serve` (the `serve` script) with SM_MODEL_DIR and free ports."""
 
     def __init__(self, model_dir: pathlib.Path, log_path: pathlib.Path, env: dict[str, str] | None = None):
         self.http_port, self.grpc_port = free_port(), free_port()
@@ -39,7 +39,7 @@ class ServeProcess:
         }
         python = full_env.pop("SERVE_PYTHON", sys.executable)
         self.process = subprocess.Popen(
-            [python, "-m", "ie_serving.sagemaker"], stdout=self._log, stderr=subprocess.STDOUT, env=full_env
+            [python, "-m", "serve"], stdout=self._log, stderr=subprocess.STDOUT, env=full_env
         )
 
     def wait_ready(self, timeout: float = 60.0, status: int = 200) -> ServeProcess:

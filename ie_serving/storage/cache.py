@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 
 from ie_serving.errors import StorageError
-from ie_serving.storage import VersionListing
+from ie_serving.storage.listing import VersionListing
 
 log = logging.getLogger(__name__)
 

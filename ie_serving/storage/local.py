@@ -6,7 +6,7 @@ import os
 import pathlib
 
 from ie_serving.errors import StorageError
-from ie_serving.storage import VersionListing
+from ie_serving.storage.listing import VersionListing
 
 
 def _local_path(base_path: str) -> pathlib.Path:

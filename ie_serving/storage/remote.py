@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ie_serving.storage import VersionListing
+from ie_serving.storage.listing import VersionListing
 
 
 def redact(text: str) -> str:

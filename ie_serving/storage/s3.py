@@ -17,8 +17,8 @@ import botocore.exceptions
 from botocore import UNSIGNED
 
 from ie_serving.errors import StorageError
-from ie_serving.storage import VersionListing
 from ie_serving.storage.cache import VersionCache
+from ie_serving.storage.listing import VersionListing
 from ie_serving.storage.remote import group_versions, redact, split_url
 
 CHUNK_BYTES = 8 * 1024 * 1024

@@ -52,8 +52,8 @@ def test_one_store_in_one_process_serves_both_protocols(tmp_path):
     assert server.stop() == 0
     log = server.log()
     assert log.count("model scale version 2: loading") == 1, log  # one store loaded it once for both
-    grpc_pid = re.search(r"INFO (\d+) ie_serving.server: gRPC TF Serving API listening", log)
-    rest_pid = re.search(r"INFO (\d+) ie_serving.rest_server: REST TF Serving API listening", log)
+    grpc_pid = re.search(r"INFO (\d+) ie_serving.runtime: gRPC TF Serving API listening", log)
+    rest_pid = re.search(r"INFO (\d+) ie_serving.hosting: REST TF Serving API listening", log)
     assert grpc_pid and rest_pid and grpc_pid.group(1) == rest_pid.group(1), log
     assert "shutting down: finishing in-flight requests" in log and "stopped" in log
 

@@ -84,7 +84,7 @@ def test_predict_script_with_each_sample_payload(local_server: dict, payload: st
 
 def test_predict_script_with_content_type_and_accept(local_server: dict) -> None:
     done = subprocess.run(
-        ["local_test/predict.sh", "--no-docker", "local_test/test_dir/payload.csv", "text/csv", "application/x-npy"],
+        ["local_test/predict.sh", "--no-docker", "local_test/payloads/payload.csv", "text/csv", "application/x-npy"],
         cwd=REPO,
         env=local_server,
         capture_output=True,
@@ -92,7 +92,7 @@ def test_predict_script_with_content_type_and_accept(local_server: dict) -> None
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(np.load(io.BytesIO(done.stdout[:-1]), allow_pickle=False), X * 2 + 1)
     refused = subprocess.run(
-        ["local_test/predict.sh", "local_test/test_dir/payload.json", "text/plain"],
+        ["local_test/predict.sh", "local_test/payloads/payload.json", "text/plain"],
         cwd=REPO,
         env=local_server,
         capture_output=True,

@@ -9,8 +9,8 @@ import pathlib
 import pytest
 
 from ie_serving.errors import ConfigError
-from ie_serving.sagemaker import layout, memory, settings
-from ie_serving.sagemaker.confine import Refused
+from serve import layout, memory, settings
+from serve.model_names import Refused
 
 MB = 1024 * 1024
 

@@ -13,7 +13,7 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _commands() -> list[list[str]]:
-    section = (REPO / "README.md").read_text().split("### Autoscaling\n", 1)[1]
+    section = (REPO / "docs" / "sagemaker.md").read_text().split("### Autoscaling\n", 1)[1]
     block = re.search(r"```bash\n(.*?)```", section, re.S).group(1).replace("\\\n", " ")
     return [shlex.split(line) for line in block.splitlines() if line.strip()]
 

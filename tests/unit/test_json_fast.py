@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ie_serving.dtypes import BFLOAT16
-from ie_serving.engine import TensorSpec
+from ie_serving.tensor_spec import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_fast import decode_floats
 from ie_serving.json_tensors import Format, decode_predict, may_hold_bools, parse_body

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ie_serving.engine import TensorSpec
+from ie_serving.tensor_spec import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
 

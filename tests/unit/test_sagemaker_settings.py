@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from ie_serving.errors import ConfigError
-from ie_serving.sagemaker import layout, settings
+from serve import layout, settings
 
 
 def test_defaults_are_aws_containers() -> None:
@@ -82,7 +82,7 @@ def test_an_empty_directory_is_refused(tmp_path: pathlib.Path) -> None:
 
 def test_invocations_answer_overload_with_503_and_otherwise_the_shared_table():
     from ie_serving.errors import Code
-    from ie_serving.sagemaker.routes import invocation_status
+    from serve.routes import invocation_status
 
     assert invocation_status(Code.RESOURCE_EXHAUSTED) == 503
     assert {invocation_status(c) for c in Code if c is not Code.RESOURCE_EXHAUSTED} == {

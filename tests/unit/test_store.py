@@ -10,7 +10,7 @@ import pytest
 
 from ie_serving.config import ModelConfig
 from ie_serving.errors import ServableNotFound, ServableUnavailable
-from ie_serving.storage import VersionListing
+from ie_serving.storage.listing import VersionListing
 from ie_serving.store import ModelStore, ServedVersion, State
 from ie_serving.versions import VersionPolicy
 from tests import models

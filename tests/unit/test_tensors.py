@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from ie_serving.dtypes import BFLOAT16, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
-from ie_serving.tensors import to_numpy, to_proto
+from ie_serving.tensor_proto import to_numpy, to_proto
 from tests.models import tensor_proto
 
 SERVED = list(TF_NAME_BY_NUMPY)

@@ -1,6 +1,7 @@
-"""Host the REST app with gunicorn: one gthread worker process with --rest_workers threads.
-The SageMaker `serve` entrypoint uses the same hosting with its own Hosting options (its app
-adds /ping and /invocations; more workers; a heartbeat timeout).
+"""Host an HTTP front end with gunicorn: `ie_serving --rest_port` (one gthread worker process
+with --rest_workers threads, the TF Serving REST app) and the SageMaker `serve` entrypoint
+(its own Hosting options: its app adds /ping and /invocations; more workers; a heartbeat
+timeout).
 
 The store, its poller and the gRPC server start inside that worker, before it answers its
 first REST request, so one ModelStore serves both protocols. gunicorn's master binds the
@@ -20,7 +21,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from flask import Flask
 from gunicorn import glogging
@@ -30,14 +31,20 @@ from gunicorn.arbiter import Arbiter
 from ie_serving.config import ServerConfig
 from ie_serving.errors import StorageError
 from ie_serving.rest_api import create_app
-
-if TYPE_CHECKING:
-    from ie_serving.server import Runtime
+from ie_serving.service import Service
 
 log = logging.getLogger(__name__)
 
 # A worker that exits with this code makes gunicorn's master stop instead of restarting it.
 _BOOT_FAILED = Arbiter.WORKER_BOOT_ERROR
+
+
+class Runtime(Protocol):
+    """What a started server gives its HTTP front end (runtime.Runtime)."""
+
+    service: Service
+
+    def stop(self, grace: float) -> None: ...
 
 
 class _GunicornLogger(glogging.Logger):

@@ -13,24 +13,17 @@ import os
 import pathlib
 import re
 
+from ie_serving.errors import Forbidden, InvalidInput
+
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 NAME_RULE = "1-128 characters from A-Z a-z 0-9 _ . -, starting with a letter or digit, no '..'"
 _MAX_URL = 4096
 
 
-class Refused(Exception):
-    """A multi-model request refused before anything is loaded: HTTP status and message."""
-
-    def __init__(self, status: int, message: str):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
 def check_name(name: object) -> str:
-    """The model name when it is safe; Refused(400) otherwise."""
+    """The model name when it is safe; InvalidInput otherwise."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or ".." in name:
-        raise Refused(400, f"model_name {name!r} is refused: expected {NAME_RULE}")
+        raise InvalidInput(f"model_name {name!r} is refused: expected {NAME_RULE}")
     return name
 
 
@@ -50,32 +43,31 @@ def _malformed(url: str) -> str | None:
 def resolve_url(root: pathlib.Path, url: object) -> pathlib.Path:
     """The model directory `url` names (absolute, or relative to root), resolved, inside root.
 
-    Refused(400) for a malformed url or one that is not a directory, Refused(403) when it or a
+    InvalidInput for a malformed url or one that is not a directory, Forbidden when it or a
     symlink in its tree leads outside the root."""
     if not isinstance(url, str) or not url.strip() or len(url) > _MAX_URL:
-        raise Refused(400, f"url {url!r} is refused: expected a directory path under {root}")
+        raise InvalidInput(f"url {url!r} is refused: expected a directory path under {root}")
     reason = _malformed(url)
     if reason:
-        raise Refused(400, f"url {url!r} is refused: {reason}")
+        raise InvalidInput(f"url {url!r} is refused: {reason}")
     real_root = root.resolve()
     candidate = pathlib.Path(url) if url.startswith("/") else root / url
     resolved = candidate.resolve()
     if resolved == real_root or not resolved.is_relative_to(real_root):
-        raise Refused(403, f"url {url!r} is refused: it leads to {resolved}, outside the model root {root}")
+        raise Forbidden(f"url {url!r} is refused: it leads to {resolved}, outside the model root {root}")
     if not resolved.is_dir():
-        raise Refused(400, f"url {url!r}: {resolved} is not a directory")
+        raise InvalidInput(f"url {url!r}: {resolved} is not a directory")
     _check_tree(real_root, resolved, url)
     return resolved
 
 
 def _check_tree(real_root: pathlib.Path, top: pathlib.Path, url: str) -> None:
-    """Refused(403) when any symlink below `top` resolves outside the root."""
+    """Forbidden when any symlink below `top` resolves outside the root."""
     for directory, subdirs, files in os.walk(top, followlinks=False):
         for entry in (*subdirs, *files):
             path = pathlib.Path(directory, entry)
             if path.is_symlink() and not path.resolve().is_relative_to(real_root):
-                raise Refused(
-                    403,
+                raise Forbidden(
                     f"url {url!r} is refused: {path.relative_to(top)} is a symlink to {path.resolve()}, "
                     f"outside the model root",
                 )

@@ -4,6 +4,7 @@ cleanly on SIGTERM or SIGINT."""
 from __future__ import annotations
 
 import logging
+import pathlib
 import signal
 import threading
 
@@ -14,21 +15,24 @@ from ie_serving.config import ServerConfig
 from ie_serving.engine import EngineOptions
 from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
-from ie_serving.rest_server import serve as serve_rest
+from ie_serving.hosting import serve as serve_http
+from ie_serving.reconcile import Poller, Reconciler
 from ie_serving.service import Service
 from ie_serving.storage import storage_for
-from ie_serving.store import ModelStore, Poller
+from ie_serving.storage.listing import Storage
+from ie_serving.store import ModelStore, ServedModel
+from ie_serving.versions import State
 
 log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """The store, its poller and the gRPC server of one serving process."""
+    """The store, its reconciler and poller, the service and the gRPC server of one serving process."""
 
-    def __init__(self, store: ModelStore, poller: Poller, grpc_server: grpc.Server):
-        self.store = store
-        self.service = Service(store)
+    def __init__(self, reconciler: Reconciler, poller: Poller, service: Service, grpc_server: grpc.Server):
+        self.reconciler = reconciler
         self.poller = poller
+        self.service = service
         self.grpc_server = grpc_server
 
     def stop(self, grace: float) -> None:
@@ -36,7 +40,7 @@ class Runtime:
         log.info("shutting down: finishing in-flight requests (grace %.0f s)", grace)
         self.poller.stop()
         self.grpc_server.stop(grace).wait()
-        self.store.unload_all()
+        self.reconciler.unload_all()
         log.info("stopped")
 
 
@@ -46,19 +50,23 @@ def start(config: ServerConfig) -> Runtime:
 
     Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
     keep_freed_memory()
-    store = ModelStore(
-        config.models,
-        lambda base_path: storage_for(base_path, config.model_cache_dir),
-        EngineOptions(config.max_queued_requests, config.compile_cache_dir),
-    )
+
+    def storage(base_path: str) -> Storage:
+        return storage_for(base_path, config.model_cache_dir)
+
+    store = ModelStore(tuple(ServedModel(model, storage(model.base_path)) for model in config.models))
+    reconciler = Reconciler(store, storage, EngineOptions(config.max_queued_requests, config.compile_cache_dir))
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
-    store.reconcile_all(fatal_storage_errors=True)
+    reconciler.reconcile_all(fatal_storage_errors=True)
     for model in store.models.values():
-        if not any(s.state.name == "AVAILABLE" for s in model.versions.values()):
-            log.warning("model %s: no version AVAILABLE after the first load attempt", model.config.name)
+        if not any(s.state == State.AVAILABLE for s in model.versions.values()):
+            log.warning(
+                "model %s: no version AVAILABLE after the first load attempt%s", model.config.name, _hint(model)
+            )
+    service = Service(store)
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
-        Service(store), config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024, tls
+        service, config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024, tls
     )
     log.info(
         "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s)",
@@ -66,13 +74,21 @@ def start(config: ServerConfig) -> Runtime:
         config.grpc_workers,
         ", TLS" if tls else "",
     )
-    poller = Poller(store, config.poll_wait_seconds)
+    poller = Poller(reconciler, config.poll_wait_seconds)
     poller.start()
     if config.poll_wait_seconds > 0:
         log.info("polling model base paths every %s s", config.poll_wait_seconds)
     else:
         log.info("model polling is off (file_system_poll_wait_seconds 0)")
-    return Runtime(store, poller, grpc_server)
+    return Runtime(reconciler, poller, service, grpc_server)
+
+
+def _hint(model: ServedModel) -> str:
+    """Why a model may have no version: a local base path that is itself a version directory."""
+    path = pathlib.Path(model.config.base_path.removeprefix("file://"))
+    if "://" not in model.config.base_path and path.name.isdigit():
+        return f"; {path} looks like a version directory itself: give its parent, {path.parent}, as the base path"
+    return ""
 
 
 def serve_forever(config: ServerConfig) -> int:
@@ -80,7 +96,7 @@ def serve_forever(config: ServerConfig) -> int:
 
     With a REST port, gunicorn hosts the REST app and runs `start` in its worker process."""
     if config.rest_port:
-        return serve_rest(config, start, config.shutdown_grace_seconds)
+        return serve_http(config, start, config.shutdown_grace_seconds)
     try:
         runtime = start(config)
     except StorageError as exc:

@@ -15,11 +15,11 @@ from collections.abc import Mapping
 import numpy as np
 import orjson
 
-from ie_serving.engine import TensorSpec
-from ie_serving.errors import InvalidInput
+from ie_serving.errors import InvalidInput, NotAcceptable, UnsupportedMediaType
+from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import Format, encode_predict, may_hold_bools, parse_body, to_array
-from ie_serving.rest_api import predict_document, predict_json
-from ie_serving.service import Prediction, Service
+from ie_serving.service import Decoded, SignatureLookup
+from ie_serving.tensor_spec import TensorSpec
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -28,14 +28,6 @@ NPY = "application/x-npy"
 NPZ = "application/x-npz"
 REQUEST_TYPES = (JSON, JSONLINES, CSV, NPY, NPZ)
 ANSWER_TYPES = (JSON, JSONLINES, NPY, NPZ, CSV)
-
-
-class UnsupportedMediaType(Exception):
-    """A Content-Type /invocations does not read (HTTP 415, outside the TF Serving code table)."""
-
-
-class NotAcceptable(Exception):
-    """An Accept header naming no type /invocations writes (HTTP 406)."""
 
 
 def media_type(header: str | None) -> str:
@@ -103,26 +95,43 @@ def _shaped_rows(name: str, rows: list, spec: TensorSpec) -> np.ndarray:
     return array
 
 
-def predict(
-    service: Service, name: str, version: int | None, content_type: str, body: bytes
-) -> tuple[Format, Prediction]:
-    """Decode the body by its content type and run it; the format says how JSON answers look."""
+class _JsonLines(JsonPredictBody):
+    """application/jsonlines: one instance per line."""
+
+    def __call__(self, signature_of: SignatureLookup) -> Decoded:
+        instances = [parse_body(line) for line in self.body.splitlines() if line.strip()]
+        return self.decode_document({"instances": instances}, signature_of, may_hold_bools(self.body))
+
+
+class _TensorBody:
+    """application/x-npz (named tensors, answered in the column format), application/x-npy and
+    text/csv (the one input of a single-input model, answered in the row format)."""
+
+    def __init__(self, content_type: str, body: bytes):
+        self.content_type = content_type
+        self.body = body
+        self.form = Format.COLUMN if content_type == NPZ else Format.ROW
+
+    def __call__(self, signature_of: SignatureLookup) -> Decoded:
+        if self.content_type == NPZ:
+            return Decoded(_load_npz(self.body))
+        specs = signature_of("").inputs
+        name = _single_input(specs, self.content_type)
+        if self.content_type == NPY:
+            return Decoded({name: _load_npy(self.body)})
+        return Decoded({name: _shaped_rows(name, _csv_rows(self.body), specs[name])})
+
+
+def decoder(content_type: str, body: bytes) -> JsonPredictBody | _TensorBody:
+    """The service Decoder for a body of `content_type`; its `form` says how JSON answers look.
+    UnsupportedMediaType for a type /invocations does not read."""
     if content_type not in REQUEST_TYPES:
         raise UnsupportedMediaType(f"Content-Type {content_type!r}: expected one of {', '.join(REQUEST_TYPES)}")
     if content_type == JSON:
-        return predict_json(service, name, version, body, bare_value_is_instances=True)
+        return JsonPredictBody(body, bare_value_is_instances=True)
     if content_type == JSONLINES:
-        instances = [parse_body(line) for line in body.splitlines() if line.strip()]
-        return predict_document(service, name, version, {"instances": instances}, may_hold_bools(body))
-    if content_type == NPZ:  # named tensors, as the column format: the JSON answer is `outputs`
-        return Format.COLUMN, service.predict(name, version, _load_npz(body))
-    specs = service.metadata(name, version).inputs
-    input_name = _single_input(specs, content_type)
-    if content_type == NPY:
-        inputs = {input_name: _load_npy(body)}
-    else:
-        inputs = {input_name: _shaped_rows(input_name, _csv_rows(body), specs[input_name])}
-    return Format.ROW, service.predict(name, version, inputs)
+        return _JsonLines(body)
+    return _TensorBody(content_type, body)
 
 
 def _single_output(outputs: Mapping[str, np.ndarray], accept: str) -> np.ndarray:

@@ -5,7 +5,8 @@
 X-Amzn-SageMaker-Custom-Attributes (tfs-model-name; also tfs-model-version, tfs-method),
 decodes the body by Content-Type (content.py), runs the protocol-free Service and answers in
 the Accept type; custom handlers wrap that when present.
-Failures answer TF Serving's `{"error": message}` with the status of errors.Code.
+Failures answer TF Serving's `{"error": message}` through the errors table, with 503 for
+RESOURCE_EXHAUSTED (STATUS_OVERRIDES).
 """
 
 from __future__ import annotations
@@ -14,19 +15,19 @@ import dataclasses
 import io
 import logging
 import re
-import time
 from collections.abc import Callable
 
 import grpc
-import orjson
 from flask import Blueprint, Flask, Response, request
 
-from ie_serving.errors import Code, InvalidInput, ServingError, Unimplemented
+from ie_serving import http_common
+from ie_serving.errors import Code, InferenceFailed, InvalidInput, ServingError, Unimplemented, answer
+from ie_serving.http_common import error_response, read_body, started
 from ie_serving.json_tensors import encode_predict
-from ie_serving.rest_api import BODY_LIMIT_SETTING, create_app, read_body
-from ie_serving.sagemaker import content
-from ie_serving.sagemaker.handlers import Answer, Context, CustomCode
-from ie_serving.service import Service, log_request
+from ie_serving.rest_api import EXPECTED_ROUTES, create_app
+from ie_serving.service import Call, Service
+from serve import content
+from serve.custom_code import Answer, Context, CustomCode
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +43,6 @@ class Target:
     name: str
     version: int | None
     method: str
-
-
-def _json_error(status: int, message: str) -> Response:
-    return Response(orjson.dumps({"error": message}), status=status, mimetype="application/json")
 
 
 def target(header: str | None, default_model: str | None, models: list[str], model: str | None = None) -> Target:
@@ -67,10 +64,9 @@ def target(header: str | None, default_model: str | None, models: list[str], mod
     return Target(name, version or None, method)  # 0 means the latest, as for gRPC clients
 
 
-def invocation_status(code: Code) -> int:
-    """The HTTP status /invocations answers: the shared table's, except that an overloaded
-    server answers 503, which SageMaker reads as "retry this instance later", not 429."""
-    return 503 if code is Code.RESOURCE_EXHAUSTED else code.http_status
+# An overloaded server answers 503, which SageMaker reads as "retry this instance later", not 429.
+STATUS_OVERRIDES = {Code.RESOURCE_EXHAUSTED: 503}
+ROUTES_HINT = f"expected GET /ping, POST /invocations, or TF Serving's REST API: {EXPECTED_ROUTES}"
 
 
 class _Invocations:
@@ -91,67 +87,56 @@ class _Invocations:
         """POST /invocations: the model of X-Amzn-SageMaker-Target-Model when sent."""
         return self.invoke(request.headers.get(TARGET_MODEL_HEADER) or None)
 
-    def invoke(self, model: str | None) -> Response:
-        """Answer the request for `model` (None: from the custom attributes or the default)."""
-        started = time.perf_counter()
-        name, version, outcome = "", None, "OK"
+    def invoke(self, model: str | None, known: Callable[[str], object] | None = None) -> Response:
+        """Answer the request for `model` (None: from the custom attributes or the default);
+        `known(name)` raises first when the model may not be invoked (multi-model: not loaded)."""
         try:
-            chosen = target(
-                request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models), model
-            )
-            name, version = chosen.name, chosen.version
-            body = read_body()
-            if self.code is not None:
-                return self._custom(chosen, body)
-            kind = content.answer_type(request.headers.get("Accept"))
-            form, result = content.predict(
-                self.service, name, version, content.media_type(request.content_type) or content.JSON, body
-            )
-            return Response(content.encode(form, result.outputs, kind), mimetype=kind)
-        except ServingError as exc:
-            outcome = exc.code.name
-            return _json_error(invocation_status(exc.code), exc.message)
-        except content.UnsupportedMediaType as exc:
-            outcome = "UNSUPPORTED_MEDIA_TYPE"
-            return _json_error(415, str(exc))
-        except content.NotAcceptable as exc:
-            outcome = "NOT_ACCEPTABLE"
-            return _json_error(406, str(exc))
-        finally:
-            log_request("sagemaker", "Invocations", name, version, outcome, started)
+            with Call("sagemaker", "Invocations", started=started()) as call:
+                chosen = target(
+                    request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models), model
+                )
+                call.name, call.version = chosen.name, chosen.version
+                if known is not None:
+                    known(chosen.name)
+                body = read_body()
+                if self.code is not None:
+                    return self._custom(chosen, body)
+                kind = content.answer_type(request.headers.get("Accept"))
+                decoder = content.decoder(_content_type(), body)
+                result = self.service.predict(chosen.name, chosen.version, decoder)
+                return Response(content.encode(decoder.form, result.outputs, kind), mimetype=kind)
+        except Exception as exc:  # every failure is answered; a bug fails this request only
+            return error_response(exc, STATUS_OVERRIDES)
 
-    def _model_answer(self, chosen: Target, content_type: str, body: bytes) -> Answer:
-        """The model's JSON answer, or its error, as an output handler receives it."""
-        try:
-            form, result = content.predict(self.service, chosen.name, chosen.version, content_type, body)
-            return Answer(200, encode_predict(form, result.outputs))
-        except ServingError as exc:
-            return Answer(invocation_status(exc.code), orjson.dumps({"error": exc.message}))
+    def _predict_json(self, chosen: Target, content_type: str, body: bytes) -> bytes:
+        """The model's JSON answer for a body of `content_type`."""
+        decoder = content.decoder(content_type, body)
+        result = self.service.predict(chosen.name, chosen.version, decoder)
+        return encode_predict(decoder.form, result.outputs)
 
     def _custom(self, chosen: Target, body: bytes) -> Response:
-        """Run the custom handlers; one that raises is a 500 naming its exception."""
+        """Run the custom handlers. The model's failure reaches an output_handler as its answer,
+        and is the request's answer without one; a handler that raises is a 500 naming its exception."""
         code = self.code
         assert code is not None
         context = self._context(chosen)
-        try:
-            if code.handler is not None:
-                answer_body, answer_type = code.handler(io.BytesIO(body), context)
-            else:
-                if code.input_handler is not None:
-                    request_body = code.input_handler(io.BytesIO(body), context)
-                    if isinstance(request_body, str):
-                        request_body = request_body.encode()
-                    answer = self._model_answer(chosen, content.JSON, request_body)
-                else:
-                    answer = self._model_answer(chosen, context.request_content_type, body)
-                if code.output_handler is None:
-                    return Response(answer.content, status=answer.status_code, mimetype=content.JSON)
-                answer_body, answer_type = code.output_handler(answer, context)
-        except content.UnsupportedMediaType as exc:
-            return _json_error(415, str(exc))
-        except Exception as exc:
-            log.exception("custom handler failed for model %s", chosen.name)
-            return _json_error(Code.INTERNAL.http_status, f"{type(exc).__name__}: {exc}")
+        if code.input_handler is not None:
+            request_body = _run_handler(code.input_handler, io.BytesIO(body), context)
+            request_body = request_body.encode() if isinstance(request_body, str) else request_body
+            request_type = content.JSON
+        else:
+            request_body, request_type = body, context.request_content_type
+        if code.handler is not None:
+            answer_body, answer_type = _run_handler(code.handler, io.BytesIO(body), context)
+        elif code.output_handler is None:
+            return Response(self._predict_json(chosen, request_type, request_body), mimetype=content.JSON)
+        else:
+            try:
+                model_answer = Answer(200, self._predict_json(chosen, request_type, request_body))
+            except ServingError as exc:
+                failure = answer(exc, STATUS_OVERRIDES)
+                model_answer = Answer(failure.http_status, failure.json_body())
+            answer_body, answer_type = _run_handler(code.output_handler, model_answer, context)
         return Response(answer_body, mimetype=answer_type)
 
     def _context(self, chosen: Target) -> Context:
@@ -164,10 +149,25 @@ class _Invocations:
             grpc_port=self.grpc_port,
             channel=self.channel,
             custom_attributes=request.headers.get(ATTRIBUTES_HEADER),
-            request_content_type=content.media_type(request.content_type) or content.JSON,
+            request_content_type=_content_type(),
             accept_header=request.headers.get("Accept") or content.JSON,
             content_length=request.content_length,
         )
+
+
+def _content_type() -> str:
+    return content.media_type(request.content_type) or content.JSON
+
+
+def _run_handler(handler: Callable, data: object, context: Context):  # noqa: ANN202 (whatever the handler returns)
+    """Call custom code; anything it raises becomes InferenceFailed (500) naming the exception."""
+    try:
+        return handler(data, context)
+    except Exception as exc:
+        log.exception(
+            "custom handler %s failed for model %s", getattr(handler, "__name__", handler), context.model_name
+        )
+        raise InferenceFailed(f"{type(exc).__name__}: {exc}") from None
 
 
 def create_sagemaker_app(
@@ -176,12 +176,12 @@ def create_sagemaker_app(
     default_model: str | None,
     code: CustomCode | None,
     ports: tuple[int, int],
-    multi_model: Callable[[Callable[[str], Response]], Blueprint] | None = None,
+    multi_model: Callable[[Callable[..., Response]], Blueprint] | None = None,
 ) -> Flask:
     """The TF Serving REST app with SageMaker's /ping and /invocations added as a blueprint;
     `multi_model(invoke)` makes the /models blueprint, given how to answer for one model."""
-    app = create_app(service, max_body_mb)
-    app.config[BODY_LIMIT_SETTING] = "SAGEMAKER_MAX_PAYLOAD_IN_MB"
+    app = create_app(service, max_body_mb, "SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    app.config[http_common.ROUTES_HINT] = ROUTES_HINT
     routes = _Invocations(service, default_model, code, ports)
     blueprint = Blueprint("sagemaker", __name__)
     blueprint.add_url_rule("/ping", "ping", routes.ping, methods=["GET"])

@@ -24,11 +24,13 @@ import orjson
 from flask import Blueprint, Response, request
 
 from ie_serving.config import ModelConfig
-from ie_serving.errors import ServableNotFound, StorageError
-from ie_serving.rest_api import read_body
-from ie_serving.sagemaker import layout, memory
-from ie_serving.sagemaker.confine import Refused, check_name, resolve_url
-from ie_serving.store import ModelStore, State
+from ie_serving.errors import AlreadyExists, InvalidInput, LoadFailed, ServableNotFound, StorageError
+from ie_serving.http_common import error_response, json_response, read_body, started
+from ie_serving.reconcile import Reconciler
+from ie_serving.service import Call
+from ie_serving.versions import State
+from serve import layout, memory
+from serve.model_names import check_name, resolve_url
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +45,11 @@ class Loaded:
     need_bytes: int
 
 
-def _json(body: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(body), status=status, mimetype="application/json")
-
-
 def _page_size(text: str | None) -> int | None:
     if text is None:
         return None
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise Refused(400, f"max_results: expected an integer 1-{MAX_PAGE}, got {text!r}")
+        raise InvalidInput(f"max_results: expected an integer 1-{MAX_PAGE}, got {text!r}")
     return int(text)
 
 
@@ -60,13 +58,14 @@ class MultiModel:
 
     def __init__(
         self,
-        store: ModelStore,
+        reconciler: Reconciler,
         root: pathlib.Path,
         max_memory_mb: int | None,
         nireq: int | None,
-        invoke: Callable[[str], Response],
+        invoke: Callable[[str, Callable[[str], object]], Response],
     ):
-        self.store = store
+        self.reconciler = reconciler
+        self.store = reconciler.store
         self.root = root
         self.max_memory_mb = max_memory_mb
         self.nireq = nireq
@@ -79,18 +78,17 @@ class MultiModel:
         try:
             document = orjson.loads(read_body())
         except orjson.JSONDecodeError as exc:
-            raise Refused(400, f'body is not JSON ({exc}); expected {{"model_name": ..., "url": ...}}') from None
+            raise InvalidInput(f'body is not JSON ({exc}); expected {{"model_name": ..., "url": ...}}') from None
         if not isinstance(document, dict) or not {"model_name", "url"} <= set(document):
-            raise Refused(400, 'body: expected {"model_name": NAME, "url": DIRECTORY}')
+            raise InvalidInput('body: expected {"model_name": NAME, "url": DIRECTORY}')
         name = check_name(document["model_name"])
         path = resolve_url(self.root, document["url"])
         with self._lock:
             if name in self._loaded or name in self.store.models:
-                raise Refused(409, f"model {name} is already loaded; unload it first (DELETE /models/{name})")
+                raise AlreadyExists(f"model {name} is already loaded; unload it first (DELETE /models/{name})")
             first = layout.served_dir(path)
             if first is None:
-                raise Refused(
-                    400,
+                raise InvalidInput(
                     f"url {document['url']!r} holds no model: expected numeric version directories "
                     "holding model.xml + model.bin, or bare .xml + .bin files",
                 )
@@ -100,20 +98,20 @@ class MultiModel:
             self._add(name, path, need)
             self._loaded[name] = Loaded(document["url"], need)
         log.info("multi-model: loaded %s from %s (about %.1f MB)", name, path, need / 1024 / 1024)
-        return _json({"modelName": name, "modelUrl": document["url"], "status": "loaded"})
+        return json_response({"modelName": name, "modelUrl": document["url"], "status": "loaded"})
 
     def _add(self, name: str, path: pathlib.Path, need: int) -> None:
         """Into the store, after its first load attempt; out again (500) when nothing loaded."""
         base_path = layout.base_path(path, name, self.staging)
         assert base_path is not None  # served_dir found a model there
         try:
-            model = self.store.add_model(ModelConfig(name=name, base_path=base_path, nireq=self.nireq))
+            model = self.reconciler.add_model(ModelConfig(name=name, base_path=base_path, nireq=self.nireq))
         except StorageError as exc:
-            raise Refused(400, f"model {name}: {exc}") from None
+            raise InvalidInput(f"model {name}: {exc}") from None
         if not any(s.state == State.AVAILABLE for s in model.versions.values()):
             errors = "; ".join(f"version {s.version}: {s.error[1]}" for s in model.versions.values() if s.error)
-            self.store.remove_model(name)
-            raise Refused(500, f"model {name} could not be loaded: {errors or 'no loadable version'}")
+            self.reconciler.remove_model(name)
+            raise LoadFailed(f"model {name} could not be loaded: {errors or 'no loadable version'}")
 
     def list(self) -> Response:
         size = _page_size(request.args.get("max_results"))
@@ -125,12 +123,12 @@ class MultiModel:
         answer: dict[str, object] = {"models": [{"modelName": n, "modelUrl": self._loaded[n].url} for n in page]}
         if len(page) < len(names):
             answer["nextPageToken"] = page[-1]
-        return _json(answer)
+        return json_response(answer)
 
     def _known(self, name: str) -> Loaded:
         loaded = self._loaded.get(check_name(name))
         if loaded is None:
-            raise Refused(404, f"model {name} is not loaded")
+            raise ServableNotFound(f"model {name} is not loaded")
         return loaded
 
     def describe(self, name: str) -> Response:
@@ -138,27 +136,42 @@ class MultiModel:
         try:
             versions = [{"version": s.version, "state": s.state.name} for s in self.store.status(name)]
         except ServableNotFound:  # unloaded since _known looked
-            raise Refused(404, f"model {name} is not loaded") from None
-        return _json({"modelName": name, "modelUrl": loaded.url, "versions": versions})
+            raise ServableNotFound(f"model {name} is not loaded") from None
+        return json_response({"modelName": name, "modelUrl": loaded.url, "versions": versions})
 
     def unload(self, name: str) -> Response:
         with self._lock:
             self._known(name)
-            self.store.remove_model(name)
+            self.reconciler.remove_model(name)
             del self._loaded[name]
         log.info("multi-model: unloaded %s", name)
-        return _json({"modelName": name, "status": "unloaded"})
+        return json_response({"modelName": name, "status": "unloaded"})
 
     def invoke(self, name: str) -> Response:
-        self._known(name)
-        return self.invoke_model(name)
+        return self.invoke_model(name, self._known)
+
+    def _answered(self, method: str, view: Callable[..., Response]) -> Callable[..., Response]:
+        """The view run inside a service Call (logged), its failures answered through the errors table."""
+
+        def run(**kwargs: str) -> Response:
+            try:
+                with Call("sagemaker", method, kwargs.get("name", ""), started=started()):
+                    return view(**kwargs)
+            except Exception as exc:  # every failure is answered; a bug fails this request only
+                return error_response(exc)
+
+        run.__name__ = view.__name__
+        return run
 
     def blueprint(self) -> Blueprint:
         routes = Blueprint("multi_model", __name__)
-        routes.add_url_rule("/models", "load", self.load, methods=["POST"])
-        routes.add_url_rule("/models", "list", self.list, methods=["GET"])
-        routes.add_url_rule("/models/<path:name>", "describe", self.describe, methods=["GET"])
-        routes.add_url_rule("/models/<path:name>", "unload", self.unload, methods=["DELETE"])
+        routes.add_url_rule("/models", "load", self._answered("LoadModel", self.load), methods=["POST"])
+        routes.add_url_rule("/models", "list", self._answered("ListModels", self.list), methods=["GET"])
+        routes.add_url_rule(
+            "/models/<path:name>", "describe", self._answered("DescribeModel", self.describe), methods=["GET"]
+        )
+        routes.add_url_rule(
+            "/models/<path:name>", "unload", self._answered("UnloadModel", self.unload), methods=["DELETE"]
+        )
         routes.add_url_rule("/models/<path:name>/invoke", "invoke", self.invoke, methods=["POST"])
-        routes.register_error_handler(Refused, lambda exc: _json({"error": exc.message}, exc.status))
         return routes

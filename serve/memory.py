@@ -13,7 +13,7 @@ import logging
 import pathlib
 import re
 
-from ie_serving.sagemaker.confine import Refused
+from ie_serving.errors import InsufficientMemory
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +37,14 @@ def available_bytes(meminfo: pathlib.Path = MEMINFO) -> int | None:
 
 
 def check(name: str, need: int, loaded: int, limit_mb: int | None, available: int | None) -> None:
-    """Refused(507) when `need` more bytes would pass the limit or the available memory."""
+    """InsufficientMemory when `need` more bytes would pass the limit or the available memory."""
     if limit_mb is not None and loaded + need > limit_mb * _MB:
-        raise Refused(
-            507,
+        raise InsufficientMemory(
             f"model {name} needs about {need / _MB:.1f} MB (2 x its files); loaded models hold about "
             f"{loaded / _MB:.1f} MB of SAGEMAKER_MAX_MODEL_MEMORY_MB={limit_mb}: unload a model first",
         )
     if available is not None and need > available:
-        raise Refused(
-            507,
+        raise InsufficientMemory(
             f"model {name} needs about {need / _MB:.1f} MB (2 x its files) but only "
             f"{available / _MB:.1f} MB are available (MemAvailable): unload a model first",
         )

@@ -2,7 +2,7 @@
 
 HTTP on SAGEMAKER_BIND_TO_PORT (/ping, /invocations and the TF Serving REST routes) and gRPC on
 SAGEMAKER_GRPC_PORT, one ModelStore per gunicorn worker, hosted by the same code as
-`ie_serving --rest_port` (rest_server.serve). With SAGEMAKER_MULTI_MODEL=true it starts with no
+`ie_serving --rest_port` (ie_serving.hosting). With SAGEMAKER_MULTI_MODEL=true it starts with no
 model and adds the /models routes (multi_model.py) over SAGEMAKER_MULTI_MODEL_DIR.
 Exit codes: 0 after SIGTERM, 1 when start-up fails, 2 for a bad environment variable or model
 directory.
@@ -15,11 +15,18 @@ import functools
 import logging
 import pathlib
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ie_serving.config import ServerConfig
 from ie_serving.errors import ConfigError
 from ie_serving.logs import setup_logging
-from ie_serving.sagemaker import handlers, layout, settings
+from serve import custom_code, layout, settings
+
+if TYPE_CHECKING:  # imported in the worker only: OpenVINO loads once settings are valid
+    from flask import Blueprint, Flask, Response
+
+    from ie_serving.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -27,18 +34,26 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 20.0
 
 
-def _app(runtime, config: ServerConfig, *, default_model: str | None, code_dir, env: settings.Settings):  # noqa: ANN001
+def _app(
+    runtime: Runtime,
+    config: ServerConfig,
+    *,
+    default_model: str | None,
+    code_dir: pathlib.Path | None,
+    env: settings.Settings,
+) -> Flask:
     """Runs in each worker: import the custom code there, then build the app."""
-    from ie_serving.sagemaker.multi_model import MultiModel
-    from ie_serving.sagemaker.routes import create_sagemaker_app
+    from serve.multi_model import MultiModel
+    from serve.routes import create_sagemaker_app
 
-    code = handlers.load(code_dir) if code_dir is not None else None
+    code = custom_code.load(code_dir) if code_dir is not None else None
     multi_model = None
     if env.multi_model:
 
-        def multi_model(invoke):  # noqa: ANN001, ANN202
-            store, root = runtime.service.store, env.multi_model_dir
-            return MultiModel(store, root, env.max_model_memory_mb, env.nireq, invoke).blueprint()
+        def multi_model(invoke: Callable[..., Response]) -> Blueprint:
+            return MultiModel(
+                runtime.reconciler, env.multi_model_dir, env.max_model_memory_mb, env.nireq, invoke
+            ).blueprint()
 
     ports = (config.rest_port, env.grpc_port)
     return create_sagemaker_app(runtime.service, config.rest_max_body_mb, default_model, code, ports, multi_model)
@@ -52,7 +67,7 @@ def _models(env: settings.Settings) -> tuple[layout.Layout, pathlib.Path | None]
             raise ConfigError(f"SAGEMAKER_MULTI_MODEL_DIR: {str(env.multi_model_dir)!r} is not a directory")
         return layout.Layout((), None), None
     code_dir = env.model_dir / "code"
-    handlers.prepare(code_dir)
+    custom_code.prepare(code_dir)
     return layout.resolve(env.model_dir, env.default_model_name, env.nireq), code_dir
 
 
@@ -71,16 +86,17 @@ def main() -> int:
         rest_workers=env.threads,
         rest_max_body_mb=env.max_payload_mb,
     )
-    from ie_serving.rest_server import Hosting, serve  # OpenVINO is imported only once settings are valid
-    from ie_serving.server import start
+    from ie_serving.hosting import Hosting, serve  # OpenVINO is imported only once settings are valid
+    from ie_serving.runtime import start
 
     hosting = Hosting(
         make_app=functools.partial(_app, default_model=models.default_model, code_dir=code_dir, env=env),
         workers=env.workers,
-        worker_class="ie_serving.sagemaker.worker.PingFirstWorker",
+        worker_class="serve.worker.PingFirstWorker",
         timeout=env.timeout_seconds,
         proc_name="serve",
         api_name="SageMaker HTTP (/ping, /invocations, TF Serving REST)",
     )
-    log.info("serve: %s", dataclasses.asdict(env))
+    # the default model as resolved from the model directory, not only the variable that may name it
+    log.info("serve: %s", {**dataclasses.asdict(env), "default_model_name": models.default_model})
     return serve(config, start, SHUTDOWN_GRACE_SECONDS, hosting)

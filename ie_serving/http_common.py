@@ -1,0 +1,97 @@
+"""What the HTTP front ends (TF Serving REST, SageMaker) share on top of Flask: a bounded
+request body, JSON answers, failures answered through the errors table, and Flask's own
+refusals (no route, method not allowed, body too large) answered and logged the same way."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import orjson
+from flask import Flask, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+
+from ie_serving import errors
+from ie_serving.service import Call
+
+# app.config keys: the setting that limits bodies (named in the 413 message), and the text
+# that tells a client which routes exist (added to 404 and 405 answers)
+BODY_LIMIT_SETTING = "IE_SERVING_BODY_LIMIT_SETTING"
+ROUTES_HINT = "IE_SERVING_ROUTES_HINT"
+
+
+def json_response(body: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+
+def error_response(exc: BaseException, overrides: Mapping[errors.Code, int] | None = None) -> Response:
+    """The answer to a request that raised `exc`: {"error": message} with the table's status."""
+    failure = errors.answer(exc, overrides)
+    response = Response(failure.json_body(), status=failure.http_status, mimetype="application/json")
+    if isinstance(exc, errors.MethodNotAllowed):
+        response.headers["Allow"] = ", ".join(exc.allowed)
+    return response
+
+
+def started() -> float:
+    """When the current request began (stamped before its view ran)."""
+    return g.get("ie_serving_started") or time.perf_counter()
+
+
+def read_body() -> bytes:
+    """The request body; PayloadTooLarge past the app's limit, also when it comes chunked."""
+    limit = request.max_content_length
+    try:
+        if request.content_length is not None or limit is None:
+            return request.get_data(cache=False)  # werkzeug refuses a declared length over the limit
+        body = request.environ["wsgi.input"].read(limit + 1)
+    except RequestEntityTooLarge:
+        raise _too_large() from None
+    if len(body) > limit:
+        raise _too_large()
+    return body
+
+
+def _too_large() -> errors.PayloadTooLarge:
+    limit = request.max_content_length or 0
+    sent = f"{request.content_length} bytes" if request.content_length is not None else "a body"
+    setting = current_app.config.get(BODY_LIMIT_SETTING, "--rest_max_body_mb")
+    return errors.PayloadTooLarge(f"Request body too large: sent {sent}, the limit is {limit} bytes ({setting})")
+
+
+def create_flask_app(max_body_mb: int, body_limit_setting: str, routes_hint: str) -> Flask:
+    """A Flask app whose own refusals answer JSON through the errors table and are logged as
+    requests ("http" protocol) with their true duration."""
+    app = Flask("ie_serving")
+    app.config["MAX_CONTENT_LENGTH"] = max_body_mb * 1024 * 1024
+    app.config[BODY_LIMIT_SETTING] = body_limit_setting
+    app.config[ROUTES_HINT] = routes_hint
+    app.before_request(_stamp)
+    app.register_error_handler(HTTPException, _http_error)
+    return app
+
+
+def _stamp() -> None:
+    g.ie_serving_started = time.perf_counter()
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """Flask's own refusals (no route, wrong method, body too large) as JSON errors."""
+    where = f"{request.method} {request.path}"
+    hint = current_app.config.get(ROUTES_HINT, "")
+    failure: errors.ServingError
+    if isinstance(exc, RequestEntityTooLarge):
+        failure = _too_large()
+    elif isinstance(exc, WerkzeugMethodNotAllowed):
+        failure = errors.MethodNotAllowed(f"{exc.name}: {where}; {hint}", tuple(exc.valid_methods or ()))
+    elif exc.code == 404:
+        failure = errors.ServableNotFound(f"{exc.name}: {where}; {hint}")
+    elif exc.code == 400:
+        failure = errors.InvalidInput(f"{exc.name}: {where}")
+    else:
+        failure = errors.ServingError(f"{exc.name}: {where}")
+    call = Call("http", where, started=started())
+    call.outcome = failure.code
+    call.finish()
+    return error_response(failure)

@@ -1,5 +1,0 @@
-import sys
-
-from ie_serving.sagemaker.main import main
-
-sys.exit(main())

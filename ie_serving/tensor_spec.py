@@ -1,0 +1,99 @@
+"""What a model offers clients, without OpenVINO: tensor specs, signatures, and the checks a
+request's inputs go through once, in the pipeline (service.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from ie_serving.dtypes import can_convert, tf_name
+from ie_serving.errors import FailedPrecondition, InvalidInput
+
+SIGNATURE = "serving_default"
+PREDICT_METHOD = "tensorflow/serving/predict"
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output as clients see it: name, numpy dtype, -1 for dynamic dims."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...] | None  # None: dynamic rank
+
+    def accepts_shape(self, shape: tuple[int, ...]) -> bool:
+        if self.shape is None:
+            return True
+        return len(shape) == len(self.shape) and all(
+            want == -1 or want == got for want, got in zip(self.shape, shape, strict=True)
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """One signature of a model version: its inputs and outputs by client name."""
+
+    inputs: Mapping[str, TensorSpec]
+    outputs: Mapping[str, TensorSpec]
+    method_name: str = PREDICT_METHOD
+
+
+def find_signature(signatures: Mapping[str, Signature], name: str) -> Signature:
+    """The signature called `name` (empty: serving_default), or FailedPrecondition naming those served."""
+    signature = signatures.get(name or SIGNATURE)
+    if signature is None:
+        served = ", ".join(f'"{key}"' for key in sorted(signatures))
+        raise FailedPrecondition(f'Serving signature key "{name}" not found; the signatures served are {served}')
+    return signature
+
+
+def check_input_names(names: Iterable[str], specs: Mapping[str, TensorSpec], where: str = "") -> None:
+    """Every input the model expects and no other; InvalidInput names the unknown or missing
+    ones (prefixed by `where` when given)."""
+    prefix = f"{where}: " if where else ""
+    given = set(names)
+    unknown = sorted(given - set(specs))
+    if unknown:
+        raise InvalidInput(f"{prefix}unknown input(s) {unknown}; expected inputs: {sorted(specs)}")
+    missing = sorted(set(specs) - given)
+    if missing:
+        raise InvalidInput(f"{prefix}missing input(s) {missing}; expected inputs: {sorted(specs)}")
+
+
+def _shape_text(shape: tuple[int, ...] | None) -> str:
+    return "any shape" if shape is None else str(list(shape))
+
+
+def validate_inputs(
+    inputs: Mapping[str, np.ndarray], specs: Mapping[str, TensorSpec], where: str
+) -> dict[str, np.ndarray]:
+    """The inputs checked against the specs (names, then dtype and shape of each) and converted
+    to the specs' dtypes where that loses nothing; InvalidInput says what was expected and what came."""
+    check_input_names(inputs, specs, where)
+    prepared = {}
+    for name, array in inputs.items():
+        spec = specs[name]
+        if array.dtype != spec.dtype:
+            if not can_convert(array.dtype, spec.dtype):
+                raise InvalidInput(
+                    f"{where}: input {name!r} expects dtype {tf_name(spec.dtype)}, got {tf_name(array.dtype)}"
+                )
+            array = array.astype(spec.dtype)
+        if not spec.accepts_shape(array.shape):
+            raise InvalidInput(
+                f"{where}: input {name!r} expects shape {_shape_text(spec.shape)} (-1: any size), "
+                f"got {list(array.shape)}"
+            )
+        prepared[name] = array
+    return prepared
+
+
+def check_output_filter(output_filter: Iterable[str], specs: Mapping[str, TensorSpec], where: str) -> list[str]:
+    """The outputs to compute: those named (each once, in order), or all when none are named."""
+    wanted = list(dict.fromkeys(output_filter))
+    unknown = sorted(set(wanted) - set(specs))
+    if unknown:
+        raise InvalidInput(f"{where}: output_filter names unknown output(s) {unknown}; outputs: {sorted(specs)}")
+    return wanted or list(specs)

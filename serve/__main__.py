@@ -1,0 +1,5 @@
+import sys
+
+from serve.main import main
+
+sys.exit(main())
