@@ -15,8 +15,7 @@ import yaml
 from ie_serving.cli import build_parser
 from ie_serving.config import load_config_file
 from ie_serving.rest_api import _GET_PATH
-from tests.models import REPO
-from tests.unit.test_docs_configuration import code, table
+from tests.docs_helpers import REPO, code, table
 
 DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))

@@ -11,23 +11,8 @@ import pytest
 
 from ie_serving.cli import build_parser
 from ie_serving.config import MODEL_KEYS
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-
-DOC = REPO / "docs" / "configuration.md"
-
-
-def table(section: str) -> list[list[str]]:
-    """The rows (cells stripped, header and rule left out) of the first table under `## section`."""
-    text = DOC.read_text().split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
-    rows = [line for line in text.splitlines() if line.startswith("|")]
-    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
-
-
-def code(cell: str) -> str:
-    match = re.fullmatch(r"`([^`]+)`", cell)
-    assert match, f"expected a `code` cell, got {cell!r}"
-    return match.group(1)
+from tests.docs_helpers import CONFIGURATION as DOC
+from tests.docs_helpers import REPO, code, table
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:

@@ -1,14 +1,10 @@
-"""The committed stubs match their .proto sources, and the messages match TF Serving's
-wire format as OVMS's client (ovmsclient, which ships TF Serving's full protos) has them."""
+"""The messages match TF Serving's wire format as OVMS's client (ovmsclient, which ships TF
+Serving's full protos) has them. (The stubs against their .proto sources, and the server's
+import graph without TensorFlow, need a fresh interpreter: tests/integration/test_protos_generated.py.)"""
 
 import importlib
-import pathlib
-import subprocess
-import sys
 
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
 
 # (our module, ovmsclient's module) under the same relative proto path
 MODULES = [
@@ -21,15 +17,6 @@ MODULES = [
     "tensorflow_serving.apis.get_model_metadata_pb2",
     "tensorflow_serving.apis.get_model_status_pb2",
 ]
-
-
-def test_stubs_match_sources(tmp_path):
-    subprocess.run([sys.executable, str(REPO / "scripts" / "gen_protos.py"), "--out", str(tmp_path)], check=True)
-    generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.py"))
-    committed = sorted(p.relative_to(REPO) for p in (REPO / "ie_serving" / "protos").rglob("*.py"))
-    assert generated == committed
-    stale = [str(p) for p in generated if (tmp_path / p).read_bytes() != (REPO / p).read_bytes()]
-    assert not stale, f"stubs out of date, run `make protos`: {stale}"
 
 
 def _fields(message):
@@ -66,10 +53,3 @@ def test_package_and_service_names_are_tf_servings():
     status = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"]
     assert status.full_name == "tensorflow.serving.ModelService"
     assert [m.name for m in status.methods] == ["GetModelStatus"]
-
-
-def test_server_never_imports_tensorflow():
-    code = (
-        "import sys, ie_serving.cli, ie_serving.runtime; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
