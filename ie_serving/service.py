@@ -18,7 +18,7 @@ from types import TracebackType
 
 import numpy as np
 
-from ie_serving.errors import Code, code_of
+from ie_serving.errors import Code, ServingError, code_of
 from ie_serving.store import ModelStore, State
 from ie_serving.tensor_spec import Signature, check_output_filter, find_signature, validate_inputs
 
@@ -81,7 +81,7 @@ class Call:
     ) -> None:
         if exc is not None:
             self.outcome = code_of(exc)
-            if self.outcome is Code.INTERNAL and not hasattr(exc, "code"):
+            if not isinstance(exc, ServingError):  # a bug: its traceback goes to the log
                 log.error("%s %s model=%s: unexpected error", self.protocol, self.method, self.name, exc_info=exc)
         self.finish()
 

@@ -20,6 +20,8 @@ from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
 # Largest tensor that a single repeated value may be broadcast to (TF's make_ndarray fills
 # the whole shape from one value); bigger requests must send their values.
 MAX_BROADCAST_BYTES = 1 << 30
+# The largest array numpy can describe (its sizes are signed 64-bit), zero dimensions aside.
+MAX_ARRAY_BYTES = np.iinfo(np.intp).max
 
 _TYPED_FIELD = {
     "DT_FLOAT": "float_val",
@@ -56,6 +58,16 @@ def _shape_of(name: str, proto: tensor_pb2.TensorProto) -> tuple[int, ...]:
     return dims
 
 
+def _check_describable(name: str, shape: tuple[int, ...], itemsize: int) -> None:
+    """InvalidInput when numpy could not describe the shape even with no data: sizes are
+    multiplied as Python integers (no overflow), zero dimensions left out, as numpy checks
+    them (dims [0, 3014, 3401, 112473409360] of DT_INT64 hold no value yet fail its reshape)."""
+    if math.prod(d for d in shape if d) * itemsize > MAX_ARRAY_BYTES:
+        raise InvalidInput(
+            f"input {name!r}: shape {list(shape)} is too large: its dimensions multiply past {MAX_ARRAY_BYTES} bytes"
+        )
+
+
 def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
     """Decode one request tensor; raise InvalidInput naming the input and the mismatch."""
     dtype = _NUMPY_BY_ENUM.get(proto.dtype)
@@ -80,6 +92,7 @@ def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
         return np.frombuffer(content, dtype=dtype).reshape(shape)
     values = getattr(proto, _TYPED_FIELD[dtype_name])
     if len(values) == count:
+        _check_describable(name, shape, dtype.itemsize)
         return _typed_values(values, dtype_name, dtype).reshape(shape)
     if len(values) == 1 and count * dtype.itemsize <= MAX_BROADCAST_BYTES:
         return np.full(shape, _typed_values(values, dtype_name, dtype)[0], dtype=dtype)

@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ie_serving.dtypes import BFLOAT16
-from ie_serving.tensor_spec import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_fast import decode_floats
 from ie_serving.json_tensors import Format, decode_predict, may_hold_bools, parse_body
+from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature
 
 
 def _specs(dtype=np.float32, shape=None, name="x") -> dict[str, TensorSpec]:
@@ -23,7 +23,8 @@ def _specs(dtype=np.float32, shape=None, name="x") -> dict[str, TensorSpec]:
 
 
 def _general(body: bytes, specs):
-    return decode_predict(parse_body(body), specs, may_hold_bools(body))
+    signatures = {SIGNATURE: Signature(specs, {})}
+    return decode_predict(parse_body(body), lambda name: find_signature(signatures, name), may_hold_bools(body))
 
 
 def _image_body(key: str = "instances", shape=(1, 3, 32, 32)) -> tuple[bytes, np.ndarray]:
@@ -52,6 +53,12 @@ def test_signature_name_is_read():
     form, inputs, signature = decode_floats(body, _specs())
     assert (form, signature) == (Format.ROW, "serving_default")
     np.testing.assert_array_equal(inputs["x"], [[1.5, 2, 3, 4, 5, 6, 7, 8]])
+
+
+def test_steps_aside_for_another_signature():
+    """Its inputs are not the default signature's: the general path looks the signature up."""
+    body = b'{"signature_name": "serve", "instances": [[1.5, 2, 3, 4, 5, 6, 7, 8]]}'
+    assert decode_floats(body, _specs()) is None
 
 
 def test_a_bare_list_is_the_instances_only_when_asked():

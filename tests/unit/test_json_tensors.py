@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ie_serving.tensor_spec import TensorSpec
 from ie_serving.errors import InvalidInput
 from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
+from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature
 
 DTYPES = [np.float16, np.float32, np.float64, np.int8, np.int16, np.int32, np.int64]
 DTYPES += [np.uint8, np.uint16, np.uint32, np.uint64, np.bool_]
@@ -23,8 +23,13 @@ def _spec(dtype, shape=(-1, 3), name="x") -> dict[str, TensorSpec]:
     return {name: TensorSpec(name, np.dtype(dtype), shape)}
 
 
+def _lookup(specs):
+    """A signature lookup serving `specs` as the default signature, as Service.predict hands one."""
+    return lambda name: find_signature({SIGNATURE: Signature(specs, {})}, name)
+
+
 def _decode(body: bytes, specs):
-    return decode_predict(parse_body(body), specs, may_hold_bools(body))
+    return decode_predict(parse_body(body), _lookup(specs), may_hold_bools(body))
 
 
 @settings(max_examples=60, deadline=None)
@@ -44,8 +49,10 @@ def test_encoded_outputs_decode_to_the_same_array(data, dtype, form):
 
 
 def test_regular_shapes_become_one_array_per_input():
-    form, inputs, signature = _decode(b'{"instances": [[1, 2, 3], [4, 5, 6]], "signature_name": "s"}', _spec("f4"))
-    assert (form, signature) == (Format.ROW, "s")
+    form, inputs, signature = _decode(
+        b'{"instances": [[1, 2, 3], [4, 5, 6]], "signature_name": "serving_default"}', _spec("f4")
+    )
+    assert (form, signature) == (Format.ROW, "serving_default")
     np.testing.assert_array_equal(inputs["x"], np.array([[1, 2, 3], [4, 5, 6]], np.float32))
 
 
@@ -131,7 +138,7 @@ def test_refusals_name_what_was_expected_and_what_came(dtype, body, fragment):
 
 def test_bool_check_is_skipped_when_the_body_has_no_bool_literals():
     """The (slower) mixed-bool scan runs only when `true`/`false` occur in the body."""
-    _, inputs, _ = decode_predict({"inputs": [[True, 2, 3]]}, _spec("f4"), has_bool_literals=False)
+    _, inputs, _ = decode_predict({"inputs": [[True, 2, 3]]}, _lookup(_spec("f4")), has_bool_literals=False)
     np.testing.assert_array_equal(inputs["x"], np.array([[1, 2, 3]], np.float32))
 
 

@@ -78,13 +78,3 @@ def test_an_empty_directory_is_refused(tmp_path: pathlib.Path) -> None:
         layout.resolve(tmp_path, None)
     with pytest.raises(ConfigError, match="not a directory"):
         layout.resolve(tmp_path / "missing", None)
-
-
-def test_invocations_answer_overload_with_503_and_otherwise_the_shared_table():
-    from ie_serving.errors import Code
-    from serve.routes import invocation_status
-
-    assert invocation_status(Code.RESOURCE_EXHAUSTED) == 503
-    assert {invocation_status(c) for c in Code if c is not Code.RESOURCE_EXHAUSTED} == {
-        c.http_status for c in Code if c is not Code.RESOURCE_EXHAUSTED
-    }

@@ -111,3 +111,14 @@ def test_malformed_tensors_are_refused_before_allocation(proto, message):
 def test_empty_tensor_decodes():
     decoded = to_numpy("x", _proto(dims=(0, 3)))
     assert decoded.shape == (0, 3) and decoded.dtype == np.float32
+
+
+def test_a_shape_numpy_cannot_describe_is_invalid_input_for_every_dtype():
+    """Sizes are multiplied without overflow before any reshape: a DT_INT64 tensor with dims
+    [0, 3014, 3401, 112473409360] once answered INTERNAL ("array is too big")."""
+    for dtype in (types_pb2.DT_INT64, types_pb2.DT_DOUBLE, types_pb2.DT_UINT64):
+        proto = tensor_pb2.TensorProto(dtype=dtype)
+        for size in (0, 3014, 3401, 112473409360):
+            proto.tensor_shape.dim.add(size=size)
+        with pytest.raises(InvalidInput, match=r"shape \[0, 3014, 3401, 112473409360\] is too large"):
+            to_numpy("x", proto)

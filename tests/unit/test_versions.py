@@ -3,7 +3,7 @@
 import pytest
 
 from ie_serving.errors import ConfigError
-from ie_serving.versions import VersionPolicy, parse_policy, plan_changes
+from ie_serving.versions import State, VersionPolicy, VersionSnapshot, parse_policy, plan_changes
 
 
 @pytest.mark.parametrize(
@@ -40,12 +40,71 @@ def test_bad_policy_names_field(raw, message):
     assert message in str(info.value)
 
 
-def test_plan_loads_new_before_unloading_old():
-    plan = plan_changes(serving=[1], wanted=VersionPolicy().select([1, 2]))
-    assert plan.load == (2,)
-    assert plan.unload == (1,)
+A, L, E = State.AVAILABLE, State.LOADING, State.END
+LATEST, LATEST2, ALL = VersionPolicy(), VersionPolicy("latest", num_versions=2), VersionPolicy("all")
 
 
-def test_plan_is_empty_when_in_step():
-    plan = plan_changes(serving=[2, 3], wanted={2, 3})
-    assert plan.load == () and plan.unload == ()
+def _v(version, on_storage=True, state=None, blocked=False):
+    return VersionSnapshot(version, on_storage, state, blocked)
+
+
+@pytest.mark.parametrize(
+    ("case", "snapshots", "policy", "load", "unload"),
+    [
+        ("first load", [_v(1)], LATEST, (1,), ()),
+        ("in step", [_v(2, state=A), _v(3, state=A)], LATEST2, (), ()),
+        ("a new version loads first, the old one stays meanwhile", [_v(1, state=A), _v(2)], LATEST, (2,), ()),
+        ("once the new one serves, the old one goes", [_v(1, state=A), _v(2, state=A)], LATEST, (), (1,)),
+        ("a loading version counts as serving", [_v(1, state=A), _v(2, state=L)], LATEST, (), (1,)),
+        (
+            "the new one failed: the old one keeps serving",
+            [_v(1, state=A), _v(2, state=E, blocked=True)],
+            LATEST,
+            (),
+            (),
+        ),
+        (
+            "a specific version that failed does not take the last serving one down",
+            [_v(1, state=A), _v(2, state=E, blocked=True)],
+            VersionPolicy("specific", versions=(2,)),
+            (),
+            (),
+        ),
+        (
+            "a version deleted from storage while a newer one failed keeps serving",
+            [_v(1, on_storage=False, state=A), _v(2, state=E, blocked=True)],
+            LATEST,
+            (),
+            (),
+        ),
+        (
+            "a version deleted from storage with nothing wanted unloads",
+            [_v(1, on_storage=False, state=A)],
+            LATEST,
+            (),
+            (1,),
+        ),
+        (
+            "a version the policy no longer names unloads once the named one serves",
+            [_v(1, state=A), _v(2, state=A)],
+            VersionPolicy("specific", versions=(2,)),
+            (),
+            (1,),
+        ),
+        ("a failed version whose files changed is tried again", [_v(1, state=A), _v(2, state=None)], LATEST, (2,), ()),
+        ("all: every new version loads", [_v(1, state=A), _v(2), _v(3)], ALL, (2, 3), ()),
+        (
+            "latest 2 after a failure keeps the two best that load",
+            [_v(1, state=A), _v(2, state=A), _v(3, state=E, blocked=True)],
+            LATEST2,
+            (),
+            (),
+        ),
+        ("an unloaded version wanted again loads", [_v(1, state=None), _v(2, state=A)], LATEST2, (1,), ()),
+    ],
+)
+def test_availability_rule(case, snapshots, policy, load, unload):
+    """TF Serving's AvailabilityPreservingPolicy (core/availability_preserving_policy.cc): load
+    before unload, and never unload the last serving version because an aspired one failed."""
+    plan = plan_changes(snapshots, policy)
+    assert (plan.load, plan.unload) == (load, unload), case
