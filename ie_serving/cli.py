@@ -8,9 +8,10 @@ import pathlib
 import sys
 from collections.abc import Sequence
 
+from ie_serving import tf_serving_flags
 from ie_serving.config import (
     ServerConfig,
-    check_ports,
+    build_server_config,
     load_config_file,
     parse_model,
     parse_tls,
@@ -89,7 +90,11 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ie_serving", description="Serve OpenVINO models over the TensorFlow Serving API."
+        prog="ie_serving",
+        description="Serve OpenVINO models over the TensorFlow Serving API.",
+        epilog="tensorflow_model_server's own flags work too, without a command: "
+        "ie_serving --port 8500 --rest_api_port 8501 --model_name NAME --model_base_path PATH "
+        "(or --model_config_file FILE); `ie_serving --port 8500 --help` lists them.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="{model,config}")
     model = commands.add_parser("model", help="serve one model")
@@ -134,16 +139,9 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         models = (parse_model(raw, where="--model"),)
     else:
         models = load_config_file(args.config_path)
-    check_ports(args.port, args.rest_port)
-    if args.shutdown_grace_seconds < 0:
-        raise ConfigError(f"--shutdown_grace_seconds: expected a number >= 0, got {args.shutdown_grace_seconds}")
-    if args.max_queued_requests < 0:
-        raise ConfigError(f"--max_queued_requests: expected an integer >= 0, got {args.max_queued_requests}")
-    for flag in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
-        if getattr(args, flag) < 1:
-            raise ConfigError(f"--{flag}: expected an integer >= 1, got {getattr(args, flag)}")
-    return ServerConfig(
-        models=models,
+    return build_server_config(
+        models,
+        "--model" if args.command == "model" else args.config_path,
         port=args.port,
         rest_port=args.rest_port,
         grpc_workers=args.grpc_workers,
@@ -159,10 +157,28 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
     )
 
 
+def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    """The `model`/`config` command line; a TF Serving flag among it is named with the fix."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        tf_flags = {option for action in tf_serving_flags.build_parser()._actions for option in action.option_strings}
+        mixed = sorted({item.split("=", 1)[0] for item in unknown} & tf_flags)
+        hint = (
+            f"; tensorflow_model_server's flag(s) {', '.join(mixed)} take no command: "
+            "either drop the command and use TF Serving's flags only, or use this command's own flags "
+            "(ie_serving model --help)"
+            if mixed
+            else ""
+        )
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     tf_serving_style = bool(argv) and argv[0].startswith("--") and argv[0] not in ("-h", "--help")
-    args = None if tf_serving_style else build_parser().parse_args(argv)
+    args = None if tf_serving_style else _parse_args(argv)
     try:
         setup_logging()
         config = config_from_tf_flags(argv) if args is None else config_from_args(args)

@@ -11,7 +11,7 @@ import json
 import os
 import pathlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ie_serving.errors import ConfigError
@@ -227,11 +227,36 @@ def load_config_file(path: str) -> tuple[ModelConfig, ...]:
         if not isinstance(entry, Mapping) or set(entry) != {"config"} or not isinstance(entry["config"], Mapping):
             raise ConfigError(f'{path}: model_config_list[{index}] must be {{"config": {{...}}}}')
         models.append(parse_model(entry["config"], where))
+    check_unique_names(models, path)
+    return tuple(models)
+
+
+def check_unique_names(models: Sequence[ModelConfig], source: str) -> None:
+    """ConfigError naming the model names given more than once in `source`."""
     names = [m.name for m in models]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ConfigError(f"{path}: model names must be unique, repeated: {duplicates}")
-    return tuple(models)
+        raise ConfigError(f"{source}: model names must be unique, repeated: {duplicates}")
+
+
+def build_server_config(
+    models: Sequence[ModelConfig], source: str, flag_names: Mapping[str, str] | None = None, **settings: Any
+) -> ServerConfig:
+    """The one builder of a ServerConfig, for `ie_serving model|config`, TF Serving's flags and
+    `serve` alike: models (parsed by parse_model) with unique names, then every server setting
+    checked. `source` names where the models came from; `flag_names` maps a ServerConfig field
+    to the flag or variable that set it, for the error messages (default --FIELD)."""
+    names = {**{f.name: f"--{f.name}" for f in dataclasses.fields(ServerConfig)}, **(flag_names or {})}
+    check_unique_names(models, source)
+    config = ServerConfig(models=tuple(models), **settings)
+    check_ports(config.port, config.rest_port, (names["port"], names["rest_port"]))
+    for field in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
+        if getattr(config, field) < 1:
+            raise ConfigError(f"{names[field]}: expected an integer >= 1, got {getattr(config, field)}")
+    for field in ("shutdown_grace_seconds", "max_queued_requests"):
+        if getattr(config, field) < 0:
+            raise ConfigError(f"{names[field]}: expected a number >= 0, got {getattr(config, field)}")
+    return config
 
 
 def check_ports(port: int, rest_port: int, flags: tuple[str, str] = ("--port", "--rest_port")) -> None:

@@ -28,7 +28,6 @@ _TABLE = (
 )
 
 NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _ in _TABLE}
-OV_BY_NUMPY = {np_dtype: ov_name for np_dtype, ov_name, _ in _TABLE}
 TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name in _TABLE}
 NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name in _TABLE}
 SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name in _TABLE)

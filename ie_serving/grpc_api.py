@@ -17,9 +17,9 @@ from ie_serving.protos.tensorflow_serving.apis import (
     get_model_status_pb2,
     predict_pb2,
 )
-from ie_serving.service import Call, Decoded, Decoder, Service, SignatureLookup
+from ie_serving.service import Call, Service
 from ie_serving.tensor_proto import tf_dtype_enum, to_numpy, to_proto
-from ie_serving.tensor_spec import SIGNATURE, TensorSpec
+from ie_serving.tensor_spec import SIGNATURE, Decoded, Decoder, SignatureLookup, TensorSpec
 
 # Calls beyond workers x this are answered RESOURCE_EXHAUSTED at once instead of queueing
 # without bound. Generous: at 4 x 16, 64 closed-loop clients were refused 36 times in 22,000

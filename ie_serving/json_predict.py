@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ie_serving.json_fast import decode_floats
 from ie_serving.json_tensors import Format, decode_predict, may_hold_bools, parse_body
-from ie_serving.service import Decoded, SignatureLookup
+from ie_serving.tensor_spec import Decoded, SignatureLookup
 
 
 class JsonPredictBody:

@@ -13,32 +13,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 
 import numpy as np
 
 from ie_serving.errors import Code, ServingError, code_of
 from ie_serving.store import ModelStore, State
-from ie_serving.tensor_spec import Signature, check_output_filter, find_signature, validate_inputs
+from ie_serving.tensor_spec import Decoder, Signature, check_output_filter, find_signature, validate_inputs
 
 log = logging.getLogger(__name__)
-
-# signature name -> Signature of the leased version; raises FailedPrecondition for unknown names
-SignatureLookup = Callable[[str], Signature]
-
-
-@dataclasses.dataclass(frozen=True)
-class Decoded:
-    """A predict request as a front end decoded it (not yet validated)."""
-
-    inputs: Mapping[str, np.ndarray]
-    signature_name: str = ""
-    output_filter: Sequence[str] = ()
-
-
-# A front end's decoder: given the leased version's signatures, the request's inputs.
-Decoder = Callable[[SignatureLookup], Decoded]
 
 
 @dataclasses.dataclass(frozen=True)

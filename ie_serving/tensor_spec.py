@@ -4,7 +4,7 @@ request's inputs go through once, in the pipeline (service.py)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -97,3 +97,20 @@ def check_output_filter(output_filter: Iterable[str], specs: Mapping[str, Tensor
     if unknown:
         raise InvalidInput(f"{where}: output_filter names unknown output(s) {unknown}; outputs: {sorted(specs)}")
     return wanted or list(specs)
+
+
+# signature name -> Signature of the leased version; raises FailedPrecondition for unknown names
+SignatureLookup = Callable[[str], Signature]
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoded:
+    """A predict request as a front end decoded it (not yet validated)."""
+
+    inputs: Mapping[str, np.ndarray]
+    signature_name: str = ""
+    output_filter: Sequence[str] = ()
+
+
+# A front end's decoder: given the leased version's signatures, the request's inputs.
+Decoder = Callable[[SignatureLookup], Decoded]

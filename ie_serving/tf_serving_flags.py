@@ -12,10 +12,9 @@ from collections.abc import Sequence
 
 from google.protobuf import text_format
 
-from ie_serving.config import ModelConfig, ServerConfig, check_ports, poll_wait_seconds
+from ie_serving.config import ModelConfig, ServerConfig, build_server_config, parse_model, poll_wait_seconds
 from ie_serving.errors import ConfigError
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
-from ie_serving.versions import VersionPolicy
 
 PLATFORMS = ("", "tensorflow", "openvino")
 
@@ -36,18 +35,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _policy(proto: object, where: str) -> VersionPolicy:
+def _policy(proto: object) -> dict | None:
+    """model_version_policy as the JSON form parse_policy validates (num_versions 0 refused there too)."""
     choice = proto.WhichOneof("policy_choice")
     if choice is None:
-        return VersionPolicy()
+        return None
     if choice == "all":
-        return VersionPolicy(kind="all")
+        return {"all": {}}
     if choice == "latest":
-        return VersionPolicy(kind="latest", num_versions=proto.latest.num_versions or 1)
-    versions = tuple(sorted(set(proto.specific.versions)))
-    if not versions or min(versions) < 1:
-        raise ConfigError(f"{where}.model_version_policy.specific.versions: expected positive versions, got {versions}")
-    return VersionPolicy(kind="specific", versions=versions)
+        return {"latest": {"num_versions": proto.latest.num_versions} if proto.latest.HasField("num_versions") else {}}
+    return {"specific": {"versions": list(proto.specific.versions)}}
 
 
 def parse_text_config(path: str) -> tuple[ModelConfig, ...]:
@@ -67,20 +64,19 @@ def parse_text_config(path: str) -> tuple[ModelConfig, ...]:
     models = []
     for index, entry in enumerate(document.model_config_list.config):
         where = f"{path}: config[{index}]"
-        if not entry.name or not entry.base_path:
-            raise ConfigError(f"{where}: name and base_path are required")
         if entry.model_platform not in PLATFORMS:
             raise ConfigError(
                 f"{where}.model_platform: {entry.model_platform!r} is not served; use one of {PLATFORMS[1:]}"
             )
-        models.append(
-            ModelConfig(
-                name=entry.name, base_path=entry.base_path, version_policy=_policy(entry.model_version_policy, where)
-            )
-        )
+        raw = {
+            "name": entry.name,
+            "base_path": entry.base_path,
+            "model_version_policy": _policy(entry.model_version_policy),
+        }
+        models.append(parse_model(raw, where))
     if not models:
         raise ConfigError(f"--model_config_file {path}: model_config_list holds no config")
-    return tuple(models)
+    return tuple(models)  # unique names are checked by build_server_config
 
 
 def config_from_tf_flags(argv: Sequence[str]) -> ServerConfig:
@@ -90,6 +86,8 @@ def config_from_tf_flags(argv: Sequence[str]) -> ServerConfig:
         supported = ", ".join(f"--{a.dest}" for a in build_parser()._actions if a.dest != "help")
         raise ConfigError(
             f"tensorflow_model_server flag(s) not supported by ie_serving: {' '.join(unknown)}; supported: {supported}"
+            " (flags such as --model_path and --rest_port belong to the `ie_serving model` and "
+            "`ie_serving config` commands: see ie_serving --help)"
         )
     if bool(args.model_config_file) == bool(args.model_base_path):
         raise ConfigError("give either --model_config_file or --model_base_path (with --model_name)")
@@ -97,9 +95,10 @@ def config_from_tf_flags(argv: Sequence[str]) -> ServerConfig:
         models = parse_text_config(args.model_config_file)
     else:
         models = (ModelConfig(name=args.model_name, base_path=args.model_base_path),)
-    check_ports(args.port, args.rest_api_port, ("--port", "--rest_api_port"))
-    return ServerConfig(
-        models=models,
+    return build_server_config(
+        models,
+        args.model_config_file or "--model_base_path",
+        {"rest_port": "--rest_api_port"},
         port=args.port,
         rest_port=args.rest_api_port,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),

@@ -18,8 +18,7 @@ import orjson
 from ie_serving.errors import InvalidInput, NotAcceptable, UnsupportedMediaType
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import Format, encode_predict, may_hold_bools, parse_body, to_array
-from ie_serving.service import Decoded, SignatureLookup
-from ie_serving.tensor_spec import TensorSpec
+from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"

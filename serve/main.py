@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ie_serving.config import ServerConfig
+from ie_serving.config import ServerConfig, build_server_config
 from ie_serving.errors import ConfigError
 from ie_serving.logs import setup_logging
 from serve import custom_code, layout, settings
@@ -79,13 +79,24 @@ def main() -> int:
     except ConfigError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
         return 2
-    config = ServerConfig(
-        models=models.models,
-        port=env.grpc_port,
-        rest_port=env.http_port,
-        rest_workers=env.threads,
-        rest_max_body_mb=env.max_payload_mb,
-    )
+    try:
+        config = build_server_config(
+            models.models,
+            str(env.model_dir),
+            {
+                "port": "SAGEMAKER_GRPC_PORT",
+                "rest_port": "SAGEMAKER_BIND_TO_PORT",
+                "rest_workers": "SAGEMAKER_GUNICORN_THREADS",
+                "rest_max_body_mb": "SAGEMAKER_MAX_PAYLOAD_IN_MB",
+            },
+            port=env.grpc_port,
+            rest_port=env.http_port,
+            rest_workers=env.threads,
+            rest_max_body_mb=env.max_payload_mb,
+        )
+    except ConfigError as exc:
+        print(f"serve: error: {exc}", file=sys.stderr)
+        return 2
     from ie_serving.hosting import Hosting, serve  # OpenVINO is imported only once settings are valid
     from ie_serving.runtime import start
 

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 
 from ie_serving.errors import ConfigError
 
-DEFAULT_MODEL_NAME = "model"
-
 
 @dataclasses.dataclass(frozen=True)
 class Settings:

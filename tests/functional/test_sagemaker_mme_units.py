@@ -10,7 +10,7 @@ import pytest
 
 from ie_serving.errors import ConfigError
 from serve import layout, memory, settings
-from serve.model_names import Refused
+from ie_serving.errors import InsufficientMemory, answer
 
 MB = 1024 * 1024
 
@@ -43,11 +43,11 @@ def test_multi_model_settings_errors(environ: dict[str, str], fragment: str) -> 
 
 def test_memory_check() -> None:
     memory.check("m", 10 * MB, 20 * MB, 30, 100 * MB)  # exactly at the limit fits
-    with pytest.raises(Refused, match="SAGEMAKER_MAX_MODEL_MEMORY_MB=30") as limit:
+    with pytest.raises(InsufficientMemory, match="SAGEMAKER_MAX_MODEL_MEMORY_MB=30") as limit:
         memory.check("m", 10 * MB + 1, 20 * MB, 30, 100 * MB)
-    with pytest.raises(Refused, match="only 5.0 MB are available") as free:
+    with pytest.raises(InsufficientMemory, match="only 5.0 MB are available") as free:
         memory.check("m", 6 * MB, 0, None, 5 * MB)
-    assert limit.value.status == free.value.status == 507
+    assert answer(limit.value).http_status == answer(free.value).http_status == 507
     memory.check("m", 6 * MB, 0, None, None)  # nothing known: nothing refused
 
 

@@ -12,10 +12,10 @@ import pytest
 
 from ie_serving.config import ModelConfig
 from ie_serving.errors import FailedPrecondition, InvalidInput, ServableUnavailable
-from ie_serving.service import Call, Decoded, Service
+from ie_serving.service import Call, Service
 from ie_serving.storage.listing import VersionListing
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
-from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec
+from ie_serving.tensor_spec import SIGNATURE, Decoded, Signature, TensorSpec
 from ie_serving.versions import State
 
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nQie_serving/protos/tensorflow_serving/config/file_system_storage_path_source.proto\x12\x12tensorflow.serving\"\xc3\x03\n!FileSystemStoragePathSourceConfig\x1a\x9d\x03\n\x15ServableVersionPolicy\x12\x64\n\x06latest\x18\x64 \x01(\x0b\x32R.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.LatestH\x00\x12^\n\x03\x61ll\x18\x65 \x01(\x0b\x32O.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.AllH\x00\x12h\n\x08specific\x18\x66 \x01(\x0b\x32T.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.SpecificH\x00\x1a\x1e\n\x06Latest\x12\x14\n\x0cnum_versions\x18\x01 \x01(\r\x1a\x05\n\x03\x41ll\x1a\x1c\n\x08Specific\x12\x10\n\x08versions\x18\x01 \x03(\x03\x42\x0f\n\rpolicy_choiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nQie_serving/protos/tensorflow_serving/config/file_system_storage_path_source.proto\x12\x12tensorflow.serving\"\xd9\x03\n!FileSystemStoragePathSourceConfig\x1a\xb3\x03\n\x15ServableVersionPolicy\x12\x64\n\x06latest\x18\x64 \x01(\x0b\x32R.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.LatestH\x00\x12^\n\x03\x61ll\x18\x65 \x01(\x0b\x32O.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.AllH\x00\x12h\n\x08specific\x18\x66 \x01(\x0b\x32T.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy.SpecificH\x00\x1a\x34\n\x06Latest\x12\x19\n\x0cnum_versions\x18\x01 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_num_versions\x1a\x05\n\x03\x41ll\x1a\x1c\n\x08Specific\x12\x10\n\x08versions\x18\x01 \x03(\x03\x42\x0f\n\rpolicy_choiceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,13 +32,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ie_serving.protos.tensorflo
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG']._serialized_start=106
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG']._serialized_end=557
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG']._serialized_end=579
   _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY']._serialized_start=144
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY']._serialized_end=557
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY']._serialized_end=579
   _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_LATEST']._serialized_start=473
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_LATEST']._serialized_end=503
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_ALL']._serialized_start=505
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_ALL']._serialized_end=510
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_SPECIFIC']._serialized_start=512
-  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_SPECIFIC']._serialized_end=540
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_LATEST']._serialized_end=525
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_ALL']._serialized_start=527
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_ALL']._serialized_end=532
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_SPECIFIC']._serialized_start=534
+  _globals['_FILESYSTEMSTORAGEPATHSOURCECONFIG_SERVABLEVERSIONPOLICY_SPECIFIC']._serialized_end=562
 # @@protoc_insertion_point(module_scope)
