@@ -253,9 +253,12 @@ def build_server_config(
     for field in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
         if getattr(config, field) < 1:
             raise ConfigError(f"{names[field]}: expected an integer >= 1, got {getattr(config, field)}")
-    for field in ("shutdown_grace_seconds", "max_queued_requests"):
-        if getattr(config, field) < 0:
-            raise ConfigError(f"{names[field]}: expected a number >= 0, got {getattr(config, field)}")
+    if config.shutdown_grace_seconds < 0:
+        raise ConfigError(
+            f"{names['shutdown_grace_seconds']}: expected a number >= 0, got {config.shutdown_grace_seconds}"
+        )
+    if config.max_queued_requests < 0:
+        raise ConfigError(f"{names['max_queued_requests']}: expected an integer >= 0, got {config.max_queued_requests}")
     return config
 
 
