@@ -1,5 +1,6 @@
 """Reading the docs the tests hold against the code: markdown tables under a `## section`, and
-`code` cells. Shared by the docs tests and the deploy manifests' tests."""
+`code` cells; where the Kubernetes manifests live. Shared by the docs tests and the deploy
+manifests' tests."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 CONFIGURATION = REPO / "docs" / "configuration.md"
+DEPLOY = REPO / "deploy" / "kubernetes"  # the Kubernetes manifests
 
 
 def table(section: str, doc: pathlib.Path = CONFIGURATION) -> list[list[str]]:

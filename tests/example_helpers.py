@@ -1,5 +1,6 @@
 """Helpers for the example-client tests: an NHWC variant of the demo model, test images made
-with pillow, running an example script as a user would, and the commands its docstring shows."""
+with pillow, OpenVINO's own top 5 to compare with, running an example script as a user would,
+and the commands its docstring shows."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import openvino as ov
 from PIL import Image
 
 from ie_serving.demo import build_demo_model
-from tests.models import REPO
+from tests.models import REPO, direct_infer
 
 EXAMPLES = REPO / "example_client"
 
@@ -53,6 +54,19 @@ def reference_pixels(path: pathlib.Path, layout: str, scale: float = 1 / 255) ->
     pixels = np.asarray(Image.open(path).convert("RGB").resize((224, 224), Image.BILINEAR), dtype=np.float32)
     pixels = pixels * scale
     return pixels.transpose(2, 0, 1) if layout == "NCHW" else pixels
+
+
+def direct_top5(repo: pathlib.Path, model: str, batch: np.ndarray) -> list[list[tuple[int, float]]]:
+    """OpenVINO's own top 5 (class, score) per row for repo/model/1/model.xml on batch."""
+    scores = direct_infer(repo / model / "1" / "model.xml", {"input": batch})["probabilities"]
+    return [[(int(i), float(row[i])) for i in np.argsort(-row, kind="stable")[:5]] for row in scores]
+
+
+def assert_same_top5(printed: list[list[tuple[int, float]]], expected: list[list[tuple[int, float]]]) -> None:
+    assert len(printed) == len(expected)
+    for got, want in zip(printed, expected, strict=True):
+        assert [c for c, _ in got] == [c for c, _ in want]
+        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
 
 
 def documented_commands(script: str) -> list[list[str]]:

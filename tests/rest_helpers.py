@@ -1,16 +1,16 @@
 """A real server with its REST port open, for the REST tests: started like tests.server does,
-ready once gRPC accepts connections and the REST port answers HTTP."""
+ready once gRPC accepts connections and the REST port answers HTTP (tests/processes.py)."""
 
 from __future__ import annotations
 
 import json
 import pathlib
-import time
 from collections.abc import Iterable, Mapping
 
 import requests
 
-from tests.server import ServerProcess, free_port
+from tests.processes import free_port, http_answers
+from tests.server import ServerProcess
 
 
 class RestServer(ServerProcess):
@@ -25,17 +25,8 @@ class RestServer(ServerProcess):
 
     def wait_ready(self, timeout: float = 60.0) -> RestServer:
         super().wait_ready(timeout)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                requests.get(f"{self.url}/v1/models/_ready_probe", timeout=1, verify=self.verify)
-                return self
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"REST port not answering after {timeout} s:\n{self.log()}")
+        probe = f"{self.url}/v1/models/_ready_probe"
+        return self.wait_for(lambda: http_answers(probe, timeout=1, verify=self.verify)(), timeout, "answering on REST")
 
 
 def write_config(path: pathlib.Path, entries: Iterable[Mapping[str, object]]) -> pathlib.Path:

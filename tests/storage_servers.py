@@ -1,52 +1,29 @@
 """S3-compatible (moto's standalone server) and GCS (gcp-storage-emulator) servers on
-loopback, started by the tests and stopped by PID; plus uploads of model versions."""
+loopback, started by the tests and stopped by PID (tests/processes.py); plus uploads of model
+versions."""
 
 from __future__ import annotations
 
 import os
 import pathlib
-import signal
-import socket
-import subprocess
 import sys
-import time
 
-from tests.server import free_port
+from tests.processes import Process, free_port, port_open
 
 BIN = pathlib.Path(sys.executable).parent
 
 
-class LoopbackServer:
+class LoopbackServer(Process):
     """A storage server process on 127.0.0.1:port, restartable on the same port."""
 
     def __init__(self, command: list[str], port: int, log_path: pathlib.Path, env: dict | None = None):
-        self.command, self.port, self.log_path, self.env = command, port, log_path, env
-        self.process: subprocess.Popen | None = None
+        super().__init__(command, log_path, env, append=True, stop_timeout=10)
+        self.port = port
+        self.name = pathlib.Path(command[0]).name
 
     def start(self) -> LoopbackServer:
-        log = open(self.log_path, "ab")  # noqa: SIM115 (the child keeps it)
-        self.process = subprocess.Popen(
-            self.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})}
-        )
-        log.close()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", self.port)) == 0:
-                    return self
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.command[0]} exited: {self.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
-        raise RuntimeError(f"{self.command[0]} did not listen on {self.port}")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        super().start()
+        return self.wait_for(port_open(self.port), timeout=30, what=f"listening on {self.port}")
 
 
 def moto_server(log_dir: pathlib.Path, authenticate: bool = False) -> LoopbackServer:

@@ -4,19 +4,14 @@ version 1 serves."""
 
 from __future__ import annotations
 
-import os
 import pathlib
 import re
 import shlex
-import signal
-import subprocess
 import sys
-
-import grpc
 
 from ie_serving.demo import build_demo_model
 from tests.models import REPO, save
-from tests.server import free_port
+from tests.processes import Process, free_port, grpc_ready
 
 DOC = REPO / "docs" / "model_repository.md"
 
@@ -66,21 +61,18 @@ def test_invalid_repository_logs_what_the_page_says(tmp_path: pathlib.Path) -> N
     build_invalid_repository(tmp_path)
     port = free_port()
     log_path = tmp_path / "server.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "ie_serving", *documented_command()]
-            + ["--port", str(port), "--file_system_poll_wait_seconds", "0"],
-            cwd=tmp_path,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "LOG_LEVEL": "INFO"},
-        )
-        try:
-            with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-                grpc.channel_ready_future(channel).result(timeout=60)
-        finally:
-            os.kill(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+    command = [sys.executable, "-m", "ie_serving", *documented_command()]
+    server = Process(
+        [*command, "--port", str(port), "--file_system_poll_wait_seconds", "0"],
+        log_path,
+        {"LOG_LEVEL": "INFO"},
+        cwd=tmp_path,
+        stop_timeout=30,
+    ).start()
+    try:
+        server.wait_for(grpc_ready(f"127.0.0.1:{port}"), timeout=60, what="serving gRPC")
+    finally:
+        server.stop()
     logged = [line.split(": ", 1)[1] for line in log_path.read_text().splitlines() if ": " in line]
     position = -1
     for line in documented_log_lines():

@@ -17,6 +17,8 @@ from PIL import Image
 from ie_serving.demo import build_demo_model
 from tests.example_helpers import (
     EXAMPLES,
+    assert_same_top5,
+    direct_top5,
     documented_commands,
     nhwc_demo_model,
     printed_top_k,
@@ -25,7 +27,7 @@ from tests.example_helpers import (
     with_flag,
     write_images,
 )
-from tests.models import REPO, direct_infer, save
+from tests.models import REPO, save
 from tests.rest_helpers import RestServer, write_config
 
 SCRIPTS = [
@@ -66,18 +68,6 @@ def grpc_flags(server: RestServer) -> list[str]:
 
 def rest_flags(server: RestServer) -> list[str]:
     return ["--protocol", "rest", "--rest_url", server.url]
-
-
-def direct_top5(repo: pathlib.Path, model: str, batch: np.ndarray) -> list[list[tuple[int, float]]]:
-    scores = direct_infer(repo / model / "1" / "model.xml", {"input": batch})["probabilities"]
-    return [[(int(i), float(row[i])) for i in np.argsort(-row, kind="stable")[:5]] for row in scores]
-
-
-def assert_same_top5(printed: list[list[tuple[int, float]]], expected: list[list[tuple[int, float]]]) -> None:
-    assert len(printed) == len(expected)
-    for got, want in zip(printed, expected, strict=True):
-        assert [c for c, _ in got] == [c for c, _ in want]
-        np.testing.assert_allclose([s for _, s in got], [s for _, s in want], rtol=1e-5)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

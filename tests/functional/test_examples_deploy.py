@@ -11,9 +11,9 @@ import sys
 import yaml
 
 from ie_serving.demo import build_demo_model
+from tests.docs_helpers import DEPLOY
 from tests.models import save
 from tests.rest_helpers import RestServer, write_config
-from tests.unit.test_deploy_kubernetes import DEPLOY
 
 
 def probe_script(manifest: str) -> str:

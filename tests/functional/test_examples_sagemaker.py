@@ -19,8 +19,14 @@ import numpy as np
 import pytest
 
 from ie_serving.demo import build_demo_model
-from tests.example_helpers import documented_commands, printed_top_k, run_example, with_flag
-from tests.functional.test_examples import assert_same_top5, direct_top5
+from tests.example_helpers import (
+    assert_same_top5,
+    direct_top5,
+    documented_commands,
+    printed_top_k,
+    run_example,
+    with_flag,
+)
 from tests.models import REPO, direct_infer, save
 from tests.sagemaker_helpers import ServeProcess
 

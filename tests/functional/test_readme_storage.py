@@ -6,10 +6,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +14,7 @@ import requests
 
 from tests import models
 from tests.grpc_client import RawClient
-from tests.server import free_port
+from tests.processes import Process, free_port, port_open
 from tests.storage_servers import gcs_client, gcs_emulator, moto_server, s3_client, upload_dir
 
 DOC = pathlib.Path(__file__).resolve().parents[2] / "docs" / "storage.md"
@@ -28,35 +25,24 @@ def _example(heading: str) -> str:
     return re.search(r"```bash\n(.*?)```", section, re.S).group(1)
 
 
-def _run_example(script: str, env: dict, log: pathlib.Path) -> tuple[subprocess.Popen, int, int]:
+def _run_example(script: str, env: dict, log: pathlib.Path) -> tuple[Process, int, int]:
+    """The page's bash script on free ports, in its own process group (the shell's children
+    are stopped with it)."""
     grpc_port, rest_port = free_port(), free_port()
     script = script.replace("--port 9000", f"--port {grpc_port}").replace(
         "--rest_port 8501", f"--rest_port {rest_port}"
     )
     path = f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}"
-    process = subprocess.Popen(
-        ["bash", "-c", script],
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **env, "PATH": path},
-        start_new_session=True,
-    )
-    return process, grpc_port, rest_port
+    process = Process(["bash", "-c", script], log, {**env, "PATH": path}, group=True, stop_timeout=30)
+    return process.start(), grpc_port, rest_port
 
 
-def _check_serving(process: subprocess.Popen, grpc_port: int, rest_port: int, log: pathlib.Path) -> None:
+def _check_serving(process: Process, grpc_port: int, rest_port: int) -> None:
     x = np.ones((1, 4), np.float32)
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, log.read_text()
-        try:
-            answer = requests.post(
-                f"http://127.0.0.1:{rest_port}/v1/models/resnet:predict", json={"instances": x.tolist()}, timeout=5
-            )
-            break
-        except requests.ConnectionError:
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    process.wait_for(port_open(rest_port), timeout=60, what="listening on REST", interval=0.2)
+    answer = requests.post(
+        f"http://127.0.0.1:{rest_port}/v1/models/resnet:predict", json={"instances": x.tolist()}, timeout=5
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {"predictions": [[2.0] * 4]}
     client = RawClient(f"127.0.0.1:{grpc_port}")
@@ -64,11 +50,6 @@ def _check_serving(process: subprocess.Popen, grpc_port: int, rest_port: int, lo
         assert client.predict("resnet", {"x": x})[1]["y"].tolist() == [[2.0] * 4]
     finally:
         client.close()
-
-
-def _stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
 
 
 @pytest.fixture
@@ -87,9 +68,9 @@ def test_readme_s3_example(tmp_path, scale_version):
         )
         process, grpc_port, rest_port = _run_example(script, {"TMPDIR": str(tmp_path)}, tmp_path / "serve.log")
         try:
-            _check_serving(process, grpc_port, rest_port, tmp_path / "serve.log")
+            _check_serving(process, grpc_port, rest_port)
         finally:
-            _stop(process)
+            process.stop()
     finally:
         s3.stop()
 
@@ -107,9 +88,9 @@ def test_readme_gcs_example(tmp_path, scale_version):
         env = {"STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs.port}", "TMPDIR": str(tmp_path)}
         process, grpc_port, rest_port = _run_example(script, env, tmp_path / "serve.log")
         try:
-            _check_serving(process, grpc_port, rest_port, tmp_path / "serve.log")
+            _check_serving(process, grpc_port, rest_port)
         finally:
-            _stop(process)
+            process.stop()
     finally:
         gcs.stop()
 

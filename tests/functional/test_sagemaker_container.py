@@ -8,16 +8,13 @@ import io
 import json
 import os
 import pathlib
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
-import requests
 
-from tests.server import free_port
+from tests.processes import Process, free_port, http_answers
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 X = np.array([[1.0, 2.0, 3.0, 4.0], [0.5, -1.0, 0.0, 10.0]], dtype=np.float32)
@@ -53,29 +50,17 @@ def local_server(tmp_path_factory: pytest.TempPathFactory):
         "PATH": f"{pathlib.Path(sys.executable).parent}:{os.environ['PATH']}",
     }
     log = tmp_path_factory.mktemp("local") / "serve.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            ["local_test/serve_local.sh", "--no-docker"], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-        url = f"http://127.0.0.1:{env['SAGEMAKER_BIND_TO_PORT']}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                if requests.get(f"{url}/ping", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError(log.read_text())
-        yield env
-        os.kill(process.pid, signal.SIGTERM)  # exec'd: the PID is serve's
-        assert process.wait(timeout=40) == 0
+    process = Process(["local_test/serve_local.sh", "--no-docker"], log, env, cwd=REPO, stop_timeout=40).start()
+    url = f"http://127.0.0.1:{env['SAGEMAKER_BIND_TO_PORT']}"
+    process.wait_for(http_answers(f"{url}/ping", 200), timeout=60, what="answering /ping with 200")
+    yield env
+    assert process.stop() == 0  # exec'd: the PID is serve's, SIGTERM ends it cleanly
 
 
 @pytest.mark.parametrize("payload", ["payload.json", "payload.jsonl", "payload.csv", "payload.npy", "payload.npz"])
 def test_predict_script_with_each_sample_payload(local_server: dict, payload: str) -> None:
     done = subprocess.run(
-        ["local_test/predict.sh", f"local_test/test_dir/{payload}"], cwd=REPO, env=local_server, capture_output=True
+        ["local_test/predict.sh", f"local_test/payloads/{payload}"], cwd=REPO, env=local_server, capture_output=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
     answer = json.loads(done.stdout)

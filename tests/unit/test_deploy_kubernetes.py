@@ -15,9 +15,8 @@ import yaml
 from ie_serving.cli import build_parser
 from ie_serving.config import load_config_file
 from ie_serving.rest_api import _GET_PATH
-from tests.docs_helpers import REPO, code, table
+from tests.docs_helpers import DEPLOY, code, table
 
-DEPLOY = REPO / "deploy" / "kubernetes"
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
 KSERVE_ONLY = ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget", "containerConcurrency", "timeout")
 
