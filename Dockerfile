@@ -12,6 +12,7 @@ ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
 
 COPY pyproject.toml README.md constraints.txt /opt/ie_serving/
 COPY ie_serving /opt/ie_serving/ie_serving
+COPY serve /opt/ie_serving/serve
 COPY container /opt/ie_serving/container
 RUN python -m venv /opt/venv \
     && PYTHON=/opt/venv/bin/python /opt/ie_serving/container/install.sh /opt/ie_serving \

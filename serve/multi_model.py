@@ -7,7 +7,7 @@
   POST   /models/{name}/invoke  as /invocations, for that model
 
 The url's directory holds numeric versions or bare IR files, read by layout.py as for
-SM_MODEL_DIR; names and urls are confined to the model root by confine.py. Every answer is
+SM_MODEL_DIR; names and urls are confined to the model root by model_names.py. Every answer is
 JSON; errors are {"error": message}. Loads and unloads are serialised by one lock, so the
 memory estimate of the loaded models is never checked against a stale total.
 """
