@@ -61,8 +61,8 @@ unit: install ## the unit tests only (no server processes)
 	$(BIN)/python -m pytest -q tests/unit
 
 style: install ## ruff format --check and ruff check
-	$(BIN)/ruff format --check ie_serving tests scripts benchmarks example_client docs local_test
-	$(BIN)/ruff check ie_serving tests scripts benchmarks example_client docs local_test
+	$(BIN)/ruff format --check ie_serving serve tests scripts benchmarks example_client docs local_test
+	$(BIN)/ruff check ie_serving serve tests scripts benchmarks example_client docs local_test
 
 protos: install ## regenerate ie_serving/protos from the .proto files
 	$(BIN)/python scripts/gen_protos.py
