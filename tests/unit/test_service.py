@@ -10,38 +10,21 @@ import logging
 import numpy as np
 import pytest
 
-from ie_serving.config import ModelConfig
 from ie_serving.errors import FailedPrecondition, InvalidInput, ServableUnavailable
 from ie_serving.service import Call, Service
-from ie_serving.storage.listing import VersionListing
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
-from ie_serving.tensor_spec import SIGNATURE, Decoded, Signature, TensorSpec
+from ie_serving.tensor_spec import Decoded
 from ie_serving.versions import State
-
-
-class _Scale:
-    """A compiled version that multiplies its input `x` by `factor`."""
-
-    def __init__(self, factor: float):
-        self.factor = factor
-        spec = TensorSpec("x", np.dtype(np.float32), (-1, 2))
-        self.signatures = {SIGNATURE: Signature({"x": spec}, {"y": TensorSpec("y", spec.dtype, spec.shape)})}
-
-    def infer(self, inputs, outputs, deadline=None):
-        return {name: inputs["x"] * self.factor for name in outputs}
+from tests.stub_versions import Scale, served, store_of
 
 
 def _served(version: int, factor: float) -> ServedVersion:
-    served = ServedVersion("m", VersionListing(version, ()))
-    assert served.load(lambda: _Scale(factor))
-    return served
+    return served(version, Scale(factor))
 
 
 @pytest.fixture
 def model() -> ServedModel:
-    model = ServedModel(ModelConfig("m", "/unused"), storage=None)
-    model.versions = {1: _served(1, 2.0)}
-    return model
+    return store_of("m", _served(1, 2.0)).models["m"]
 
 
 def test_the_decoder_sees_the_leased_version_and_the_request_runs_on_it(model):
