@@ -1,6 +1,6 @@
 """The one request pipeline every front end calls, and the one place each request is logged.
 
-A front end opens a `Call` around its whole handling of a request (`Service.call`); the call
+A front end opens a `Call` around its whole handling of a request; the call
 records protocol, method, model, version, outcome and duration when it closes, whatever the
 outcome (the per-request DEBUG line; metrics attach here too). Predict goes through
 `Service.predict`: lease the version once, hand that version's signatures to the front end's
@@ -19,8 +19,9 @@ from types import TracebackType
 import numpy as np
 
 from ie_serving.errors import Code, ServingError, code_of
-from ie_serving.store import ModelStore, State
+from ie_serving.store import ModelStore
 from ie_serving.tensor_spec import Decoder, Signature, check_output_filter, find_signature, validate_inputs
+from ie_serving.versions import State
 
 log = logging.getLogger(__name__)
 
