@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
 
-.PHONY: help install demo test unit style protos audit clean docker_build docker_push
+.PHONY: help install demo test unit integration robustness style protos audit clean docker_build docker_push
 .DEFAULT_GOAL := help
 
 help: ## list these targets, one line each
@@ -53,12 +53,22 @@ demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model
 	$(BIN)/python -m ie_serving.demo demo_models/demo
 	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
 
-test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle venvs) and run every test (CI)
-	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
-		$(BIN)/python -m pytest -q -p no:cacheprovider
+# tests/unit: no subprocess, no model compilation (under a minute); tests/integration: in
+# process but heavier (OpenVINO compiles, a fresh interpreter); tests/functional: real servers.
+# The run writes its robustness report to build/robustness.md, never to a tracked file.
+FRAMEWORK_PYTHONS := IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python
 
-unit: install ## the unit tests only (no server processes)
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle venvs) and run every test (CI)
+	$(FRAMEWORK_PYTHONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/functional
+
+unit: install ## the unit tests only (no subprocess, no model compilation; under a minute)
 	$(BIN)/python -m pytest -q tests/unit
+
+integration: install ## the in-process tests that compile models or start an interpreter
+	$(BIN)/python -m pytest -q tests/integration
+
+robustness: install ## run the tests marked robustness and refresh docs/robustness.md from their results
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m robustness --robustness-report=docs/robustness.md tests
 
 style: install ## ruff format --check and ruff check
 	$(BIN)/ruff format --check ie_serving serve tests scripts benchmarks example_client docs local_test
