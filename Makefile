@@ -77,8 +77,8 @@ style: install ## ruff format --check and ruff check
 protos: install ## regenerate ie_serving/protos from the .proto files
 	$(BIN)/python scripts/gen_protos.py
 
-# Known vulnerabilities in the pinned runtime dependencies (needs PyPI's JSON API or OSV;
-# neither is reachable from this project's build machines, so CI does not run it).
+# Known vulnerabilities in the pinned runtime dependencies: needs network access to PyPI's JSON
+# API or to OSV (api.osv.dev); not part of `make test`.
 audit: ## pip-audit the pinned runtime dependencies (needs PyPI's JSON API or OSV)
 	$(PYTHON) -m venv .venv-audit
 	.venv-audit/bin/pip install -q pip-audit
