@@ -224,8 +224,6 @@ def test_several_workers_are_refused_at_start(tmp_path: pathlib.Path) -> None:
         "SAGEMAKER_MULTI_MODEL_DIR": str(tmp_path),
         "SAGEMAKER_GUNICORN_WORKERS": "2",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "serve"], env=env, capture_output=True, text=True, timeout=60
-    )
+    done = subprocess.run([sys.executable, "-m", "serve"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "SAGEMAKER_GUNICORN_WORKERS=2 with SAGEMAKER_MULTI_MODEL=true" in done.stderr

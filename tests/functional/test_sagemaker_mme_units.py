@@ -8,9 +8,8 @@ import pathlib
 
 import pytest
 
-from ie_serving.errors import ConfigError
+from ie_serving.errors import ConfigError, InsufficientMemory, answer
 from serve import layout, memory, settings
-from ie_serving.errors import InsufficientMemory, answer
 
 MB = 1024 * 1024
 
