@@ -39,11 +39,13 @@ _SIMDJSON_ERRORS = (ValueError, TypeError, KeyError, IndexError, RuntimeError, U
 
 
 def decode_floats(
-    body: bytes, specs: Mapping[str, TensorSpec], bare_value_is_instances: bool = False
+    body: bytes, specs: Mapping[str, TensorSpec], bare_lists: bool = False
 ) -> tuple[Format, dict[str, np.ndarray], str] | None:
     """(format, {input: array of the spec's dtype}, signature name) for a single-float-input
     body of regular nested numbers for the default signature (whose inputs `specs` are), else
-    None. bare_value_is_instances: a body that is a bare list is the instances (SageMaker's JSON)."""
+    None. bare_lists: a body that is a bare list is read by SageMaker's rule (AWS's container,
+    tensorflowServing.js generic_json_request): a list of lists is the instances, a flat list
+    is one instance."""
     if len(specs) != 1:
         return None
     name, spec = next(iter(specs.items()))
@@ -51,7 +53,7 @@ def decode_floats(
         return None
     try:
         document = _parser(len(body)).parse(body)
-        found = _tensor_value(document, bare_value_is_instances)
+        found = _tensor_value(document, bare_lists)
         if found is None:
             return None
         form, value, signature = found
@@ -59,6 +61,8 @@ def decode_floats(
         if shape is None or _bracket_count(body) != _list_count(shape):
             return None  # some list holds a list where a number belongs, or a string holds "["
         flat = np.frombuffer(value.as_buffer(of_type="d"), np.float64)
+        if len(shape) == 1 and isinstance(document, simdjson.Array):
+            shape = (1, *shape)  # a flat bare list is one instance
     except _SIMDJSON_ERRORS:  # not JSON, or a leaf that is not a number: the general path says why
         return None
     limit = EXACT_INT_LIMIT.get(spec.dtype)
@@ -82,11 +86,11 @@ def _parser(body_bytes: int) -> simdjson.Parser:
     return parser
 
 
-def _tensor_value(document: object, bare_value_is_instances: bool) -> tuple[Format, simdjson.Array, str] | None:
+def _tensor_value(document: object, bare_lists: bool) -> tuple[Format, simdjson.Array, str] | None:
     """The list that holds the tensor, its format and the signature name, when the document
     is {"instances" | "inputs": [...], optional "signature_name": "" or "serving_default"}."""
     if isinstance(document, simdjson.Array):
-        return (Format.ROW, document, "") if bare_value_is_instances else None
+        return (Format.ROW, document, "") if bare_lists else None
     if not isinstance(document, simdjson.Object):
         return None
     keys = list(document.keys())

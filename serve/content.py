@@ -1,5 +1,13 @@
 """SageMaker content types: request bodies -> model inputs, outputs -> the answer `Accept` asks for.
 
+JSON (application/json, application/jsonlines, application/jsons) and CSV bodies are read as
+AWS's TF Serving container reads them (tensorflowServing.js: json_request, csv_request):
+a body naming "instances", "inputs" or "examples" is TF Serving's JSON; JSON documents one
+after another are one instance each; any other JSON is one instance, unless it is a list of
+lists (several instances). A CSV line is one instance; a line without a comma is one value.
+The answers to JSON requests are TF Serving's JSON on one line, with the Content-Type the
+Accept header names first (application/jsonlines included), as AWS's container answers.
+
 The type names are the sagemaker-inference toolkit's (`content_types`); the toolkit itself is
 not a dependency: it pulls in scipy and psutil for a handful of constants, and its npy decoder
 loads pickles. Arrays are read here with allow_pickle=False.
@@ -8,7 +16,7 @@ loads pickles. Arrays are read here with allow_pickle=False.
 from __future__ import annotations
 
 import io
-import json
+import re
 import zipfile
 from collections.abc import Mapping
 
@@ -17,16 +25,22 @@ import orjson
 
 from ie_serving.errors import InvalidInput, NotAcceptable, UnsupportedMediaType
 from ie_serving.json_predict import JsonPredictBody
-from ie_serving.json_tensors import Format, encode_predict, may_hold_bools, parse_body, to_array
+from ie_serving.json_tensors import Format, encode_predict, parse_body, to_array
 from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
+JSONS = "application/jsons"
 CSV = "text/csv"
 NPY = "application/x-npy"
 NPZ = "application/x-npz"
-REQUEST_TYPES = (JSON, JSONLINES, CSV, NPY, NPZ)
+JSON_TYPES = (JSON, JSONLINES, JSONS)
+REQUEST_TYPES = (*JSON_TYPES, CSV, NPY, NPZ)
 ANSWER_TYPES = (JSON, JSONLINES, NPY, NPZ, CSV)
+
+# AWS's tests on the body's text (tensorflowServing.js is_tfs_json, is_json_lines)
+_TF_SERVING_JSON = re.compile(rb'"(instances|inputs|examples)"\s*:')
+_JSON_DOCUMENTS = re.compile(rb"[}\]]\s*[\[{]")
 
 
 def media_type(header: str | None) -> str:
@@ -71,35 +85,45 @@ def _load_npz(body: bytes) -> dict[str, np.ndarray]:
         raise InvalidInput(f"{NPZ} body is not a readable .npz archive without pickles: {exc}") from None
 
 
+def sagemaker_document(body: bytes) -> object:
+    """A SageMaker JSON body as the TF Serving document AWS's container makes of it."""
+    if _TF_SERVING_JSON.search(body):
+        return parse_body(body)
+    if _JSON_DOCUMENTS.search(body):
+        lines = [line for line in body.strip().splitlines() if line.strip()]
+        if len(lines) == 1:  # AWS sends the single line itself as the instances
+            return {"instances": parse_body(lines[0])}
+        return {"instances": [parse_body(line) for line in lines]}
+    document = parse_body(body)
+    several = isinstance(document, list) and bool(document) and isinstance(document[0], list)
+    return {"instances": document if several else [document]}
+
+
 def _csv_rows(body: bytes) -> list:
-    """CSVSerializer's text: one row per line, numbers separated by commas."""
+    """CSV text as AWS reads it: one instance per line; a line with commas is a list of
+    numbers, a line without one is a single number."""
     rows = []
     for number, line in enumerate(body.splitlines(), 1):
         if line.strip():
             try:
-                rows.append(orjson.loads(b"[" + line + b"]"))
+                row = orjson.loads(b"[" + line + b"]")
             except orjson.JSONDecodeError:
                 raise InvalidInput(f"{CSV} line {number}: expected numbers separated by commas") from None
+            rows.append(row if b"," in line else row[0])
     if not rows:
         raise InvalidInput(f"{CSV} body holds no rows")
     return rows
 
 
 def _shaped_rows(name: str, rows: list, spec: TensorSpec) -> np.ndarray:
-    """Rows as instances of the input: each row is reshaped to the input's static inner dims."""
+    """Rows as instances of the input: a row whose values fill the input's static inner
+    dimensions exactly is reshaped to them (a single column to [-1, 1], 12 values to [-1, 3, 4])."""
     array = to_array(name, rows, spec)
     inner = spec.shape[1:] if spec.shape else ()
-    if array.ndim == 2 and len(inner) > 1 and -1 not in inner and int(np.prod(inner)) == array.shape[1]:
+    values = int(np.prod(array.shape[1:]))
+    if inner and -1 not in inner and array.shape[1:] != inner and int(np.prod(inner)) == values and array.ndim <= 2:
         array = array.reshape((array.shape[0], *inner))
     return array
-
-
-class _JsonLines(JsonPredictBody):
-    """application/jsonlines: one instance per line."""
-
-    def __call__(self, signature_of: SignatureLookup) -> Decoded:
-        instances = [parse_body(line) for line in self.body.splitlines() if line.strip()]
-        return self.decode_document({"instances": instances}, signature_of, may_hold_bools(self.body))
 
 
 class _TensorBody:
@@ -126,10 +150,8 @@ def decoder(content_type: str, body: bytes) -> JsonPredictBody | _TensorBody:
     UnsupportedMediaType for a type /invocations does not read."""
     if content_type not in REQUEST_TYPES:
         raise UnsupportedMediaType(f"Content-Type {content_type!r}: expected one of {', '.join(REQUEST_TYPES)}")
-    if content_type == JSON:
-        return JsonPredictBody(body, bare_value_is_instances=True)
-    if content_type == JSONLINES:
-        return _JsonLines(body)
+    if content_type in JSON_TYPES:
+        return JsonPredictBody(body, parse=sagemaker_document, bare_lists=True)
     return _TensorBody(content_type, body)
 
 
@@ -149,11 +171,8 @@ def _csv_text(array: np.ndarray) -> bytes:
 
 def encode(form: Format, outputs: Mapping[str, np.ndarray], accept: str) -> bytes:
     """The answer body in the `accept` type (one of ANSWER_TYPES)."""
-    if accept == JSON:
+    if accept in (JSON, JSONLINES):  # TF Serving's JSON on one line, as AWS's container answers both
         return encode_predict(form, outputs)
-    if accept == JSONLINES:
-        predictions = parse_body(encode_predict(Format.ROW, outputs))["predictions"]
-        return "".join(json.dumps(row) + "\n" for row in predictions).encode()
     buffer = io.BytesIO()
     if accept == NPZ:
         np.savez(buffer, **outputs)

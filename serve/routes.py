@@ -104,7 +104,7 @@ class _Invocations:
                 kind = content.answer_type(request.headers.get("Accept"))
                 decoder = content.decoder(_content_type(), body)
                 result = self.service.predict(chosen.name, chosen.version, decoder)
-                return Response(content.encode(decoder.form, result.outputs, kind), mimetype=kind)
+                return Response(content.encode(decoder.form, result.outputs, kind), content_type=kind)
         except Exception as exc:  # every failure is answered; a bug fails this request only
             return error_response(exc, STATUS_OVERRIDES)
 

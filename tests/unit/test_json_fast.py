@@ -61,11 +61,15 @@ def test_steps_aside_for_another_signature():
     assert decode_floats(body, _specs()) is None
 
 
-def test_a_bare_list_is_the_instances_only_when_asked():
+def test_a_bare_list_follows_sagemakers_rule_only_when_asked():
+    """AWS's container (tensorflowServing.js generic_json_request): a list of lists holds the
+    instances, a flat list is one instance."""
     body = b"[[1, 2, 3, 4, 5, 6, 7, 8]]"
     assert decode_floats(body, _specs()) is None
-    form, inputs, _ = decode_floats(body, _specs(), bare_value_is_instances=True)
+    form, inputs, _ = decode_floats(body, _specs(), bare_lists=True)
     assert form is Format.ROW
+    np.testing.assert_array_equal(inputs["x"], [[1, 2, 3, 4, 5, 6, 7, 8]])
+    _, inputs, _ = decode_floats(b"[1, 2, 3, 4, 5, 6, 7, 8]", _specs(), bare_lists=True)
     np.testing.assert_array_equal(inputs["x"], [[1, 2, 3, 4, 5, 6, 7, 8]])
 
 
