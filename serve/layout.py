@@ -4,7 +4,15 @@ Accepted layouts (checked in this order):
   config.json                      model_config_list file; relative base paths are under SM_MODEL_DIR
   1/model.xml, 2/model.xml, ...    one model with numeric version directories
   model.xml + model.bin            one model as bare IR files, served as version 1
-  NAME/1/model.xml, NAME/x.xml ... several models, one per sub-directory, each in either form
+  .../NAME/1/saved_model.pb, ...   models at any depth, as AWS's container finds them
+                                   (tfs_utils.find_models): a numeric directory holding a model
+                                   is a version of the model named by its parent directory, e.g.
+                                   export/Servo/1700000000/saved_model.pb is model Servo
+  NAME/model.xml + NAME/model.bin  bare IR files one level down, one model per sub-directory
+
+As AWS's container does, every version directory found is served (it writes a `specific`
+policy with all of them), so tfs-model-version reaches older versions. With several models
+and no SAGEMAKER_TFS_DEFAULT_MODEL_NAME, the first by path is the default, and the log says so.
 
 The store reads numeric version directories only, so a bare IR model is presented to it as a
 staging directory `<staging>/<name>/1` that is a symlink to the model's directory: the store,
@@ -23,7 +31,8 @@ import shutil
 import tempfile
 
 from ie_serving.config import ModelConfig, load_config_file, parse_model
-from ie_serving.errors import ConfigError
+from ie_serving.errors import ConfigError, ModelLoadError
+from ie_serving.model_formats import detect
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,34 @@ def _remove_if_owner(path: pathlib.Path, owner: int) -> None:
 
 def _has_versions(path: pathlib.Path) -> bool:
     return any(p.is_dir() and p.name.isdigit() and int(p.name) > 0 for p in path.iterdir())
+
+
+def _is_version(path: pathlib.Path) -> bool:
+    """A numeric directory holding one model in a served format."""
+    if not (path.is_dir() and path.name.isdigit() and int(path.name) > 0):
+        return False
+    try:
+        detect(p.name for p in path.iterdir())
+    except ModelLoadError:
+        return False
+    return True
+
+
+def _versioned_models(model_dir: pathlib.Path) -> list[pathlib.Path]:
+    """Every directory under model_dir (itself included) with a version directory holding a
+    model, sorted by path; code/ and hidden directories are skipped, version directories are
+    not searched further."""
+    found = []
+    pending = [model_dir]
+    while pending:
+        directory = pending.pop()
+        children = sorted(p for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+        versions = [child for child in children if _is_version(child)]
+        if versions:
+            found.append(directory)
+        skip = {*versions, model_dir / CODE_DIR}
+        pending.extend(child for child in reversed(children) if child not in skip)
+    return sorted(found)
 
 
 def _has_bare_ir(path: pathlib.Path) -> bool:
@@ -99,17 +136,30 @@ def _from_config_file(model_dir: pathlib.Path) -> tuple[ModelConfig, ...]:
 
 
 def _from_directories(model_dir: pathlib.Path, single_name: str, staging: pathlib.Path) -> tuple[ModelConfig, ...]:
-    found = base_path(model_dir, single_name, staging)
-    if found is not None:
-        return (parse_model({"name": single_name, "base_path": found}, where="SM_MODEL_DIR"),)
-    models = []
+    """Versioned models at any depth (every version served, as AWS does), and bare IR files in
+    model_dir itself or one level down where no versioned model is."""
+    every_version = {"all": {}}
+    bases = _versioned_models(model_dir)
+    found = [(single_name if base == model_dir else base.name, str(base), every_version) for base in bases]
+    if not bases and _has_bare_ir(model_dir):
+        found.append((single_name, base_path(model_dir, single_name, staging), None))
+    holding_versions = {parent for base in bases for parent in (base, *base.parents)}
     for sub in sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name != CODE_DIR and p.name[0] != "."):
-        found = base_path(sub, sub.name, staging)
-        if found is None:
-            log.info("%s: ignored, holds neither numeric version directories nor .xml + .bin files", sub)
+        if sub in holding_versions or _is_version(sub):
+            continue
+        if _has_bare_ir(sub):
+            found.append((sub.name, base_path(sub, sub.name, staging), None))
         else:
-            models.append(parse_model({"name": sub.name, "base_path": found}, where=f"SM_MODEL_DIR/{sub.name}"))
-    return tuple(models)
+            log.info("%s: ignored, holds no model in a numeric version directory nor .xml + .bin files", sub)
+    names = [name for name, _, _ in found]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        places = [path for name, path, _ in found if name in repeated]
+        raise ConfigError(f"SM_MODEL_DIR: several models are named {repeated}, by their directories {places}")
+    return tuple(
+        parse_model({"name": name, "base_path": path, "model_version_policy": policy}, where=f"SM_MODEL_DIR ({path})")
+        for name, path, policy in found
+    )
 
 
 def resolve(model_dir: pathlib.Path, default_name: str | None, nireq: int | None = None) -> Layout:
@@ -131,6 +181,14 @@ def resolve(model_dir: pathlib.Path, default_name: str | None, nireq: int | None
     names = [m.name for m in models]
     if default_name is not None and default_name not in names:
         raise ConfigError(f"SAGEMAKER_TFS_DEFAULT_MODEL_NAME: {default_name!r} is not among the models {names}")
-    default = default_name or (names[0] if len(names) == 1 else None)
-    log.info("models in %s: %s; default model: %s", model_dir, ", ".join(names), default or "none")
+    default = default_name or names[0]  # AWS's container: the first model it finds
+    log.info(
+        "models in %s: %s; default model: %s%s",
+        model_dir,
+        ", ".join(names),
+        default,
+        ""
+        if default_name or len(names) == 1
+        else " (the first by path; set SAGEMAKER_TFS_DEFAULT_MODEL_NAME to choose)",
+    )
     return Layout(models, default)

@@ -61,9 +61,38 @@ def test_layouts(tmp_path: pathlib.Path) -> None:
     _ir(tmp_path / "many" / "b")
     (tmp_path / "many" / "notes").mkdir()
     got = layout.resolve(tmp_path / "many", None)
-    assert [m.name for m in got.models] == ["a", "b"] and got.default_model is None
+    assert [m.name for m in got.models] == ["a", "b"] and got.default_model == "a"  # the first, as AWS
     with pytest.raises(ConfigError, match="SAGEMAKER_TFS_DEFAULT_MODEL_NAME"):
         layout.resolve(tmp_path / "many", "c")
+
+
+def _saved_model(directory: pathlib.Path) -> None:
+    (directory / "variables").mkdir(parents=True)
+    (directory / "saved_model.pb").write_bytes(b"")
+
+
+def test_models_at_any_depth_with_every_version_as_aws_finds_them(tmp_path: pathlib.Path) -> None:
+    """AWS's tfs_utils.find_models: a numeric directory holding a model is a version of the model
+    named by its parent; serve.py writes a `specific` policy with every version found."""
+    _saved_model(tmp_path / "export" / "Servo" / "1700000000")
+    _saved_model(tmp_path / "export" / "Servo" / "1600000000")
+    _ir(tmp_path / "zoo" / "deep" / "resnet" / "00000012")
+    (tmp_path / "code").mkdir()
+    _ir(tmp_path / "code" / "7")  # never a model
+    got = layout.resolve(tmp_path, None)
+    assert [(m.name, m.base_path) for m in got.models] == [
+        ("Servo", str(tmp_path / "export" / "Servo")),
+        ("resnet", str(tmp_path / "zoo" / "deep" / "resnet")),
+    ]
+    assert all(m.version_policy.kind == "all" for m in got.models)
+    assert got.default_model == "Servo"
+
+
+def test_two_models_with_one_name_are_refused(tmp_path: pathlib.Path) -> None:
+    _ir(tmp_path / "a" / "m" / "1")
+    _ir(tmp_path / "b" / "m" / "1")
+    with pytest.raises(ConfigError, match=r"several models are named \['m'\]"):
+        layout.resolve(tmp_path, None)
 
 
 def test_config_json_resolves_relative_base_paths(tmp_path: pathlib.Path) -> None:
