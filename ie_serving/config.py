@@ -90,7 +90,7 @@ class ServerConfig:
     rest_port: int = 0
     grpc_workers: int = 16
     rest_workers: int = 8
-    rest_max_body_mb: int = 100
+    rest_max_body_mb: int | None = 100  # None: no limit (serve without SAGEMAKER_MAX_PAYLOAD_IN_MB)
     grpc_max_message_mb: int = 256
     poll_wait_seconds: float = 1.0
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
@@ -251,7 +251,7 @@ def build_server_config(
     config = ServerConfig(models=tuple(models), **settings)
     check_ports(config.port, config.rest_port, (names["port"], names["rest_port"]))
     for field in ("grpc_workers", "rest_workers", "grpc_max_message_mb", "rest_max_body_mb"):
-        if getattr(config, field) < 1:
+        if getattr(config, field) is not None and getattr(config, field) < 1:
             raise ConfigError(f"{names[field]}: expected an integer >= 1, got {getattr(config, field)}")
     if config.shutdown_grace_seconds < 0:
         raise ConfigError(

@@ -131,11 +131,13 @@ class _RestApplication(BaseApplication):
         finally:
             loaded.set()
         log.info(
-            "%s listening on 0.0.0.0:%d (%d threads, bodies up to %d MB)",
+            "%s listening on 0.0.0.0:%d (%d threads, %s)",
             self._hosting.api_name,
             self._config.rest_port,
             self._config.rest_workers,
-            self._config.rest_max_body_mb,
+            "no body size limit"
+            if self._config.rest_max_body_mb is None
+            else f"bodies up to {self._config.rest_max_body_mb} MB",
         )
         return self._hosting.make_app(self._runtime, self._config)
 

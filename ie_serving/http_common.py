@@ -60,11 +60,12 @@ def _too_large() -> errors.PayloadTooLarge:
     return errors.PayloadTooLarge(f"Request body too large: sent {sent}, the limit is {limit} bytes ({setting})")
 
 
-def create_flask_app(max_body_mb: int, body_limit_setting: str, routes_hint: str) -> Flask:
-    """A Flask app whose own refusals answer JSON through the errors table and are logged as
-    requests ("http" protocol) with their true duration."""
+def create_flask_app(max_body_mb: int | None, body_limit_setting: str, routes_hint: str) -> Flask:
+    """A Flask app taking bodies up to max_body_mb (None: any size) whose own refusals answer
+    JSON through the errors table and are logged as requests ("http" protocol) with their true
+    duration."""
     app = Flask("ie_serving")
-    app.config["MAX_CONTENT_LENGTH"] = max_body_mb * 1024 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = None if max_body_mb is None else max_body_mb * 1024 * 1024
     app.config[BODY_LIMIT_SETTING] = body_limit_setting
     app.config[ROUTES_HINT] = routes_hint
     app.before_request(_stamp)

@@ -152,7 +152,7 @@ class _Routes:
         return Response(encode_predict(decoder.form, result.outputs), mimetype="application/json")
 
 
-def create_app(service: Service, max_body_mb: int, body_limit_setting: str = "--rest_max_body_mb") -> Flask:
+def create_app(service: Service, max_body_mb: int | None, body_limit_setting: str = "--rest_max_body_mb") -> Flask:
     """The REST app over `service`; other front ends (SageMaker) add their routes to it."""
     app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES)
     routes = _Routes(service)

@@ -172,7 +172,7 @@ def _run_handler(handler: Callable, data: object, context: Context):  # noqa: AN
 
 def create_sagemaker_app(
     service: Service,
-    max_body_mb: int,
+    max_body_mb: int | None,
     default_model: str | None,
     code: CustomCode | None,
     ports: tuple[int, int],

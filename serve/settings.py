@@ -23,7 +23,7 @@ class Settings:
     threads: int = 8
     timeout_seconds: int = 60
     nireq: int | None = None
-    max_payload_mb: int = 6
+    max_payload_mb: int | None = None  # SAGEMAKER_MAX_PAYLOAD_IN_MB; none: no cap, as AWS's nginx
     multi_model: bool = False  # SAGEMAKER_MULTI_MODEL=true: start empty, load through /models
     multi_model_dir: pathlib.Path = pathlib.Path("/opt/ml/models")  # SAGEMAKER_MULTI_MODEL_DIR
     max_model_memory_mb: int | None = None  # SAGEMAKER_MAX_MODEL_MEMORY_MB
@@ -96,7 +96,7 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
         threads=_int(environ, "SAGEMAKER_GUNICORN_THREADS", 8, 1),
         timeout_seconds=_int(environ, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1),
         nireq=nireq or None,
-        max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 6, 1),
+        max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 0, 1) or None,
         multi_model=multi_model,
         multi_model_dir=pathlib.Path(environ.get("SAGEMAKER_MULTI_MODEL_DIR") or "/opt/ml/models"),
         max_model_memory_mb=memory_limit or None,

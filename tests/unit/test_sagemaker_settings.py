@@ -13,7 +13,7 @@ from serve import layout, settings
 
 def test_defaults_are_aws_containers() -> None:
     got = settings.from_environ({})
-    assert (got.http_port, got.grpc_port, got.max_payload_mb, got.timeout_seconds) == (8080, 9000, 6, 60)
+    assert (got.http_port, got.grpc_port, got.max_payload_mb, got.timeout_seconds) == (8080, 9000, None, 60)
     assert (got.model_dir, got.workers, got.threads, got.nireq) == (pathlib.Path("/opt/ml/model"), 1, 8, None)
 
 

@@ -84,3 +84,20 @@ def test_a_single_csv_column_is_one_value_per_instance():
     answer = client.post("/invocations", data=b"1\n2\n3\n", content_type="text/csv")
     assert answer.status_code == 200, answer.data
     assert orjson.loads(answer.data) == {"predictions": [[3.0], [6.0], [9.0]]}
+
+
+def test_no_body_size_cap_unless_the_variable_sets_one():
+    """AWS's nginx has client_max_body_size 0 (no limit); SAGEMAKER_MAX_PAYLOAD_IN_MB caps when set."""
+    from serve.settings import from_environ
+
+    assert (
+        from_environ({}).max_payload_mb is None
+        and from_environ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "7"}).max_payload_mb == 7
+    )
+    body = b"[" + b"[1.25, 2.5]," * 700_000 + b"[1, 2]]"  # 8.4 MB, over the old 6 MB default
+    service = Service(store_of("m", served(1, Scale(2.0))))
+    uncapped = create_sagemaker_app(service, None, "m", None, (1, 2)).test_client()
+    answer = uncapped.post("/invocations", data=body, content_type="application/json")
+    assert answer.status_code == 200 and len(orjson.loads(answer.data)["predictions"]) == 700_001
+    capped = create_sagemaker_app(service, 7, "m", None, (1, 2)).test_client()
+    assert capped.post("/invocations", data=body, content_type="application/json").status_code == 413
