@@ -70,10 +70,16 @@ class CustomCode:
 
 
 def prepare(code_dir: pathlib.Path) -> None:
-    """Before the workers start: install code/requirements.txt into this Python environment with
-    pip, or put code/lib on sys.path when there are no requirements. ConfigError when pip fails."""
+    """Before the workers start, as AWS's container does (serve.py _setup_gunicorn): put code/lib
+    on sys.path when it exists (then code/requirements.txt is not installed, with a warning),
+    else install code/requirements.txt with pip. ConfigError when pip fails."""
     requirements = code_dir / "requirements.txt"
-    if requirements.is_file():
+    if (code_dir / "lib").is_dir():
+        sys.path.insert(0, str(code_dir / "lib"))
+        log.info("added %s to the import path", code_dir / "lib")
+        if requirements.is_file():
+            log.warning("loading modules in %s, ignoring %s (as AWS's container does)", code_dir / "lib", requirements)
+    elif requirements.is_file():
         log.info("installing %s with pip", requirements)
         command = [sys.executable, "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
         done = subprocess.run([*command, "-r", str(requirements)], capture_output=True, text=True, check=False)
@@ -82,14 +88,12 @@ def prepare(code_dir: pathlib.Path) -> None:
                 f"{requirements}: pip install failed (exit {done.returncode}):\n{done.stdout}{done.stderr}"
             )
         log.info("installed %s", requirements)
-    elif (code_dir / "lib").is_dir():
-        sys.path.insert(0, str(code_dir / "lib"))
-        log.info("added %s to the import path", code_dir / "lib")
 
 
 def load(code_dir: pathlib.Path) -> CustomCode | None:
     """Import code_dir/inference.py; None when it does not exist. ConfigError when it defines
-    none of the handlers, or `handler` together with input_handler/output_handler."""
+    none of the handlers. `handler` wins over input_handler/output_handler, as in AWS's
+    container (python_service.py _import_handlers), with a warning."""
     script = code_dir / "inference.py"
     if not script.is_file():
         return None
@@ -100,7 +104,8 @@ def load(code_dir: pathlib.Path) -> CustomCode | None:
     spec.loader.exec_module(module)
     code = CustomCode(*(_callable(module, name) for name in ("input_handler", "output_handler", "handler")))
     if code.handler is not None and (code.input_handler or code.output_handler):
-        raise ConfigError(f"{script}: define either handler or input_handler/output_handler, not both")
+        log.warning("%s defines handler and input_handler/output_handler: handler is used, the others are not", script)
+        code = CustomCode(handler=code.handler)
     if code == CustomCode():
         raise ConfigError(f"{script}: defines none of input_handler, output_handler, handler")
     log.info("custom code %s: %s", script, ", ".join(f.name for f in dataclasses.fields(code) if getattr(code, f.name)))

@@ -167,3 +167,45 @@ def test_requirements_are_installed_at_start_up(tmp_path: pathlib.Path, serve) -
     response = server.invoke(json_body([[1, 2, 3, 4]]), "application/json")
     assert response.json() == {"answer": 42, "predictions": [[2.0, 4.0, 6.0, 8.0]]}
     assert "installed" in server.log()
+
+
+def test_handler_wins_over_input_and_output_handlers(tmp_path: pathlib.Path, serve) -> None:
+    """AWS's python_service.py _import_handlers: `handler` when the script defines it."""
+    server = serve(
+        _model_dir(
+            tmp_path,
+            """
+            def handler(data, context):
+                return b'{"from": "handler"}', "application/json"
+
+            def input_handler(data, context):
+                raise AssertionError("input_handler must not run")
+
+            def output_handler(response, context):
+                raise AssertionError("output_handler must not run")
+            """,
+        )
+    )
+    assert server.invoke(b"[[1, 2, 3, 4]]", "application/json").json() == {"from": "handler"}
+    assert "handler is used" in server.log()
+
+
+def test_code_lib_wins_over_requirements(tmp_path: pathlib.Path, serve) -> None:
+    """AWS's serve.py: with code/lib present, code/requirements.txt is not installed (here it
+    names a package no index has, so installing it would stop the start-up)."""
+    model_dir = _model_dir(
+        tmp_path,
+        """
+        import json
+        from words import double
+
+        def output_handler(response, context):
+            return json.dumps({"doubled": double(response.json()["predictions"][0][0])}), "application/json"
+        """,
+    )
+    (model_dir / "code" / "lib").mkdir()
+    (model_dir / "code" / "lib" / "words.py").write_text("def double(x):\n    return 2 * x\n")
+    (model_dir / "code" / "requirements.txt").write_text("--no-index\nno-such-package-anywhere==1.0\n")
+    server = serve(model_dir)
+    assert server.invoke(b"[[1, 2, 3, 4]]", "application/json").json() == {"doubled": 4.0}
+    assert "ignoring" in server.log() and "requirements.txt" in server.log()
