@@ -48,12 +48,12 @@ class Runtime(Protocol):
 
 
 class _GunicornLogger(glogging.Logger):
-    """gunicorn's own messages through the process's logging set-up, at INFO or above: the
-    REST handlers log each request at DEBUG themselves."""
+    """gunicorn's own messages through the process's logging set-up, at the hosting's
+    log_level (INFO by default, never more verbose: the handlers log each request at DEBUG)."""
 
     def setup(self, cfg: object) -> None:
         self.error_log.propagate = True
-        self.error_log.setLevel(max(logging.INFO, logging.getLogger().getEffectiveLevel()))
+        self.error_log.setLevel(logging.getLevelName(cfg.loglevel.upper()))  # type: ignore[attr-defined]
 
 
 def tf_serving_app(runtime: Runtime, config: ServerConfig) -> Flask:
@@ -74,6 +74,7 @@ class Hosting:
     timeout: int = 0
     proc_name: str = "ie_serving"
     api_name: str = "REST TF Serving API"
+    log_level: str = "info"  # gunicorn's own messages: debug, info, warning, error, critical
 
 
 class _RestApplication(BaseApplication):
@@ -101,6 +102,7 @@ class _RestApplication(BaseApplication):
             "keepalive": 5,
             "limit_request_line": 8190,
             "logger_class": _GunicornLogger,
+            "loglevel": self._hosting.log_level,
             "accesslog": None,
             "proc_name": self._hosting.proc_name,
             "post_fork": self._post_fork,

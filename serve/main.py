@@ -52,7 +52,12 @@ def _app(
 
         def multi_model(invoke: Callable[..., Response]) -> Blueprint:
             return MultiModel(
-                runtime.reconciler, env.multi_model_dir, env.max_model_memory_mb, env.nireq, invoke
+                runtime.reconciler,
+                env.multi_model_dir,
+                env.max_model_memory_mb,
+                env.nireq,
+                invoke,
+                settings.plugin_config(env),
             ).blueprint()
 
     ports = (config.rest_port, env.grpc_port)
@@ -68,7 +73,10 @@ def _models(env: settings.Settings) -> tuple[layout.Layout, pathlib.Path | None]
         return layout.Layout((), None), None
     code_dir = env.model_dir / "code"
     custom_code.prepare(code_dir)
-    return layout.resolve(env.model_dir, env.default_model_name, env.nireq), code_dir
+    found = layout.resolve(env.model_dir, env.default_model_name, env.nireq)
+    defaults = settings.plugin_config(env)
+    models = tuple(dataclasses.replace(m, plugin_config={**defaults, **m.plugin_config}) for m in found.models)
+    return layout.Layout(models, found.default_model), code_dir
 
 
 def main() -> int:
@@ -106,8 +114,11 @@ def main() -> int:
         worker_class="serve.worker.PingFirstWorker",
         timeout=env.timeout_seconds,
         proc_name="serve",
+        log_level=env.gunicorn_log_level,
         api_name="SageMaker HTTP (/ping, /invocations, TF Serving REST)",
     )
     # the default model as resolved from the model directory, not only the variable that may name it
     log.info("serve: %s", {**dataclasses.asdict(env), "default_model_name": models.default_model})
+    for line in settings.no_effect(env):
+        log.warning("%s", line)
     return serve(config, start, SHUTDOWN_GRACE_SECONDS, hosting)

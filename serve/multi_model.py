@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import pathlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import orjson
 from flask import Blueprint, Response, request
@@ -63,6 +63,7 @@ class MultiModel:
         max_memory_mb: int | None,
         nireq: int | None,
         invoke: Callable[[str, Callable[[str], object]], Response],
+        plugin_config: Mapping[str, object] | None = None,
     ):
         self.reconciler = reconciler
         self.store = reconciler.store
@@ -70,6 +71,7 @@ class MultiModel:
         self.max_memory_mb = max_memory_mb
         self.nireq = nireq
         self.invoke_model = invoke
+        self.plugin_config = dict(plugin_config or {})
         self.staging = layout.staging_dir("ie_serving_mme_")
         self._loaded: dict[str, Loaded] = {}
         self._lock = threading.Lock()
@@ -105,7 +107,9 @@ class MultiModel:
         base_path = layout.base_path(path, name, self.staging)
         assert base_path is not None  # served_dir found a model there
         try:
-            model = self.reconciler.add_model(ModelConfig(name=name, base_path=base_path, nireq=self.nireq))
+            model = self.reconciler.add_model(
+                ModelConfig(name=name, base_path=base_path, nireq=self.nireq, plugin_config=self.plugin_config)
+            )
         except StorageError as exc:
             raise InvalidInput(f"model {name}: {exc}") from None
         if not any(s.state == State.AVAILABLE for s in model.versions.values()):

@@ -1,4 +1,10 @@
-"""SageMaker's environment variables, read and validated once at start-up."""
+"""SageMaker's environment variables, read and validated once at start-up.
+
+AWS's TF Serving container reads more variables than have a meaning here (its nginx, TF
+Serving's threads and GPU memory, gevent): each of those that is set is named in a start-up
+warning (`no_effect`), never silently ignored. SAGEMAKER_TFS_ENABLE_BATCHING must be true or
+false, as AWS requires; `true` gets a warning while batching is not built.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +27,48 @@ class Settings:
     default_model_name: str | None = None  # SAGEMAKER_TFS_DEFAULT_MODEL_NAME when set
     workers: int = 1
     threads: int = 8
-    timeout_seconds: int = 60
+    timeout_seconds: int = 60  # SAGEMAKER_GUNICORN_TIMEOUT_SECONDS (AWS), else SAGEMAKER_MODEL_SERVER_TIMEOUT
+    gunicorn_log_level: str = "info"  # SAGEMAKER_GUNICORN_LOGLEVEL: gunicorn's own messages
+    intra_op_threads: int | None = None  # SAGEMAKER_TFS_INTRA_OP_PARALLELISM: OpenVINO's threads per model
+    enable_batching: bool = False  # SAGEMAKER_TFS_ENABLE_BATCHING: validated; batching is not built yet
     nireq: int | None = None
     max_payload_mb: int | None = None  # SAGEMAKER_MAX_PAYLOAD_IN_MB; none: no cap, as AWS's nginx
     multi_model: bool = False  # SAGEMAKER_MULTI_MODEL=true: start empty, load through /models
     multi_model_dir: pathlib.Path = pathlib.Path("/opt/ml/models")  # SAGEMAKER_MULTI_MODEL_DIR
     max_model_memory_mb: int | None = None  # SAGEMAKER_MAX_MODEL_MEMORY_MB
+
+
+# AWS's variables that change nothing here, with the reason named in the warning.
+NO_EFFECT = {
+    "SAGEMAKER_TFS_MAX_BATCH_SIZE": "server-side batching is not built yet",
+    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": "server-side batching is not built yet",
+    "SAGEMAKER_TFS_NUM_BATCH_THREADS": "server-side batching is not built yet",
+    "SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES": "server-side batching is not built yet",
+    "SAGEMAKER_TFS_INSTANCE_COUNT": "one process serves every request (use SAGEMAKER_GUNICORN_THREADS)",
+    "SAGEMAKER_TFS_INTER_OP_PARALLELISM": "OpenVINO has no inter-op thread pool to size",
+    "SAGEMAKER_TFS_FRACTIONAL_GPU_MEM_MARGIN": "models run on the CPU",
+    "SAGEMAKER_TFS_NGINX_LOGLEVEL": "there is no nginx (LOG_LEVEL sets the server's log level)",
+    "SAGEMAKER_NGINX_PROXY_READ_TIMEOUT_SECONDS": "there is no nginx",
+    "SAGEMAKER_GUNICORN_WORKER_CLASS": "the worker is a gthread worker with its own /ping pool",
+    "SAGEMAKER_TFS_VERSION": "this server is not TF Serving",
+    "SAGEMAKER_TFS_WAIT_TIME_SECONDS": "/ping answers 503 until every model is loaded",
+    "SAGEMAKER_MULTI_MODEL_UNIVERSAL_BUCKET": "universal scripts are not fetched from S3",
+    "SAGEMAKER_MULTI_MODEL_UNIVERSAL_PREFIX": "universal scripts are not fetched from S3",
+}
+GUNICORN_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def plugin_config(settings: Settings) -> dict[str, int]:
+    """OpenVINO properties every model gets from the environment (a model's own win)."""
+    return {} if settings.intra_op_threads is None else {"INFERENCE_NUM_THREADS": settings.intra_op_threads}
+
+
+def no_effect(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
+    """One line per AWS variable that is set but changes nothing here, with the reason."""
+    lines = [f"{name}={environ[name]!r} has no effect: {why}" for name, why in NO_EFFECT.items() if name in environ]
+    if settings.enable_batching:
+        lines.insert(0, "SAGEMAKER_TFS_ENABLE_BATCHING=true has no effect yet: server-side batching is not built")
+    return lines
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -87,6 +129,14 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
             "(and SAGEMAKER_GUNICORN_THREADS for concurrency)"
         )
     memory_limit = _int(environ, "SAGEMAKER_MAX_MODEL_MEMORY_MB", 0, 1)
+    log_level = environ.get("SAGEMAKER_GUNICORN_LOGLEVEL", "").strip().lower() or "info"
+    if log_level not in GUNICORN_LOG_LEVELS:
+        raise ConfigError(
+            f"SAGEMAKER_GUNICORN_LOGLEVEL: expected one of {', '.join(GUNICORN_LOG_LEVELS)}, "
+            f"got {environ['SAGEMAKER_GUNICORN_LOGLEVEL']!r}"
+        )
+    timeout = _int(environ, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1)
+    intra_op = _int(environ, "SAGEMAKER_TFS_INTRA_OP_PARALLELISM", 0, 0)
     return Settings(
         http_port=http_port,
         grpc_port=grpc_port(environ, http_port),
@@ -94,7 +144,10 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
         default_model_name=environ.get("SAGEMAKER_TFS_DEFAULT_MODEL_NAME") or None,
         workers=workers,
         threads=_int(environ, "SAGEMAKER_GUNICORN_THREADS", 8, 1),
-        timeout_seconds=_int(environ, "SAGEMAKER_MODEL_SERVER_TIMEOUT", 60, 1),
+        timeout_seconds=_int(environ, "SAGEMAKER_GUNICORN_TIMEOUT_SECONDS", timeout, 1),
+        gunicorn_log_level=log_level,
+        intra_op_threads=intra_op or None,
+        enable_batching=_flag(environ, "SAGEMAKER_TFS_ENABLE_BATCHING"),  # AWS refuses all but true/false
         nireq=nireq or None,
         max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 0, 1) or None,
         multi_model=multi_model,

@@ -107,3 +107,35 @@ def test_an_empty_directory_is_refused(tmp_path: pathlib.Path) -> None:
         layout.resolve(tmp_path, None)
     with pytest.raises(ConfigError, match="not a directory"):
         layout.resolve(tmp_path / "missing", None)
+
+
+def test_aws_variables_with_a_meaning_here_are_honoured() -> None:
+    """AWS's DLC serve.py: SAGEMAKER_GUNICORN_TIMEOUT_SECONDS, SAGEMAKER_GUNICORN_LOGLEVEL,
+    SAGEMAKER_TFS_INTRA_OP_PARALLELISM, and SAGEMAKER_TFS_ENABLE_BATCHING true/false only."""
+    got = settings.from_environ(
+        {
+            "SAGEMAKER_MODEL_SERVER_TIMEOUT": "90",
+            "SAGEMAKER_GUNICORN_TIMEOUT_SECONDS": "120",
+            "SAGEMAKER_GUNICORN_LOGLEVEL": "WARNING",
+            "SAGEMAKER_TFS_INTRA_OP_PARALLELISM": "3",
+        }
+    )
+    assert (got.timeout_seconds, got.gunicorn_log_level) == (120, "warning")
+    assert settings.from_environ({"SAGEMAKER_MODEL_SERVER_TIMEOUT": "90"}).timeout_seconds == 90
+    assert settings.plugin_config(got) == {"INFERENCE_NUM_THREADS": 3}
+    assert settings.plugin_config(settings.from_environ({})) == {}
+    with pytest.raises(ConfigError, match="SAGEMAKER_GUNICORN_LOGLEVEL: expected one of debug, info"):
+        settings.from_environ({"SAGEMAKER_GUNICORN_LOGLEVEL": "loud"})
+    with pytest.raises(ConfigError, match="SAGEMAKER_TFS_ENABLE_BATCHING: expected true or false, got 'yes'"):
+        settings.from_environ({"SAGEMAKER_TFS_ENABLE_BATCHING": "yes"})
+
+
+def test_aws_variables_without_a_meaning_here_are_named_in_a_warning() -> None:
+    environ = {"SAGEMAKER_TFS_ENABLE_BATCHING": "true", "SAGEMAKER_TFS_INSTANCE_COUNT": "2", "OTHER": "x"}
+    lines = settings.no_effect(settings.from_environ(environ), environ)
+    assert lines[0].startswith("SAGEMAKER_TFS_ENABLE_BATCHING=true has no effect yet")
+    assert lines[1] == "SAGEMAKER_TFS_INSTANCE_COUNT='2' has no effect: one process serves every request " + (
+        "(use SAGEMAKER_GUNICORN_THREADS)"
+    )
+    assert len(lines) == 2
+    assert settings.no_effect(settings.from_environ({}), {}) == []
