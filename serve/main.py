@@ -61,7 +61,15 @@ def _app(
             ).blueprint()
 
     ports = (config.rest_port, env.grpc_port)
-    return create_sagemaker_app(runtime.service, config.rest_max_body_mb, default_model, code, ports, multi_model)
+    return create_sagemaker_app(
+        runtime.service,
+        config.rest_max_body_mb,
+        default_model,
+        code,
+        ports,
+        multi_model,
+        settings.execution_parameters(env),
+    )
 
 
 def _models(env: settings.Settings) -> tuple[layout.Layout, pathlib.Path | None]:

@@ -15,14 +15,14 @@ import dataclasses
 import io
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import grpc
 from flask import Blueprint, Flask, Response, request
 
 from ie_serving import http_common
 from ie_serving.errors import Code, InferenceFailed, InvalidInput, ServingError, Unimplemented, answer
-from ie_serving.http_common import error_response, read_body, started
+from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.json_tensors import encode_predict
 from ie_serving.rest_api import EXPECTED_ROUTES, create_app
 from ie_serving.service import Call, Service
@@ -177,6 +177,7 @@ def create_sagemaker_app(
     code: CustomCode | None,
     ports: tuple[int, int],
     multi_model: Callable[[Callable[..., Response]], Blueprint] | None = None,
+    execution_parameters: Mapping[str, object] | None = None,
 ) -> Flask:
     """The TF Serving REST app with SageMaker's /ping and /invocations added as a blueprint;
     `multi_model(invoke)` makes the /models blueprint, given how to answer for one model."""
@@ -186,6 +187,11 @@ def create_sagemaker_app(
     blueprint = Blueprint("sagemaker", __name__)
     blueprint.add_url_rule("/ping", "ping", routes.ping, methods=["GET"])
     blueprint.add_url_rule("/invocations", "invocations", routes.invocations, methods=["POST"])
+    if execution_parameters is not None:  # Batch Transform asks for these before it sends
+        answer = dict(execution_parameters)
+        blueprint.add_url_rule(
+            "/execution-parameters", "execution_parameters", lambda: json_response(answer), methods=["GET"]
+        )
     app.register_blueprint(blueprint)
     if multi_model is not None:
         app.register_blueprint(multi_model(routes.invoke))

@@ -63,6 +63,17 @@ def plugin_config(settings: Settings) -> dict[str, int]:
     return {} if settings.intra_op_threads is None else {"INFERENCE_NUM_THREADS": settings.intra_op_threads}
 
 
+def execution_parameters(settings: Settings) -> dict[str, object]:
+    """GET /execution-parameters for Batch Transform: one transform per request thread, several
+    records per request (JSON lists and CSV lines are batches), and SageMaker's default 6 MB
+    payload, or the configured cap (at most Batch Transform's 100 MB)."""
+    return {
+        "MaxConcurrentTransforms": settings.workers * settings.threads,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6 if settings.max_payload_mb is None else min(settings.max_payload_mb, 100),
+    }
+
+
 def no_effect(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
     """One line per AWS variable that is set but changes nothing here, with the reason."""
     lines = [f"{name}={environ[name]!r} has no effect: {why}" for name, why in NO_EFFECT.items() if name in environ]

@@ -101,3 +101,21 @@ def test_no_body_size_cap_unless_the_variable_sets_one():
     assert answer.status_code == 200 and len(orjson.loads(answer.data)["predictions"]) == 700_001
     capped = create_sagemaker_app(service, 7, "m", None, (1, 2)).test_client()
     assert capped.post("/invocations", data=body, content_type="application/json").status_code == 413
+
+
+def test_execution_parameters_for_batch_transform():
+    """SageMaker Batch Transform's GET /execution-parameters (the three fields SageMaker reads)."""
+    from serve.settings import execution_parameters, from_environ
+
+    env = from_environ({"SAGEMAKER_GUNICORN_THREADS": "4", "SAGEMAKER_GUNICORN_WORKERS": "2"})
+    service = Service(store_of("m", served(1, Scale(2.0))))
+    client = create_sagemaker_app(service, None, "m", None, (1, 2), None, execution_parameters(env)).test_client()
+    answer = client.get("/execution-parameters")
+    assert answer.status_code == 200
+    assert orjson.loads(answer.data) == {
+        "MaxConcurrentTransforms": 8,
+        "BatchStrategy": "MULTI_RECORD",
+        "MaxPayloadInMB": 6,
+    }
+    capped = execution_parameters(from_environ({"SAGEMAKER_MAX_PAYLOAD_IN_MB": "500"}))
+    assert capped["MaxPayloadInMB"] == 100
