@@ -73,12 +73,14 @@ def _app(
 
 
 def _models(env: settings.Settings) -> tuple[layout.Layout, pathlib.Path | None]:
-    """The models to start with and the custom code directory (none for multi-model endpoints,
-    which start empty). ConfigError for a bad model directory."""
+    """The models to start with and the custom code directory: SM_MODEL_DIR/code, or for a
+    multi-model endpoint (which starts empty) the universal SAGEMAKER_MULTI_MODEL_DIR/code that
+    every model without code of its own uses. ConfigError for a bad model directory."""
     if env.multi_model:
         if not env.multi_model_dir.is_dir():
             raise ConfigError(f"SAGEMAKER_MULTI_MODEL_DIR: {str(env.multi_model_dir)!r} is not a directory")
-        return layout.Layout((), None), None
+        custom_code.prepare(env.multi_model_dir / "code")
+        return layout.Layout((), None), env.multi_model_dir / "code"
     code_dir = env.model_dir / "code"
     custom_code.prepare(code_dir)
     found = layout.resolve(env.model_dir, env.default_model_name, env.nireq)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
+import sys
 import threading
 from collections.abc import Callable, Mapping
 
@@ -24,12 +25,12 @@ import orjson
 from flask import Blueprint, Response, request
 
 from ie_serving.config import ModelConfig
-from ie_serving.errors import AlreadyExists, InvalidInput, LoadFailed, ServableNotFound, StorageError
+from ie_serving.errors import AlreadyExists, ConfigError, InvalidInput, LoadFailed, ServableNotFound, StorageError
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.reconcile import Reconciler
 from ie_serving.service import Call
 from ie_serving.versions import State
-from serve import layout, memory
+from serve import custom_code, layout, memory
 from serve.model_names import check_name, resolve_url
 
 log = logging.getLogger(__name__)
@@ -39,10 +40,12 @@ MAX_PAGE = 1000
 
 @dataclasses.dataclass(frozen=True)
 class Loaded:
-    """A model loaded through POST /models: the url as sent and its estimated memory."""
+    """A model loaded through POST /models: the url as sent, its estimated memory, and its own
+    custom code (the url's code/inference.py) when it has some."""
 
     url: str
     need_bytes: int
+    code: custom_code.CustomCode | None = None
 
 
 def _page_size(text: str | None) -> int | None:
@@ -62,7 +65,7 @@ class MultiModel:
         root: pathlib.Path,
         max_memory_mb: int | None,
         nireq: int | None,
-        invoke: Callable[[str, Callable[[str], object]], Response],
+        invoke: Callable[[str, Callable[[str], custom_code.CustomCode | None]], Response],
         plugin_config: Mapping[str, object] | None = None,
     ):
         self.reconciler = reconciler
@@ -97,8 +100,9 @@ class MultiModel:
             need = memory.need_bytes(first)
             loaded = sum(item.need_bytes for item in self._loaded.values())
             memory.check(name, need, loaded, self.max_memory_mb, memory.available_bytes())
+            code = _model_code(name, path)
             self._add(name, path, need)
-            self._loaded[name] = Loaded(document["url"], need)
+            self._loaded[name] = Loaded(document["url"], need, code)
         log.info("multi-model: loaded %s from %s (about %.1f MB)", name, path, need / 1024 / 1024)
         return json_response({"modelName": name, "modelUrl": document["url"], "status": "loaded"})
 
@@ -152,7 +156,11 @@ class MultiModel:
         return json_response({"modelName": name, "status": "unloaded"})
 
     def invoke(self, name: str) -> Response:
-        return self.invoke_model(name, self._known)
+        return self.invoke_model(name, self._model_code)
+
+    def _model_code(self, name: str) -> custom_code.CustomCode | None:
+        """The model's own custom code, None when it has none; ServableNotFound when not loaded."""
+        return self._known(name).code
 
     def _answered(self, method: str, view: Callable[..., Response]) -> Callable[..., Response]:
         """The view run inside a service Call (logged), its failures answered through the errors table."""
@@ -179,3 +187,16 @@ class MultiModel:
         )
         routes.add_url_rule("/models/<path:name>/invoke", "invoke", self.invoke, methods=["POST"])
         return routes
+
+
+def _model_code(name: str, path: pathlib.Path) -> custom_code.CustomCode | None:
+    """The model's own code/inference.py (with its code/lib), as AWS's container imports a
+    model-specific script (python_service.py _import_custom_modules); InvalidInput when the
+    script cannot be used."""
+    code_dir = path / layout.CODE_DIR
+    if (code_dir / "lib").is_dir():
+        sys.path.append(str(code_dir / "lib"))
+    try:
+        return custom_code.load(code_dir)
+    except ConfigError as exc:
+        raise InvalidInput(f"model {name}: {exc}") from None

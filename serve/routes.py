@@ -12,6 +12,7 @@ RESOURCE_EXHAUSTED (STATUS_OVERRIDES).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import logging
 import re
@@ -77,7 +78,11 @@ class _Invocations:
         self.default_model = default_model
         self.code = code
         self.http_port, self.grpc_port = ports
-        self.channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}") if code else None
+
+    @functools.cached_property
+    def channel(self) -> grpc.Channel:
+        """A gRPC channel to this server, for custom code (made on its first use)."""
+        return grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
 
     def ping(self) -> Response:
         """200 once every configured model has an AVAILABLE version; never waits on inference."""
@@ -87,20 +92,22 @@ class _Invocations:
         """POST /invocations: the model of X-Amzn-SageMaker-Target-Model when sent."""
         return self.invoke(request.headers.get(TARGET_MODEL_HEADER) or None)
 
-    def invoke(self, model: str | None, known: Callable[[str], object] | None = None) -> Response:
-        """Answer the request for `model` (None: from the custom attributes or the default);
-        `known(name)` raises first when the model may not be invoked (multi-model: not loaded)."""
+    def invoke(self, model: str | None, model_code: Callable[[str], CustomCode | None] | None = None) -> Response:
+        """Answer the request for `model` (None: from the custom attributes or the default).
+        model_code(name) (multi-model endpoints) raises when the model may not be invoked (not
+        loaded) and gives its own custom code, which wins over the endpoint's universal code."""
         try:
             with Call("sagemaker", "Invocations", started=started()) as call:
                 chosen = target(
                     request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models), model
                 )
                 call.name, call.version = chosen.name, chosen.version
-                if known is not None:
-                    known(chosen.name)
+                code = self.code
+                if model_code is not None:
+                    code = model_code(chosen.name) or code
                 body = read_body()
-                if self.code is not None:
-                    return self._custom(chosen, body)
+                if code is not None:
+                    return self._custom(code, chosen, body)
                 kind = content.answer_type(request.headers.get("Accept"))
                 decoder = content.decoder(_content_type(), body)
                 result = self.service.predict(chosen.name, chosen.version, decoder)
@@ -114,11 +121,9 @@ class _Invocations:
         result = self.service.predict(chosen.name, chosen.version, decoder)
         return encode_predict(decoder.form, result.outputs)
 
-    def _custom(self, chosen: Target, body: bytes) -> Response:
+    def _custom(self, code: CustomCode, chosen: Target, body: bytes) -> Response:
         """Run the custom handlers. The model's failure reaches an output_handler as its answer,
         and is the request's answer without one; a handler that raises is a 500 naming its exception."""
-        code = self.code
-        assert code is not None
         context = self._context(chosen)
         if code.input_handler is not None:
             request_body = _run_handler(code.input_handler, io.BytesIO(body), context)
