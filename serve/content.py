@@ -16,6 +16,7 @@ loads pickles. Arrays are read here with allow_pickle=False.
 from __future__ import annotations
 
 import io
+import math
 import re
 import zipfile
 from collections.abc import Mapping
@@ -69,10 +70,27 @@ def _single_input(specs: Mapping[str, TensorSpec], content_type: str) -> str:
 
 
 def _load_npy(body: bytes) -> np.ndarray:
+    """The array of an .npy body as a read-only view of the body itself (no copy of a body that
+    may be a gigabyte); object arrays (pickles) and truncated data are refused."""
+    stream = io.BytesIO(body)
     try:
-        return np.load(io.BytesIO(body), allow_pickle=False)
+        version = np.lib.format.read_magic(stream)
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not read; send version 1.0 or 2.0")
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = read_header(stream)
     except (ValueError, OSError, EOFError) as exc:
         raise InvalidInput(f"{NPY} body is not a readable .npy array without pickles: {exc}") from None
+    if dtype.hasobject:
+        raise InvalidInput(f"{NPY} body holds Python objects (pickles), which are refused: send a numeric array")
+    count = math.prod(shape)
+    if len(body) - stream.tell() != count * dtype.itemsize:
+        raise InvalidInput(
+            f"{NPY} body: the header declares shape {list(shape)} of {dtype} ({count * dtype.itemsize} bytes), "
+            f"but {len(body) - stream.tell()} bytes follow it"
+        )
+    array = np.frombuffer(body, dtype=dtype, count=count, offset=stream.tell())
+    return array.reshape(shape, order="F" if fortran_order else "C")
 
 
 def _load_npz(body: bytes) -> dict[str, np.ndarray]:

@@ -113,4 +113,20 @@ def test_npy_bodies_are_read_without_pickles():
     pickled = io.BytesIO()
     np.save(pickled, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     refused = _sagemaker().post("/invocations", data=pickled.getvalue(), content_type="application/x-npy")
-    assert refused.status_code == 400 and "without pickles" in orjson.loads(refused.data)["error"]
+    assert refused.status_code == 400 and "(pickles), which are refused" in orjson.loads(refused.data)["error"]
+
+
+def test_an_npy_body_is_served_without_a_copy_and_truncated_data_is_refused():
+    """The array handed to the pipeline is a view of the request body (a gigabyte body is not
+    copied again), and a body shorter than its header declares is a 400 naming both sizes."""
+    from serve.content import _load_npy
+
+    body = io.BytesIO()
+    np.save(body, np.arange(12, dtype=np.float32).reshape(3, 4))
+    data = body.getvalue()
+    array = _load_npy(data)
+    assert not array.flags.owndata and array.base is not None and np.shares_memory(array, np.frombuffer(data, np.uint8))
+    np.testing.assert_array_equal(array, np.arange(12, dtype=np.float32).reshape(3, 4))
+    refused = _sagemaker().post("/invocations", data=data[:-4], content_type="application/x-npy")
+    assert refused.status_code == 400
+    assert "declares shape [3, 4] of float32 (48 bytes), but 44 bytes follow it" in orjson.loads(refused.data)["error"]
