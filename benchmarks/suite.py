@@ -28,8 +28,8 @@ from benchmarks import contenders, environment, models, payloads, report, startu
 from benchmarks.contenders import ROWS, Row
 from benchmarks.loadgen import Spec
 from benchmarks.processes import call_once, rss_mib
-from ie_serving.config import ModelConfig
 from ie_serving.compile_policy import CPU_DEFAULTS, compile_for_serving
+from ie_serving.config import ModelConfig
 
 HERE = pathlib.Path(__file__).resolve().parent
 
