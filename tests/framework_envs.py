@@ -1,6 +1,7 @@
-"""The test-only framework environments, built by `make test`: TensorFlow (.venv-tf) and
-PaddlePaddle (.venv-paddle). Scripts under tests/tfclient/ run there, so no framework ever
-enters the server or the test process."""
+"""The test-only framework environments, built by `make test`: TensorFlow (.venv-tf),
+PaddlePaddle (.venv-paddle) and the SageMaker Python SDK (.venv-sagemaker). Scripts under
+tests/tfclient/ and tests/sagemaker_sdk/ run there, so no framework ever enters the server or
+the test process."""
 
 from __future__ import annotations
 
@@ -11,12 +12,15 @@ import subprocess
 REPO = pathlib.Path(__file__).resolve().parent.parent
 TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
 PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
+SAGEMAKER_PYTHON = os.environ.get("IE_SERVING_SAGEMAKER_PYTHON", str(REPO / ".venv-sagemaker" / "bin" / "python"))
 
 
-def _run(python: str, script: str, args: tuple[str, ...], timeout: float, env: dict) -> subprocess.CompletedProcess:
+def _run(
+    python: str, script: str, args: tuple[str, ...], timeout: float, env: dict, directory: str = "tfclient"
+) -> subprocess.CompletedProcess:
     assert pathlib.Path(python).exists(), f"{python} missing: `make test` builds the framework environments"
     result = subprocess.run(
-        [python, str(REPO / "tests" / "tfclient" / script), *args],
+        [python, str(REPO / "tests" / directory / script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -35,3 +39,9 @@ def run_paddle(script: str, *args: str, timeout: float = 600) -> subprocess.Comp
     """Run tests/tfclient/<script> with the PaddlePaddle environment's Python (legacy .pdmodel
     format, the one OpenVINO's Paddle frontend reads); fail on error."""
     return _run(PADDLE_PYTHON, script, args, timeout, {"FLAGS_enable_pir_api": "0"})
+
+
+def run_sagemaker(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run tests/sagemaker_sdk/<script> with the SageMaker Python SDK environment's Python (the
+    SDK pins protobuf<7, which the server's stubs outgrow); fail on error."""
+    return _run(SAGEMAKER_PYTHON, script, args, timeout, {"SAGEMAKER_SUPPRESS_V2_WARNING": "1"}, "sagemaker_sdk")
