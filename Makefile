@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 TF_VENV := .venv-tf
 PADDLE_VENV := .venv-paddle
+SAGEMAKER_VENV := .venv-sagemaker
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -49,6 +50,14 @@ $(PADDLE_VENV)/.installed:
 	$(PADDLE_VENV)/bin/pip install -q paddlepaddle==3.3.1
 	touch $@
 
+# The SageMaker Python SDK v2 (300 MB), whose TensorFlowPredictor and serializers the SageMaker
+# tests call the server with; its protobuf<7 pin conflicts with the server's, so apart.
+$(SAGEMAKER_VENV)/.installed:
+	$(PYTHON) -m venv $(SAGEMAKER_VENV)
+	$(SAGEMAKER_VENV)/bin/pip install -q --upgrade pip
+	$(SAGEMAKER_VENV)/bin/pip install -q sagemaker==2.257.7
+	touch $@
+
 demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model, serve it on gRPC PORT, REST REST_PORT
 	$(BIN)/python -m ie_serving.demo demo_models/demo
 	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
@@ -56,9 +65,10 @@ demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model
 # tests/unit: no subprocess, no model compilation (under a minute); tests/integration: in
 # process but heavier (OpenVINO compiles, a fresh interpreter); tests/functional: real servers.
 # The run writes its robustness report to build/robustness.md, never to a tracked file.
-FRAMEWORK_PYTHONS := IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python
+FRAMEWORK_PYTHONS := IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
+	IE_SERVING_SAGEMAKER_PYTHON=$(CURDIR)/$(SAGEMAKER_VENV)/bin/python
 
-test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle venvs) and run every test (CI)
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed $(SAGEMAKER_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle, SageMaker SDK venvs) and run every test (CI)
 	$(FRAMEWORK_PYTHONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/functional
 
 unit: install ## the unit tests only (no subprocess, no model compilation; under a minute)
