@@ -144,7 +144,9 @@ def test_custom_attributes_pick_model_and_version(server: ServeProcess) -> None:
 
 
 def test_errors(server: ServeProcess) -> None:
-    assert_error(server.invoke(json_body(X), "application/json"), 400, "tfs-model-name", "multi", "scale")
+    # no tfs-model-name: the first model by path is the default, as AWS's container takes the first it finds
+    assert "default model: multi (the first by path" in server.log()
+    assert_error(server.invoke(json_body(X), "application/json"), 400, "the model has 3 inputs ['a', 'b', 'c']")
     assert_error(server.invoke(b"x", "text/plain", attributes=SCALE), 415, "text/plain")
     assert_error(server.invoke(npy_body(X), "application/x-npy", "image/png", SCALE), 406, "image/png")
     assert_error(server.invoke(json_body(X), "application/json", attributes="tfs-model-name=nope"), 404, "nope")
