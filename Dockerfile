@@ -5,8 +5,11 @@ FROM python:3.11-slim
 LABEL com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
 LABEL com.amazonaws.sagemaker.capabilities.multi-models=true
 
-# Run as this user; RUN_AS=root keeps root (pip installs of code/requirements.txt then go system-wide).
-ARG RUN_AS=serve
+# Root by default: SageMaker's documentation expects every container to run as root (other users
+# "can cause permissions issues": /opt/ml is SageMaker's, and a model file only its owner may read
+# is readable by root alone), and AWS's own containers do. --build-arg RUN_AS=serve builds a
+# non-root image instead (user serve, uid 1000, owning /opt/venv so code/requirements.txt installs).
+ARG RUN_AS=root
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VIRTUAL_ENV=/opt/venv PATH=/opt/venv/bin:$PATH
 
