@@ -87,6 +87,7 @@ CALLS: dict[str, dict] = {
         "data": [{"a": a, "b": b} for a, b in zip(A.tolist(), B.tolist(), strict=True)],
         "model_name": "pair",
     },
+    "jsons": {"serializer": "jsonlines", "content_type": "application/jsons", "data": X.tolist()},
     "json_lines_answer": {
         "serializer": "jsonlines",
         "deserializer": "jsonlines",
@@ -198,6 +199,7 @@ def test_json_lines_are_one_instance_per_line(sdk, irs, client: str) -> None:
     """json_lines_request: JSONLinesSerializer's newline-separated documents, lists or objects."""
     np.testing.assert_array_equal(predictions(sdk, "json_lines", client), openvino(irs, "scale/2", x=X))
     np.testing.assert_array_equal(predictions(sdk, "json_lines_objects", client), openvino(irs, "pair/1", a=A, b=B))
+    np.testing.assert_array_equal(predictions(sdk, "jsons", client), openvino(irs, "scale/2", x=X))  # application/jsons
 
 
 @pytest.mark.parametrize("client", CLIENTS)
@@ -330,6 +332,7 @@ def _csv(body: bytes) -> np.ndarray:
         (npy_body(X), "application/x-npy", "application/x-npy", _npy),
         (npy_body(X), "application/x-npy", "text/csv", _csv),
     ],
+    ids=["json", "json-accept-json", "jsonlines", "csv", "npy", "npy-accept-csv"],
 )
 def test_botocore_sees_the_answer_type(runtime, irs, body: bytes, content_type: str, accept, read) -> None:
     """InvokeEndpoint's ContentType is the server's Content-Type header: exactly the type asked
@@ -354,12 +357,15 @@ def test_botocore_custom_attributes_pick_the_version(runtime, irs) -> None:
         (json_body(X), "application/json", "tfs-model-name=missing", 404),
         (b"\x00\x01", "application/octet-stream", None, 415),
     ],
+    ids=["wrong-shape", "bad-json", "unknown-model", "unsupported-type"],
 )
 def test_botocore_raises_with_the_servers_status_and_message(
     runtime, server: ServeProcess, body: bytes, content_type: str, attributes, status: int
 ) -> None:
     """A failed InvokeEndpoint raises botocore's ClientError (ModelError on SageMaker) carrying
-    the status and the message the server answered."""
+    the status and the message the server answered. botocore's rest-json error parser takes the
+    message from the body's "message" (or "Message") key and nothing else; the code is the
+    x-amzn-ErrorType header, the body's "__type"/"code", else the HTTP status."""
     direct = server.invoke(body, content_type, attributes=attributes)
     assert direct.status_code == status, direct.text
     message = direct.json()["error"]

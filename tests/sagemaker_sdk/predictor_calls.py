@@ -13,7 +13,8 @@ Two runtime clients carry the predictor's requests to POST /invocations on 127.0
   an error answer raises botocore's ClientError, as a deployed endpoint's client sees them.
 
 A plan entry: {"client", "serializer": json|csv|npy|jsonlines, "deserializer":
-json|npy|csv|jsonlines, "accept" (optional, the deserializer's accept), "data", "dtype"
+json|npy|csv|jsonlines, "content_type" and "accept" (optional: the serializer's content type,
+the deserializer's accept), "data", "dtype"
 (optional: data becomes a numpy array of that dtype), "model_name", "model_version",
 "custom_attributes"}. A result: {"ok": true, "content_type", "value"} (numpy arrays as
 {"ndarray": values, "dtype", "shape"}) or {"ok": false, "error", "message", "status", "code"}.
@@ -91,12 +92,15 @@ def call(session: Session, entry: dict) -> dict:
     data = entry["data"]
     if entry.get("dtype"):
         data = np.array(data, dtype=entry["dtype"])
+    serializer_class = SERIALIZERS[entry.get("serializer", "json")]
     deserializer_class = DESERIALIZERS[entry.get("deserializer", "json")]
     deserializer = deserializer_class(accept=entry["accept"]) if entry.get("accept") else deserializer_class()
     predictor = TensorFlowPredictor(
         ENDPOINT,
         sagemaker_session=session,
-        serializer=SERIALIZERS[entry.get("serializer", "json")](),
+        serializer=serializer_class(content_type=entry["content_type"])
+        if entry.get("content_type")
+        else serializer_class(),
         deserializer=deserializer,
         model_name=entry.get("model_name"),
         model_version=entry.get("model_version"),
