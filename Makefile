@@ -95,7 +95,7 @@ audit: ## pip-audit the pinned runtime dependencies (needs PyPI's JSON API or OS
 	.venv-audit/bin/pip-audit --strict -r constraints.txt
 
 clean: ## remove the venvs and demo_models
-	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) demo_models
+	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) $(SAGEMAKER_VENV) demo_models
 
 # The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
 # ECR repository when missing (build_and_push.sh).
@@ -107,6 +107,21 @@ docker_build: ## build the SageMaker serving image IMAGE:TAG (default ie-serving
 
 docker_push: ## build_and_push.sh: push the image to ECR (creating the repository)
 	./build_and_push.sh $(IMAGE) $(TAG)
+
+# Without a Docker engine: podman builds the same Dockerfile on a local stand-in for
+# python:3.11-slim (debootstrap once, cached in .cache/image); needs root and Debian's podman,
+# runc and debootstrap (.ci/run installs them). `make test` builds and runs it (test_image.py).
+.PHONY: image image_test image_clean
+
+image: ## build the image IMAGE:TAG with podman, no Docker engine or registry (scripts/podman_image.sh)
+	scripts/podman_image.sh build $(IMAGE):$(TAG)
+
+image_test: install ## build the image and run it as SageMaker does (tests/functional/test_image.py)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/functional/test_image.py
+
+image_clean: ## remove the podman images the image targets and tests build, and .cache/image
+	podman rmi --ignore localhost/$(IMAGE):$(TAG) localhost/ie-serving:test docker.io/library/python:3.11-slim
+	rm -rf .cache/image
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
 # its plots; `make bench QUICK=1` is a short smoke run written to the system temp directory.

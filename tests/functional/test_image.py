@@ -120,7 +120,7 @@ def _wheel(directory: pathlib.Path, name: str = "image_check", version: str = "1
     files = {
         f"{name}/__init__.py": b"NAME = 'image_check'\n",
         f"{name}-{version}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: hand\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{name}-{version}.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
     }
     record = [
         f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
@@ -209,7 +209,9 @@ def test_serve_ping_invocations_grpc(run_container, model_dir: pathlib.Path) -> 
     assert "installed /opt/ml/model/code/requirements.txt" in container.log()
 
 
-def test_sigterm_stops_with_exit_0_within_30_s(run_container, tmp_path: pathlib.Path) -> None:
+def test_sigterm_stops_with_exit_0_within_30_s(
+    run_container, tmp_path: pathlib.Path, request: pytest.FixtureRequest
+) -> None:
     """SageMaker stops a container with SIGTERM and kills it 30 s later: `podman stop -t 30`."""
     models.save(models.scale_model(3.0), tmp_path / "model" / "model", 1)
     container = run_container({"/opt/ml/model": tmp_path / "model"})
@@ -220,6 +222,7 @@ def test_sigterm_stops_with_exit_0_within_30_s(run_container, tmp_path: pathlib.
     seconds = time.monotonic() - start
     assert container.process.returncode == 0, container.log()
     assert seconds < 30, f"stopped after {seconds:.1f} s"
+    _report(request.config, f"`podman stop -t 30`: serve exited 0 after {seconds:.1f} s")
 
 
 def test_sigterm_to_podman_run_reaches_pid_1(run_container, tmp_path: pathlib.Path) -> None:
