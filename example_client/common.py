@@ -205,10 +205,25 @@ def to_tensor_proto(array: np.ndarray) -> tensor_pb2.TensorProto:
     return proto
 
 
+# The typed value field of each dtype, as TensorFlow's make_ndarray reads them
+TYPED_FIELDS = {"DT_FLOAT": "float_val", "DT_DOUBLE": "double_val", "DT_INT64": "int64_val", "DT_BOOL": "bool_val"}
+TYPED_FIELDS.update({name: "int_val" for name in ("DT_INT8", "DT_INT16", "DT_INT32", "DT_UINT8", "DT_UINT16")})
+TYPED_FIELDS.update({"DT_HALF": "half_val", "DT_UINT32": "uint32_val", "DT_UINT64": "uint64_val"})
+
+
 def from_tensor_proto(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """The server answers in tensor_content, so that is all this reads."""
-    dtype = NUMPY_DTYPES[types_pb2.DataType.Name(proto.dtype)]
-    return np.frombuffer(proto.tensor_content, dtype=dtype).reshape([d.size for d in proto.tensor_shape.dim])
+    """An answer tensor as numpy: from tensor_content when the server sends it there
+    (--enable_serialization_as_tensor_content), else from its typed value field (the default,
+    as TF Serving answers)."""
+    dtype_name = types_pb2.DataType.Name(proto.dtype)
+    dtype = NUMPY_DTYPES[dtype_name]
+    shape = [d.size for d in proto.tensor_shape.dim]
+    if proto.tensor_content:
+        return np.frombuffer(proto.tensor_content, dtype=dtype).reshape(shape)
+    values = getattr(proto, TYPED_FIELDS[dtype_name])
+    if dtype_name == "DT_HALF":
+        return np.array(values, np.uint16).view(np.float16).reshape(shape)
+    return np.array(values, dtype=dtype).reshape(shape)
 
 
 def format_signature(signature: Signature) -> str:

@@ -12,6 +12,7 @@ from ie_serving import tf_serving_flags
 from ie_serving.config import (
     ServerConfig,
     build_server_config,
+    flag_bool,
     load_config_file,
     parse_model,
     parse_tls,
@@ -86,6 +87,15 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         help="seconds between model repository polls; 0 turns polling off "
         "(default 1, or the FILE_SYSTEM_POLL_WAIT_SECONDS environment variable)",
     )
+    parser.add_argument(
+        "--enable_serialization_as_tensor_content",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=defaults.enable_serialization_as_tensor_content,
+        help="gRPC Predict answers carry outputs in tensor_content instead of the typed value fields "
+        "(float_val, int_val, ...) that TF Serving writes by default",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +159,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         rest_max_body_mb=args.rest_max_body_mb,
         grpc_max_message_mb=args.grpc_max_message_mb,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
+        enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
         model_cache_dir=args.model_cache_dir,
         max_queued_requests=args.max_queued_requests,
         compile_cache_dir=args.compile_cache_dir,

@@ -98,6 +98,8 @@ class ServerConfig:
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
     shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
     tls: TlsFiles | None = None  # TLS for gRPC and HTTPS for REST when given
+    # gRPC Predict outputs in tensor_content instead of the typed fields (TF Serving's flag)
+    enable_serialization_as_tensor_content: bool = False
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -194,6 +196,15 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
         static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
     )
+
+
+def flag_bool(text: str) -> bool:
+    """A boolean flag's value as TF Serving's flags take it: true/false (also 1/0); a bare flag
+    is true (argparse: nargs="?", const=True)."""
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise ValueError(f"expected true or false, got {text!r}")
+    return lowered in ("true", "1")
 
 
 def _parse_bool(field: str, value: object, default: bool) -> bool:

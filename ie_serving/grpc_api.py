@@ -78,7 +78,12 @@ class _Handler:
 
 
 class PredictionServicer(_Handler):
-    """tensorflow.serving.PredictionService."""
+    """tensorflow.serving.PredictionService. Outputs go in the typed value fields, as TF Serving
+    writes them by default, or in tensor_content when `tensor_content` is set."""
+
+    def __init__(self, service: Service, tensor_content: bool = False):
+        super().__init__(service)
+        self.tensor_content = tensor_content
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
@@ -90,7 +95,7 @@ class PredictionServicer(_Handler):
             response.model_spec.version.value = result.version
             response.model_spec.signature_name = request.model_spec.signature_name or SIGNATURE
             for key, array in result.outputs.items():
-                to_proto(array, response.outputs[key])
+                to_proto(array, response.outputs[key], self.tensor_content)
             return response
 
         return self._call("Predict", request, context, body)
@@ -163,10 +168,15 @@ def _parsing_handlers(service_name: str, methods: dict) -> grpc.GenericRpcHandle
 
 
 def start_grpc_server(
-    service: Service, port: int, workers: int, max_message_bytes: int, tls: tuple[bytes, bytes] | None = None
+    service: Service,
+    port: int,
+    workers: int,
+    max_message_bytes: int,
+    tls: tuple[bytes, bytes] | None = None,
+    tensor_content: bool = False,
 ) -> grpc.Server:
     """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
-    OSError when the port cannot be bound."""
+    OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content."""
     options = [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
@@ -177,7 +187,7 @@ def start_grpc_server(
         options=options,
         maximum_concurrent_rpcs=workers * CONCURRENT_RPCS_PER_WORKER,
     )
-    predictions, models = PredictionServicer(service), ModelServicer(service)
+    predictions, models = PredictionServicer(service, tensor_content), ModelServicer(service)
     server.add_generic_rpc_handlers(
         (
             _parsing_handlers(

@@ -66,7 +66,12 @@ def start(config: ServerConfig) -> Runtime:
     service = Service(store)
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
-        service, config.port, config.grpc_workers, config.grpc_max_message_mb * 1024 * 1024, tls
+        service,
+        config.port,
+        config.grpc_workers,
+        config.grpc_max_message_mb * 1024 * 1024,
+        tls,
+        config.enable_serialization_as_tensor_content,
     )
     log.info(
         "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s)",

@@ -12,7 +12,14 @@ from collections.abc import Sequence
 
 from google.protobuf import text_format
 
-from ie_serving.config import ModelConfig, ServerConfig, build_server_config, parse_model, poll_wait_seconds
+from ie_serving.config import (
+    ModelConfig,
+    ServerConfig,
+    build_server_config,
+    flag_bool,
+    parse_model,
+    poll_wait_seconds,
+)
 from ie_serving.errors import ConfigError
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
 
@@ -31,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model_config_file", help="TF Serving text-protobuf ModelServerConfig (model_config_list)")
     parser.add_argument(
         "--file_system_poll_wait_seconds", type=float, default=None, help="seconds between polls; 0 turns polling off"
+    )
+    parser.add_argument(
+        "--enable_serialization_as_tensor_content",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="Predict outputs in tensor_content instead of the typed value fields (TF Serving's default)",
     )
     return parser
 
@@ -102,4 +117,5 @@ def config_from_tf_flags(argv: Sequence[str]) -> ServerConfig:
         port=args.port,
         rest_port=args.rest_api_port,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
+        enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
     )

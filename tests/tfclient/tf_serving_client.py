@@ -20,6 +20,12 @@ from tensorflow_serving.apis import (
 )
 
 
+def _typed_field(proto) -> str:
+    """The name of the one typed value field that holds values, or "none"."""
+    held = [field.name for field, _ in proto.ListFields() if field.name.endswith("_val")]
+    return held[0] if len(held) == 1 else f"none of one: {held}"
+
+
 def main(address: str, model: str, input_path: str, output_path: str) -> None:
     channel = grpc.insecure_channel(address)
     predictions = prediction_service_pb2_grpc.PredictionServiceStub(channel)
@@ -46,6 +52,16 @@ def main(address: str, model: str, input_path: str, output_path: str) -> None:
     print(
         json.dumps(
             {
+                # where each output's values came: TF Serving writes the typed field of its dtype
+                # unless --enable_serialization_as_tensor_content
+                "fields": {
+                    name: "tensor_content" if proto.tensor_content else _typed_field(proto)
+                    for name, proto in response.outputs.items()
+                },
+                # what TF Serving's example clients read (resnet_client_grpc.py: outputs[...].float_val)
+                "float_val": {
+                    name: list(proto.float_val) for name, proto in response.outputs.items() if proto.float_val
+                },
                 "version": response.model_spec.version.value,
                 "inputs": {
                     k: [tf.dtypes.as_dtype(v.dtype).name, [d.size for d in v.tensor_shape.dim]]

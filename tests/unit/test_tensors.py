@@ -122,3 +122,46 @@ def test_a_shape_numpy_cannot_describe_is_invalid_input_for_every_dtype():
             proto.tensor_shape.dim.add(size=size)
         with pytest.raises(InvalidInput, match=r"shape \[0, 3014, 3401, 112473409360\] is too large"):
             to_numpy("x", proto)
+
+
+TYPED = [
+    (np.array([[1.5, -2.25], [3.0, 1e-30]], np.float32), "float_val"),
+    (np.array([1.5, -1e300]), "double_val"),
+    (np.array([0, 300, -70000, 2**31 - 1, -(2**31)], np.int32), "int_val"),
+    (np.array([1, -1, 127, -128], np.int8), "int_val"),
+    (np.array([0, 255], np.uint8), "int_val"),
+    (np.array([0, 65535], np.uint16), "int_val"),
+    (np.array([-1, 2**62, -(2**63)], np.int64), "int64_val"),
+    (np.array([True, False, True]), "bool_val"),
+    (np.array([0, 2**32 - 1], np.uint32), "uint32_val"),
+    (np.array([0, 2**64 - 1, 5], np.uint64), "uint64_val"),
+]
+
+
+@pytest.mark.parametrize(("array", "field"), TYPED, ids=[a.dtype.name for a, _ in TYPED])
+def test_outputs_go_in_the_typed_field_byte_for_byte_as_protobuf_writes_it(array, field):
+    """TF Serving writes Predict outputs in the typed value fields by default
+    (tensorflow_serving/model_servers/server_core.h, enable_serialization_as_tensor_content);
+    the packed bytes written here equal protobuf's own encoding of the same values."""
+    ours = to_proto(array)
+    reference = tensor_pb2.TensorProto(dtype=ours.dtype, tensor_shape=ours.tensor_shape)
+    getattr(reference, field).extend(array.ravel().tolist())
+    assert ours.SerializeToString() == reference.SerializeToString()
+    assert not ours.tensor_content
+    np.testing.assert_array_equal(to_numpy("y", ours), array)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BFLOAT16])
+def test_half_outputs_carry_their_bits_in_half_val(dtype):
+    array = np.array([1.5, -2.0, 0.0], np.float32).astype(dtype)
+    proto = to_proto(array)
+    assert list(proto.half_val) == array.view(np.uint16).tolist()
+    assert to_numpy("y", proto).view(np.uint16).tolist() == array.view(np.uint16).tolist()
+
+
+def test_tensor_content_when_asked_and_nothing_for_an_empty_output():
+    array = np.arange(6, dtype=np.float32).reshape(2, 3)
+    proto = to_proto(array, tensor_content=True)
+    assert proto.tensor_content == array.tobytes() and not proto.float_val
+    empty = to_proto(np.zeros((0, 3), np.float32))
+    assert not empty.float_val and not empty.tensor_content and [d.size for d in empty.tensor_shape.dim] == [0, 3]
