@@ -34,7 +34,7 @@ class Code(enum.Enum):
     FAILED_PRECONDITION = (9, 400, "FAILED_PRECONDITION")
     UNIMPLEMENTED = (12, 501, "UNIMPLEMENTED")
     INTERNAL = (13, 500, "INTERNAL")
-    UNAVAILABLE = (14, 503, "UNAVAILABLE")
+    UNAVAILABLE = (14, 503, "UNAVAILABLE")  # a version whose files could not be fetched (status only)
     UNKNOWN = (2, 500, "UNKNOWN")
     METHOD_NOT_ALLOWED = (12, 405, "UNIMPLEMENTED")
     NOT_ACCEPTABLE = (3, 406, "INVALID_ARGUMENT")
@@ -74,15 +74,10 @@ class InvalidInput(ServingError):
 
 
 class ServableNotFound(ServingError):
-    """No such model, or no such version of it; also a path no route serves."""
+    """No such model, no such version, or none AVAILABLE (as TF Serving answers); also a path no
+    route serves."""
 
     code = Code.NOT_FOUND
-
-
-class ServableUnavailable(ServingError):
-    """The version exists but is not AVAILABLE (loading, failed or unloading)."""
-
-    code = Code.UNAVAILABLE
 
 
 class FailedPrecondition(ServingError):

@@ -29,7 +29,10 @@ CONCURRENT_RPCS_PER_WORKER = 16
 
 
 def requested_version(spec: object) -> int | None:
-    """The version asked for; absent or 0 (OVMS clients' "latest") means the latest."""
+    """The version asked for; absent or 0 (OVMS clients' "latest") means the latest. An empty
+    model name is INVALID_ARGUMENT with TF Serving's words (model_servers/server_core.cc)."""
+    if not spec.name:
+        raise InvalidInput("ModelSpec has no name specified.")
     if spec.HasField("version_label"):
         raise Unimplemented(f"version labels are not supported (got {spec.version_label!r}); ask for a version number")
     if spec.HasField("version") and spec.version.value != 0:
@@ -70,6 +73,8 @@ class _Handler:
     def _call(self, method: str, request: object, context: grpc.ServicerContext, body):
         try:
             with Call("grpc", method, request.model_spec.name) as call:
+                if not request.HasField("model_spec"):
+                    raise InvalidInput("Missing ModelSpec")
                 call.version = requested_version(request.model_spec)
                 return body(call.name, call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
 from ie_serving.engine import CompiledVersion
-from ie_serving.errors import Code, ModelLoadError, ServableNotFound, ServableUnavailable, StorageError
+from ie_serving.errors import Code, ModelLoadError, ServableNotFound, StorageError
 from ie_serving.storage.listing import Storage, VersionListing
 from ie_serving.versions import State
 
@@ -169,21 +169,20 @@ class ModelStore:
         return model.versions
 
     def _acquire(self, name: str, version: int | None) -> ServedVersion:
+        """A lease on the version asked for, or the highest AVAILABLE one. A version that exists
+        but is not AVAILABLE (loading, failed, unloading) is NOT_FOUND with TF Serving's exact
+        words, as its serving map holds ready versions only (core/basic_manager.cc); the state
+        and load error are in GetModelStatus and the log."""
         versions = self._versions(name, version)
         if version is not None:
             served = versions[version]
             if not served.try_acquire():
-                raise ServableUnavailable(_not_available(served))
+                raise ServableNotFound(f"Servable not found for request: Specific({name}, {version})")
             return served
         for served in sorted(versions.values(), key=lambda s: s.version, reverse=True):
             if served.try_acquire():
                 return served
-        if not versions:
-            raise ServableNotFound(f"Servable not found for request: Latest({name}): no version of {name} was found")
-        states = ", ".join(
-            f"version {s.version} is {s.state.name}" for s in sorted(versions.values(), key=lambda s: s.version)
-        )
-        raise ServableUnavailable(f"Model {name} has no AVAILABLE version: {states}")
+        raise ServableNotFound(f"Servable not found for request: Latest({name})")
 
     def status(self, name: str, version: int | None = None) -> list[ServedVersion]:
         """Every known version of a model (or the one asked for), for GetModelStatus."""
@@ -193,10 +192,3 @@ class ModelStore:
     def all_available(self) -> bool:
         """True when every model has at least one AVAILABLE version (readiness)."""
         return all(any(s.state == State.AVAILABLE for s in m.versions.values()) for m in self.models.values())
-
-
-def _not_available(served: ServedVersion) -> str:
-    text = f"Servable {served.model_name} version {served.version} is not available: state {served.state.name}"
-    if served.error:
-        text += f", error: {served.error[1]}"
-    return text

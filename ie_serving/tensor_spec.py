@@ -91,8 +91,12 @@ def validate_inputs(
 
 
 def check_output_filter(output_filter: Iterable[str], specs: Mapping[str, TensorSpec], where: str) -> list[str]:
-    """The outputs to compute: those named (each once, in order), or all when none are named."""
-    wanted = list(dict.fromkeys(output_filter))
+    """The outputs to compute: those named, in order, or all when none are named. A name given
+    twice is refused with TF Serving's words (servables/tensorflow/predict_util.cc)."""
+    wanted = list(output_filter)
+    repeated = [name for index, name in enumerate(wanted) if name in wanted[:index]]
+    if repeated:
+        raise InvalidInput(f"duplicate output tensor alias: {repeated[0]}")
     unknown = sorted(set(wanted) - set(specs))
     if unknown:
         raise InvalidInput(f"{where}: output_filter names unknown output(s) {unknown}; outputs: {sorted(specs)}")

@@ -11,6 +11,7 @@ import pytest
 
 from ie_serving.protos.tensorflow.core.framework import types_pb2
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
+from ie_serving.tensor_proto import to_proto
 from tests import models
 from tests.grpc_client import RawClient
 from tests.server import ServerProcess
@@ -117,15 +118,14 @@ def test_predict_errors(raw, name, inputs, kwargs, code, message):
 
 @pytest.mark.robustness(
     "a model version with broken files",
-    "UNAVAILABLE for that version with its load error in status; other versions keep serving",
+    "NOT_FOUND for that version, as TF Serving answers, with its load error in status; other versions keep serving",
 )
-def test_version_that_failed_to_load_is_unavailable_with_its_error(raw):
+def test_version_that_failed_to_load_is_not_found_with_its_error_in_status(raw):
+    """TF Serving's serving map holds ready versions only (core/basic_manager.cc
+    GetUntypedServableHandle): a version that failed to load is NOT_FOUND, in its words."""
     error = _error(lambda: raw.predict("scale", {"x": X}, version=2))
-    assert error.code() == grpc.StatusCode.UNAVAILABLE
-    assert (
-        "Servable scale version 2 is not available: state END, error: cannot read OpenVINO IR model.xml"
-        in error.details()
-    )
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert error.details() == "Servable not found for request: Specific(scale, 2)"
     state, code, message = raw.status("scale")[2]
     assert (state, code) == ("END", 2) and message.startswith("cannot read OpenVINO IR model.xml")
     assert raw.status("scale")[1] == ("AVAILABLE", 0, "")
@@ -192,6 +192,15 @@ def test_unserved_methods_and_garbage_bytes(raw):
     assert _error(lambda: predict_bytes(truncated, timeout=10)).code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
-def test_request_without_model_name(raw):
-    error = _error(lambda: raw.predictions.Predict(predict_pb2.PredictRequest(), timeout=10))
-    assert error.code() == grpc.StatusCode.NOT_FOUND
+def test_model_spec_errors_use_tf_servings_codes_and_words(raw):
+    """TF Serving: an empty name is INVALID_ARGUMENT "ModelSpec has no name specified."
+    (model_servers/server_core.cc), no model_spec "Missing ModelSpec" (predict_impl.cc), an
+    output named twice "duplicate output tensor alias: NAME" (servables/tensorflow/predict_util.cc)."""
+    empty = _error(lambda: raw.predict("", {"x": X}))
+    assert (empty.code(), empty.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name specified.")
+    request = predict_pb2.PredictRequest()
+    request.inputs["x"].CopyFrom(to_proto(X))
+    missing = _error(lambda: raw.predictions.Predict(request, timeout=30))
+    assert (missing.code(), missing.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "Missing ModelSpec")
+    twice = _error(lambda: raw.predict("scale", {"x": X}, output_filter=["y", "y"]))
+    assert (twice.code(), twice.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "duplicate output tensor alias: y")

@@ -124,11 +124,12 @@ def test_unknown_model_or_version_is_404(server, method, path):
     assert_error(response, 404, "Servable not found for request")
 
 
-def test_version_that_failed_to_load_is_503_and_reported_in_status(server):
+def test_version_that_failed_to_load_is_404_and_reported_in_status(server):
+    """As TF Serving: a version that is not AVAILABLE is not found (core/basic_manager.cc)."""
     predict = _post(server, "/v1/models/scale/versions/2:predict", {"inputs": [[1, 2, 3, 4]]})
-    assert_error(predict, 503, "Servable scale version 2 is not available", "state END", "cannot read")
+    assert_error(predict, 404, "Servable not found for request: Specific(scale, 2)")
     metadata = requests.get(f"{server.url}/v1/models/scale/versions/2/metadata", timeout=10)
-    assert_error(metadata, 503, "not available")
+    assert_error(metadata, 404, "Servable not found for request: Specific(scale, 2)")
     status = requests.get(f"{server.url}/v1/models/scale/versions/2", timeout=10)
     assert status.status_code == 200
     (entry,) = status.json()["model_version_status"]

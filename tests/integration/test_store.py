@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ie_serving.config import ModelConfig
-from ie_serving.errors import ServableNotFound, ServableUnavailable
+from ie_serving.errors import ServableNotFound
 from ie_serving.reconcile import Reconciler
 from ie_serving.storage import storage_for
 from ie_serving.storage.listing import VersionListing
@@ -45,7 +45,7 @@ def test_unload_waits_for_in_flight_requests(tmp_path):
         assert y.tolist() == [[2.0] * 4]
     finisher.join(timeout=5)
     assert served.state == State.END and served.compiled is None
-    with pytest.raises(ServableUnavailable, match="Model m has no AVAILABLE version: version 1 is END"):
+    with pytest.raises(ServableNotFound, match=r"^Servable not found for request: Latest\(m\)$"):
         store.lease("m").__enter__()
 
 

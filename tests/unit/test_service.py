@@ -10,7 +10,7 @@ import logging
 import numpy as np
 import pytest
 
-from ie_serving.errors import FailedPrecondition, InvalidInput, ServableUnavailable
+from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound
 from ie_serving.service import Call, Service
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
 from ie_serving.tensor_spec import Decoded
@@ -61,7 +61,7 @@ def test_validation_runs_once_against_the_leased_signature(model):
 def test_a_version_that_is_not_available_is_refused_before_decoding(model):
     model.versions[1].begin_unload()
     decoded = []
-    with pytest.raises(ServableUnavailable):
+    with pytest.raises(ServableNotFound, match=r"^Servable not found for request: Specific\(m, 1\)$"):
         Service(ModelStore((model,))).predict("m", 1, decoded.append)
     assert decoded == []
 
