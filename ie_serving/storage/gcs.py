@@ -54,7 +54,7 @@ class GCSStorage:
         stamps = {name: stamp for name, _, stamp in listing.files}
 
         def download(name: str, destination: pathlib.Path, progress: Callable[[int], None]) -> None:
-            blob = bucket.blob(f"{prefix}{listing.version}/{name}", generation=int(stamps[name]))
+            blob = bucket.blob(f"{prefix}{listing.directory_name}/{name}", generation=int(stamps[name]))
             try:
                 with blob.open("rb", chunk_size=CHUNK_BYTES) as source, open(destination, "wb") as target:
                     while chunk := source.read(CHUNK_BYTES):
@@ -62,7 +62,7 @@ class GCSStorage:
                         progress(len(chunk))
             except (google.api_core.exceptions.GoogleAPIError, google.auth.exceptions.GoogleAuthError) as exc:
                 raise StorageError(
-                    f"cannot download {base_path}/{listing.version}/{name}: {redact(str(exc))}"
+                    f"cannot download {base_path}/{listing.directory_name}/{name}: {redact(str(exc))}"
                 ) from None
 
         return self._cache.fetch(base_path, listing, download)

@@ -16,6 +16,13 @@ class VersionListing:
 
     version: int
     files: tuple[tuple[str, int, str], ...]
+    directory: str = ""  # the directory's name when it is not str(version): 00000123 is version 123
+
+    @property
+    def directory_name(self) -> str:
+        """The version directory's name under the base path, as listed (TF Serving reads
+        zero-padded names as the number: 00000123/ is version 123)."""
+        return self.directory or str(self.version)
 
 
 class Storage(Protocol):

@@ -29,12 +29,17 @@ class LocalStorage:
                 notes.append(f"{entry.path}: ignored, not a version directory")
             elif not entry.name.isdigit() or int(entry.name) <= 0:
                 notes.append(f"{entry.path}: ignored, version directories must be named by a positive integer")
+            elif int(entry.name) in versions:
+                first = versions[int(entry.name)].directory_name
+                notes.append(f"{entry.path}: ignored, version {int(entry.name)} is already the directory {first}")
             else:
-                versions[int(entry.name)] = VersionListing(int(entry.name), _files_under(pathlib.Path(entry.path)))
+                number = int(entry.name)
+                directory = "" if entry.name == str(number) else entry.name
+                versions[number] = VersionListing(number, _files_under(pathlib.Path(entry.path)), directory)
         return versions, notes
 
     def local_dir(self, base_path: str, listing: VersionListing) -> pathlib.Path:
-        return _local_path(base_path) / str(listing.version)
+        return _local_path(base_path) / listing.directory_name
 
 
 def _files_under(directory: pathlib.Path) -> tuple[tuple[str, int, str], ...]:

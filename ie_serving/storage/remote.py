@@ -27,6 +27,7 @@ def group_versions(
 ) -> tuple[dict[int, VersionListing], list[str]]:
     """Objects (key, size, etag or generation) under prefix -> version listings + notes."""
     files: dict[int, list[tuple[str, int, str]]] = {}
+    directories: dict[int, str] = {}
     notes: set[str] = set()
     for key, size, stamp in objects:
         relative = key[len(prefix) :]
@@ -35,7 +36,16 @@ def group_versions(
             notes.add(f"{base_path}/{head}: ignored, not a version directory")
         elif not head.isdigit() or int(head) <= 0:
             notes.add(f"{base_path}/{head}: ignored, version directories must be named by a positive integer")
+        elif directories.setdefault(int(head), head) != head:
+            notes.add(
+                f"{base_path}/{head}: ignored, version {int(head)} is already the directory {directories[int(head)]}"
+            )
         elif name and not name.endswith("/"):
             files.setdefault(int(head), []).append((name, size, stamp))
-    versions = {number: VersionListing(number, tuple(sorted(entries))) for number, entries in files.items()}
+    versions = {
+        number: VersionListing(
+            number, tuple(sorted(entries)), "" if directories[number] == str(number) else directories[number]
+        )
+        for number, entries in files.items()
+    }
     return versions, sorted(notes)

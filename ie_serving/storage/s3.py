@@ -66,7 +66,7 @@ class S3Storage:
         stamps = {name: stamp for name, _, stamp in listing.files}
 
         def download(name: str, destination: pathlib.Path, progress: Callable[[int], None]) -> None:
-            key = f"{prefix}{listing.version}/{name}"
+            key = f"{prefix}{listing.directory_name}/{name}"
             try:
                 # IfMatch: an object replaced since it was listed fails the download instead
                 # of mixing old and new files in one version; chunks keep memory flat
@@ -77,7 +77,7 @@ class S3Storage:
                         progress(len(chunk))
             except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as exc:
                 raise StorageError(
-                    f"cannot download {base_path}/{listing.version}/{name}: {redact(_reason(exc))}"
+                    f"cannot download {base_path}/{listing.directory_name}/{name}: {redact(_reason(exc))}"
                 ) from None
 
         return self._cache.fetch(base_path, listing, download)

@@ -83,3 +83,20 @@ def test_models_added_and_removed_at_run_time(tmp_path):
         reconciler.remove_model("b")
     reconciler.reconcile_all()  # the poller ignores removed models
     assert set(store.models) == {"a"}
+
+
+def test_zero_padded_version_directories_load(tmp_path):
+    """TF Serving reads 00000123/ as version 123 (storage_path.h ParseVersionNumber): the
+    version is listed as 123 and read from the directory as it is named."""
+    base = tmp_path / "m"
+    models.save(models.scale_model(3.0), base, 123)
+    (base / "123").rename(base / "00000123")
+    models.save(models.scale_model(5.0), base, 7)
+    (base / "7").rename(base / "07")
+    store = _reconciler(ModelConfig("m", str(base), version_policy=VersionPolicy("all"))).store
+    assert {v: s.state for v, s in store.models["m"].versions.items()} == {7: State.AVAILABLE, 123: State.AVAILABLE}
+    with store.lease("m") as served:
+        assert served.version == 123
+        assert served.compiled.infer({"x": np.ones((1, 4), np.float32)}, ["y"])["y"].tolist() == [[3.0] * 4]
+    with store.lease("m", 7) as served:
+        assert served.compiled.infer({"x": np.ones((1, 4), np.float32)}, ["y"])["y"].tolist() == [[5.0] * 4]
