@@ -19,7 +19,7 @@ import simdjson
 
 from ie_serving.dtypes import BFLOAT16
 from ie_serving.errors import InvalidInput
-from ie_serving.json_tensors import EXACT_INT_LIMIT, Format, to_array
+from ie_serving.json_tensors import Format, to_array
 from ie_serving.tensor_spec import SIGNATURE, TensorSpec
 
 FLOAT_DTYPES = frozenset({np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64)})
@@ -34,6 +34,9 @@ _MAX_SHORT_LISTS = 64
 # 1.6 MB body. Larger bodies get a parser of their own, so no thread keeps huge buffers.
 _REUSED_PARSER_MAX_BYTES = 16 << 20
 _THREAD = threading.local()
+
+# simdjson reads every number as a float64, exact for integers below this magnitude
+_EXACT_IN_FLOAT64 = 2**53
 
 _SIMDJSON_ERRORS = (ValueError, TypeError, KeyError, IndexError, RuntimeError, UnicodeDecodeError, MemoryError)
 
@@ -65,9 +68,8 @@ def decode_floats(
             shape = (1, *shape)  # a flat bare list is one instance
     except _SIMDJSON_ERRORS:  # not JSON, or a leaf that is not a number: the general path says why
         return None
-    limit = EXACT_INT_LIMIT.get(spec.dtype)
-    if flat.size != math.prod(shape) or (limit is not None and np.abs(flat).max() > limit):
-        return None  # large numbers may have been JSON integers, which have their own rule
+    if flat.size != math.prod(shape) or (flat.size and np.abs(flat).max() >= _EXACT_IN_FLOAT64):
+        return None  # an integer past 2**53 was rounded once already: the general path rounds it once
     try:
         array = to_array(name, flat.reshape(shape), spec, has_bool_literals=False)
     except InvalidInput:

@@ -28,8 +28,6 @@ NUMERIC_ONLY = "only numeric tensors are served"
 # stands in for a value named after no input: the pipeline reports the name
 _UNCONVERTED = np.empty(0)
 
-# Integers above these magnitudes do not fit a float type exactly (TF Serving's rule).
-EXACT_INT_LIMIT = {np.dtype(np.float32): 2**24, np.dtype(np.float64): 2**53}
 
 
 class Format(enum.Enum):
@@ -204,10 +202,9 @@ def _convert(name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _to_float(where: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    limit = EXACT_INT_LIMIT.get(dtype)
-    if array.dtype.kind in "iu" and limit is not None and array.size and np.abs(array).max() > limit:
-        value = array.flat[int(np.abs(array).argmax())]
-        raise InvalidInput(f"{where}, got integer {value} that {tf_name(dtype)} cannot hold without loss of precision")
+    """Numbers to a float dtype, integers rounded to the nearest float as TF Serving converts
+    them (g3doc/api_rest.md: 1435774380 sent to a float input becomes 1435774336.0); a value
+    beyond the dtype's range is refused."""
     with np.errstate(over="ignore", invalid="ignore"):
         converted = array.astype(dtype)
     if dtype != np.float64 and array.size:

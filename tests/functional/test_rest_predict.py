@@ -264,3 +264,23 @@ def test_each_request_logs_a_debug_line_with_its_time(server):
     assert "rest Predict model=scale version=latest status=OK time=" in log
     assert "rest Predict model=scale version=latest status=INVALID_ARGUMENT time=" in log
     assert "rest GetModelStatus model=scale version=1 status=OK time=" in log
+
+
+def test_integers_sent_to_a_float_input_round_as_tf_serving_documents(server, repo):
+    """TF Serving's REST API documentation (g3doc/api_rest.md, "JSON mapping"): the integer
+    1435774380 sent to a float input becomes 1435774336.0."""
+    answer = _post(server, "scale:predict", {"inputs": [[1435774380, 16777217, 3, 4]]})
+    assert answer.status_code == 200, answer.text
+    expected = models.direct_infer(
+        repo[0]["scale_v2"] / "model.xml",
+        {
+            "x": np.array(
+                [
+                    [1435774336.0, 16777216.0, 3, 4],
+                ],
+                np.float32,
+            )
+        },
+    )
+    got = np.array(answer.json()["outputs"], np.float32)  # float32 written with its shortest digits
+    np.testing.assert_array_equal(got, expected["y"])

@@ -83,7 +83,7 @@ STEPS_ASIDE = {
     "a null": f'{{"instances": [[{ROW}, null]]}}',
     "a string": f'{{"instances": [[{ROW}, "9"]]}}',
     "NaN": f'{{"instances": [[{ROW}, NaN]]}}',
-    "an integer float32 cannot hold": f'{{"instances": [[{ROW}, 16777217]]}}',
+    "an integer float64 cannot hold exactly": f'{{"instances": [[{ROW}, 9007199254740993]]}}',
     "an integer beyond 64 bits": f'{{"instances": [[{ROW}, 99999999999999999999999]]}}',
     "a number beyond float64": f'{{"instances": [[{ROW}, 1e400]]}}',
     "duplicate keys": f'{{"instances": [[{ROW}]], "instances": [[{ROW}]]}}',

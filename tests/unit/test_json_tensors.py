@@ -98,6 +98,9 @@ def test_row_format_needs_a_common_batch_dimension(outputs, fragment):
     ("dtype", "value", "expected"),
     [
         ("f4", [[1, 2, 3]], np.array([[1, 2, 3]], np.float32)),
+        # TF Serving's REST documentation (g3doc/api_rest.md): 1435774380 becomes 1435774336.0
+        ("f4", [[1435774380, 16777217, 2**40 + 1]], np.array([[1435774336.0, 16777216.0, 2.0**40]], np.float32)),
+        ("f8", [[2**53 + 1, -(2**60) - 1]], np.array([[2.0**53, -(2.0**60)]], np.float64)),
         ("i4", [[1.0, -2.0, 3.0]], np.array([[1, -2, 3]], np.int32)),
         ("u8", [[18446744073709551615, 0, 1]], np.array([[2**64 - 1, 0, 1]], np.uint64)),
         ("?", [[True, False, True]], np.array([[True, False, True]])),
@@ -118,7 +121,6 @@ def test_json_numbers_convert_to_the_input_dtype(dtype, value, expected):
         ("i1", b'{"inputs": [[-129, 2, 3]]}', r"got -129 outside its range \[-128, 127\]"),
         ("u1", b'{"inputs": [[-1, 2, 3]]}', "got -1 outside its range"),
         ("i8", b'{"inputs": [[9223372036854775808.0, 1, 2]]}', "outside its range"),
-        ("f4", b'{"inputs": [[16777217, 1, 2]]}', "16777217 that DT_FLOAT cannot hold without loss of precision"),
         ("f2", b'{"inputs": [[70000.5, 1, 2]]}', "got 70000.5, which is outside the range of DT_HALF"),
         ("f2", b'{"inputs": [[65520, 1, 2]]}', "got 65520, which is outside the range of DT_HALF"),
         ("f4", b'{"inputs": [[true, 1, 2]]}', "true/false mixed with numbers"),
