@@ -23,7 +23,8 @@ from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
 from ie_serving.errors import InferenceFailed, ModelLoadError
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import RequestPool
-from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec
+from ie_serving.saved_model import DeclaredSignature, read_signatures
+from ie_serving.tensor_spec import PREDICT_METHOD, SIGNATURE, Signature, TensorSpec
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +123,11 @@ class CompiledVersion:
         nireq: int | None,
         max_waiting: int = DEFAULT_MAX_QUEUED,
         batch_one: ov.CompiledModel | None = None,
+        declared: Mapping[str, DeclaredSignature] | None = None,
     ):
-        """batch_one: the same model compiled with a static batch of 1, for batch-1 requests."""
+        """batch_one: the same model compiled with a static batch of 1, for batch-1 requests.
+        declared: a SavedModel's own signatures (saved_model.py), served through this compiled
+        model where they compute what serving_default does, listed otherwise."""
         self._compiled = compiled
         self._batch_one = batch_one
         in_map, out_map = mapping["inputs"], mapping["outputs"]
@@ -139,7 +143,7 @@ class CompiledVersion:
             name = out_map.get(_port_name(port), _port_name(port))
             self.outputs[name] = TensorSpec(name, _numpy_dtype(port, "output"), _dims(port.get_partial_shape()))
             self._output_index[name] = index
-        self.signatures = {SIGNATURE: Signature(self.inputs, self.outputs)}
+        self.signatures = _signatures(self.inputs, self.outputs, declared or {})
         precision = _property(compiled, "INFERENCE_PRECISION_HINT")
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.hint = str(_property(compiled, "PERFORMANCE_HINT"))
@@ -172,6 +176,24 @@ class CompiledVersion:
             raise InferenceFailed(f"OpenVINO inference failed: {first_line(exc)}") from exc
         finally:
             pool.give(request)
+
+
+def _signatures(
+    inputs: dict[str, TensorSpec], outputs: dict[str, TensorSpec], declared: Mapping[str, DeclaredSignature]
+) -> dict[str, Signature]:
+    """serving_default (the model OpenVINO read), every declared signature that computes the same,
+    and the other declared ones as not served, with the reason."""
+    default = declared.get(SIGNATURE)
+    signatures = {SIGNATURE: Signature(inputs, outputs, default.method_name if default else PREDICT_METHOD)}
+    for name, signature in declared.items():
+        if name == SIGNATURE:
+            continue
+        if signature.same_as_default:
+            signatures[name] = Signature(inputs, outputs, signature.method_name)
+        else:
+            why = "OpenVINO reads a SavedModel's serving_default signature only, and this one computes something else"
+            signatures[name] = Signature(signature.inputs, signature.outputs, signature.method_name, why)
+    return signatures
 
 
 def _optimal_nireq(compiled: ov.CompiledModel) -> int:
@@ -223,4 +245,5 @@ def load_version(
     except RuntimeError as exc:
         raise ModelLoadError(f"cannot compile for {config.target_device}: {first_line(exc)}") from None
     batch_one = compile_batch_one(model, config, options.compile_cache_dir) if config.static_batch_one else None
-    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one)
+    declared = read_signatures(version_dir) if files.format == "TF SavedModel" else None
+    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one, declared)

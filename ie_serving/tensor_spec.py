@@ -38,14 +38,17 @@ class Signature:
     inputs: Mapping[str, TensorSpec]
     outputs: Mapping[str, TensorSpec]
     method_name: str = PREDICT_METHOD
+    not_served: str = ""  # why requests cannot use it (listed in metadata all the same); empty: served
 
 
 def find_signature(signatures: Mapping[str, Signature], name: str) -> Signature:
     """The signature called `name` (empty: serving_default), or FailedPrecondition naming those served."""
     signature = signatures.get(name or SIGNATURE)
     if signature is None:
-        served = ", ".join(f'"{key}"' for key in sorted(signatures))
+        served = ", ".join(f'"{key}"' for key in sorted(signatures) if not signatures[key].not_served)
         raise FailedPrecondition(f'Serving signature key "{name}" not found; the signatures served are {served}')
+    if signature.not_served:
+        raise FailedPrecondition(f'Serving signature key "{name}" is not served: {signature.not_served}')
     return signature
 
 

@@ -22,11 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ie_serving.protos.tensorflow.core.framework import graph_pb2 as ie__serving_dot_protos_dot_tensorflow_dot_core_dot_framework_dot_graph__pb2
 from ie_serving.protos.tensorflow.core.framework import tensor_shape_pb2 as ie__serving_dot_protos_dot_tensorflow_dot_core_dot_framework_dot_tensor__shape__pb2
 from ie_serving.protos.tensorflow.core.framework import types_pb2 as ie__serving_dot_protos_dot_tensorflow_dot_core_dot_framework_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;ie_serving/protos/tensorflow/core/protobuf/meta_graph.proto\x12\ntensorflow\x1a>ie_serving/protos/tensorflow/core/framework/tensor_shape.proto\x1a\x37ie_serving/protos/tensorflow/core/framework/types.proto\"\x81\x01\n\nTensorInfo\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12#\n\x05\x64type\x18\x02 \x01(\x0e\x32\x14.tensorflow.DataType\x12\x32\n\x0ctensor_shape\x18\x03 \x01(\x0b\x32\x1c.tensorflow.TensorShapeProtoB\n\n\x08\x65ncoding\"\xa0\x02\n\x0cSignatureDef\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32$.tensorflow.SignatureDef.InputsEntry\x12\x36\n\x07outputs\x18\x02 \x03(\x0b\x32%.tensorflow.SignatureDef.OutputsEntry\x12\x13\n\x0bmethod_name\x18\x03 \x01(\t\x1a\x45\n\x0bInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tensorflow.TensorInfo:\x02\x38\x01\x1a\x46\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tensorflow.TensorInfo:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;ie_serving/protos/tensorflow/core/protobuf/meta_graph.proto\x12\ntensorflow\x1a\x37ie_serving/protos/tensorflow/core/framework/graph.proto\x1a>ie_serving/protos/tensorflow/core/framework/tensor_shape.proto\x1a\x37ie_serving/protos/tensorflow/core/framework/types.proto\"\x81\x01\n\nTensorInfo\x12\x0e\n\x04name\x18\x01 \x01(\tH\x00\x12#\n\x05\x64type\x18\x02 \x01(\x0e\x32\x14.tensorflow.DataType\x12\x32\n\x0ctensor_shape\x18\x03 \x01(\x0b\x32\x1c.tensorflow.TensorShapeProtoB\n\n\x08\x65ncoding\"\xa0\x02\n\x0cSignatureDef\x12\x34\n\x06inputs\x18\x01 \x03(\x0b\x32$.tensorflow.SignatureDef.InputsEntry\x12\x36\n\x07outputs\x18\x02 \x03(\x0b\x32%.tensorflow.SignatureDef.OutputsEntry\x12\x13\n\x0bmethod_name\x18\x03 \x01(\t\x1a\x45\n\x0bInputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tensorflow.TensorInfo:\x02\x38\x01\x1a\x46\n\x0cOutputsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12%\n\x05value\x18\x02 \x01(\x0b\x32\x16.tensorflow.TensorInfo:\x02\x38\x01\"\xa3\x02\n\x0cMetaGraphDef\x12;\n\rmeta_info_def\x18\x01 \x01(\x0b\x32$.tensorflow.MetaGraphDef.MetaInfoDef\x12\'\n\tgraph_def\x18\x02 \x01(\x0b\x32\x14.tensorflow.GraphDef\x12\x41\n\rsignature_def\x18\x05 \x03(\x0b\x32*.tensorflow.MetaGraphDef.SignatureDefEntry\x1a\x1b\n\x0bMetaInfoDef\x12\x0c\n\x04tags\x18\x04 \x03(\t\x1aM\n\x11SignatureDefEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\'\n\x05value\x18\x02 \x01(\x0b\x32\x18.tensorflow.SignatureDef:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,12 +38,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SIGNATUREDEF_INPUTSENTRY']._serialized_options = b'8\001'
   _globals['_SIGNATUREDEF_OUTPUTSENTRY']._loaded_options = None
   _globals['_SIGNATUREDEF_OUTPUTSENTRY']._serialized_options = b'8\001'
-  _globals['_TENSORINFO']._serialized_start=197
-  _globals['_TENSORINFO']._serialized_end=326
-  _globals['_SIGNATUREDEF']._serialized_start=329
-  _globals['_SIGNATUREDEF']._serialized_end=617
-  _globals['_SIGNATUREDEF_INPUTSENTRY']._serialized_start=476
-  _globals['_SIGNATUREDEF_INPUTSENTRY']._serialized_end=545
-  _globals['_SIGNATUREDEF_OUTPUTSENTRY']._serialized_start=547
-  _globals['_SIGNATUREDEF_OUTPUTSENTRY']._serialized_end=617
+  _globals['_METAGRAPHDEF_SIGNATUREDEFENTRY']._loaded_options = None
+  _globals['_METAGRAPHDEF_SIGNATUREDEFENTRY']._serialized_options = b'8\001'
+  _globals['_TENSORINFO']._serialized_start=254
+  _globals['_TENSORINFO']._serialized_end=383
+  _globals['_SIGNATUREDEF']._serialized_start=386
+  _globals['_SIGNATUREDEF']._serialized_end=674
+  _globals['_SIGNATUREDEF_INPUTSENTRY']._serialized_start=533
+  _globals['_SIGNATUREDEF_INPUTSENTRY']._serialized_end=602
+  _globals['_SIGNATUREDEF_OUTPUTSENTRY']._serialized_start=604
+  _globals['_SIGNATUREDEF_OUTPUTSENTRY']._serialized_end=674
+  _globals['_METAGRAPHDEF']._serialized_start=677
+  _globals['_METAGRAPHDEF']._serialized_end=968
+  _globals['_METAGRAPHDEF_METAINFODEF']._serialized_start=862
+  _globals['_METAGRAPHDEF_METAINFODEF']._serialized_end=889
+  _globals['_METAGRAPHDEF_SIGNATUREDEFENTRY']._serialized_start=891
+  _globals['_METAGRAPHDEF_SIGNATUREDEFENTRY']._serialized_end=968
 # @@protoc_insertion_point(module_scope)
