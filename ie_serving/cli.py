@@ -187,15 +187,41 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """`ie_serving`: a command (model, config), or tensorflow_model_server's flags when the first
+    argument is a flag."""
     argv = sys.argv[1:] if argv is None else list(argv)
     tf_serving_style = bool(argv) and argv[0].startswith("--") and argv[0] not in ("-h", "--help")
-    args = None if tf_serving_style else _parse_args(argv)
+    if tf_serving_style:
+        return _serve_tf_flags(argv, "ie_serving")
+    args = _parse_args(argv)
     try:
         setup_logging()
-        config = config_from_tf_flags(argv) if args is None else config_from_args(args)
+        config = config_from_args(args)
     except ConfigError as exc:
         print(f"ie_serving: error: {exc}", file=sys.stderr)
         return 2
+    return _serve(config)
+
+
+def tensorflow_model_server(argv: Sequence[str] | None = None) -> int:
+    """`tensorflow_model_server`: TF Serving's own command line, always (no commands)."""
+    return _serve_tf_flags(sys.argv[1:] if argv is None else list(argv), "tensorflow_model_server")
+
+
+def _serve_tf_flags(argv: list[str], prog: str) -> int:
+    if tf_serving_flags.asks_for_version(argv):
+        sys.stdout.write(tf_serving_flags.version_text())
+        return 0
+    try:
+        setup_logging()
+        config = config_from_tf_flags(argv, prog)
+    except ConfigError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return _serve(config)
+
+
+def _serve(config: ServerConfig) -> int:
     from ie_serving.runtime import serve_forever  # OpenVINO is imported only once flags are valid
 
     return serve_forever(config)

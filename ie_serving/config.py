@@ -100,6 +100,10 @@ class ServerConfig:
     tls: TlsFiles | None = None  # TLS for gRPC and HTTPS for REST when given
     # gRPC Predict outputs in tensor_content instead of the typed fields (TF Serving's flag)
     enable_serialization_as_tensor_content: bool = False
+    # extra gRPC server options (TF Serving's --grpc_channel_arguments), over the server's own
+    grpc_channel_arguments: tuple[tuple[str, int | str], ...] = ()
+    rest_timeout_ms: int | None = None  # deadline of a REST predict (TF Serving's --rest_api_timeout_in_ms)
+    rest_cors: bool = False  # CORS headers on REST answers (TF Serving's --rest_api_enable_cors_support)
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -268,6 +272,8 @@ def build_server_config(
         raise ConfigError(
             f"{names['shutdown_grace_seconds']}: expected a number >= 0, got {config.shutdown_grace_seconds}"
         )
+    if config.rest_timeout_ms is not None and config.rest_timeout_ms < 1:
+        raise ConfigError(f"{names['rest_timeout_ms']}: expected milliseconds >= 1, got {config.rest_timeout_ms}")
     if config.max_queued_requests < 0:
         raise ConfigError(f"{names['max_queued_requests']}: expected an integer >= 0, got {config.max_queued_requests}")
     return config

@@ -5,6 +5,7 @@ through the errors table."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent import futures
 
 import grpc
@@ -179,17 +180,21 @@ def start_grpc_server(
     max_message_bytes: int,
     tls: tuple[bytes, bytes] | None = None,
     tensor_content: bool = False,
+    extra_options: Sequence[tuple[str, int | str]] = (),
 ) -> grpc.Server:
     """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
-    OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content."""
-    options = [
-        ("grpc.max_receive_message_length", max_message_bytes),
-        ("grpc.max_send_message_length", max_message_bytes),
-        ("grpc.so_reuseport", 0),
-    ]
+    OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
+    extra_options (TF Serving's --grpc_channel_arguments) replace the server's own of the same
+    name, so grpc.max_receive_message_length=N sets the limit."""
+    options = {
+        "grpc.max_receive_message_length": max_message_bytes,
+        "grpc.max_send_message_length": max_message_bytes,
+        "grpc.so_reuseport": 0,
+    }
+    options.update(extra_options)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc"),
-        options=options,
+        options=list(options.items()),
         maximum_concurrent_rpcs=workers * CONCURRENT_RPCS_PER_WORKER,
     )
     predictions, models = PredictionServicer(service, tensor_content), ModelServicer(service)

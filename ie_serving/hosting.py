@@ -58,7 +58,9 @@ class _GunicornLogger(glogging.Logger):
 
 def tf_serving_app(runtime: Runtime, config: ServerConfig) -> Flask:
     """The TF Serving REST app alone (`ie_serving --rest_port`)."""
-    return create_app(runtime.service, config.rest_max_body_mb)
+    return create_app(
+        runtime.service, config.rest_max_body_mb, timeout_ms=config.rest_timeout_ms, cors=config.rest_cors
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,13 +135,15 @@ class _RestApplication(BaseApplication):
         finally:
             loaded.set()
         log.info(
-            "%s listening on 0.0.0.0:%d (%d threads, %s)",
+            "%s listening on 0.0.0.0:%d (%d threads, %s%s%s)",
             self._hosting.api_name,
             self._config.rest_port,
             self._config.rest_workers,
             "no body size limit"
             if self._config.rest_max_body_mb is None
             else f"bodies up to {self._config.rest_max_body_mb} MB",
+            "" if self._config.rest_timeout_ms is None else f", predict deadline {self._config.rest_timeout_ms} ms",
+            ", CORS headers" if self._config.rest_cors else "",
         )
         return self._hosting.make_app(self._runtime, self._config)
 

@@ -5,6 +5,7 @@ refusals (no route, method not allowed, body too large) answered and logged the 
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Mapping
 
 import orjson
@@ -40,17 +41,51 @@ def started() -> float:
 
 
 def read_body() -> bytes:
-    """The request body; PayloadTooLarge past the app's limit, also when it comes chunked."""
+    """The request body; PayloadTooLarge past the app's limit, also when it comes chunked.
+
+    A body sent with `Content-Encoding: gzip` is decompressed, as TF Serving's HTTP server does
+    (evhttp_request.cc: any Content-Encoding containing "gzip"); the limit applies to the sent
+    and to the decompressed size, and decompression stops one byte past it (a small bomb
+    cannot grow in memory); a corrupt or truncated gzip body is InvalidInput (400)."""
     limit = request.max_content_length
     try:
         if request.content_length is not None or limit is None:
-            return request.get_data(cache=False)  # werkzeug refuses a declared length over the limit
-        body = request.environ["wsgi.input"].read(limit + 1)
+            body = request.get_data(cache=False)  # werkzeug refuses a declared length over the limit
+        else:
+            body = request.environ["wsgi.input"].read(limit + 1)
     except RequestEntityTooLarge:
         raise _too_large() from None
-    if len(body) > limit:
+    if limit is not None and len(body) > limit:
         raise _too_large()
+    if "gzip" in request.headers.get("Content-Encoding", "").lower():
+        return _gunzip(body, limit)
     return body
+
+
+def _gunzip(body: bytes, limit: int | None) -> bytes:
+    """The gzip members of `body` decompressed, at most limit + 1 bytes of them."""
+    parts: list[bytes] = []
+    size = 0
+    rest = body
+    try:
+        while True:
+            stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+            room = 0 if limit is None else limit + 1 - size
+            part = stream.decompress(rest, room)
+            parts.append(part)
+            size += len(part)
+            if limit is not None and size > limit:
+                raise errors.PayloadTooLarge(
+                    f"Request body too large: its gzip content is over the limit of {limit} bytes "
+                    f"({current_app.config.get(BODY_LIMIT_SETTING, '--rest_max_body_mb')})"
+                )
+            if not stream.eof:
+                raise errors.InvalidInput("Content-Encoding gzip: the body ends before its gzip stream does")
+            rest = stream.unused_data
+            if not rest:
+                return b"".join(parts)
+    except zlib.error as exc:
+        raise errors.InvalidInput(f"Content-Encoding gzip: the body is not valid gzip data ({exc})") from None
 
 
 def _too_large() -> errors.PayloadTooLarge:
@@ -60,11 +95,28 @@ def _too_large() -> errors.PayloadTooLarge:
     return errors.PayloadTooLarge(f"Request body too large: sent {sent}, the limit is {limit} bytes ({setting})")
 
 
-def create_flask_app(max_body_mb: int | None, body_limit_setting: str, routes_hint: str) -> Flask:
+# TF Serving's CORS headers (http_rest_api_util.cc AddCORSHeaders), on every REST answer
+# with --rest_api_enable_cors_support
+CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Allow-Methods", "POST, GET"),
+    ("Access-Control-Allow-Headers", "Content-Type"),
+)
+
+
+def _add_cors_headers(response: Response) -> Response:
+    for name, value in CORS_HEADERS:
+        response.headers[name] = value
+    return response
+
+
+def create_flask_app(max_body_mb: int | None, body_limit_setting: str, routes_hint: str, cors: bool = False) -> Flask:
     """A Flask app taking bodies up to max_body_mb (None: any size) whose own refusals answer
     JSON through the errors table and are logged as requests ("http" protocol) with their true
-    duration."""
+    duration; with `cors`, every answer carries TF Serving's CORS headers."""
     app = Flask("ie_serving")
+    if cors:
+        app.after_request(_add_cors_headers)
     app.config["MAX_CONTENT_LENGTH"] = None if max_body_mb is None else max_body_mb * 1024 * 1024
     app.config[BODY_LIMIT_SETTING] = body_limit_setting
     app.config[ROUTES_HINT] = routes_hint

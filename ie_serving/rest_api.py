@@ -9,12 +9,13 @@ both protocols report a failure alike.
 from __future__ import annotations
 
 import re
+import time
 import urllib.parse
 
 from flask import Flask, Response, request
 
 from ie_serving.dtypes import tf_name
-from ie_serving.errors import InvalidInput, ServableNotFound, Unimplemented
+from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound, Unimplemented
 from ie_serving.http_common import create_flask_app, error_response, json_response, read_body, started
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import encode_predict
@@ -72,8 +73,10 @@ def _tensor_info(spec: TensorSpec) -> dict:
 class _Routes:
     """The request handlers bound to one Service."""
 
-    def __init__(self, service: Service):
+    def __init__(self, service: Service, timeout_ms: int | None = None):
+        """timeout_ms: the deadline of a predict's wait for an infer request (None: none)."""
         self.service = service
+        self.timeout = None if timeout_ms is None else timeout_ms / 1000
 
     def dispatch(self, subpath: str) -> Response:
         """Route one request; the path is read raw (see _raw_path), not from `subpath`."""
@@ -88,6 +91,9 @@ class _Routes:
         if not path.lower().startswith("/v1/"):
             call.method = f"{method} {path}"
             raise ServableNotFound(f"Not found: {method} {path}; {EXPECTED_ROUTES}")
+        if method == "OPTIONS":
+            call.method = "OPTIONS"
+            return self.preflight()
         if method == "POST":
             match = _PREDICT_PATH.fullmatch(path)
             if match is None:
@@ -108,6 +114,15 @@ class _Routes:
             return self.metadata(call.name, call.version)
         call.method = "GetModelStatus"
         return self.status(call.name, call.version)
+
+    @staticmethod
+    def preflight() -> Response:
+        """A CORS preflight, as TF Serving's http_server.cc answers OPTIONS on /v1/...: 200 with
+        an empty body when Origin is an http(s) URL (the CORS headers come with
+        --rest_api_enable_cors_support), else FAILED_PRECONDITION."""
+        if re.search(r"https?://", request.headers.get("Origin", "")) is None:
+            raise FailedPrecondition("Origin header is missing in CORS preflight")
+        return Response(b"", status=200)
 
     def status(self, name: str, version: int | None) -> Response:
         statuses = self.service.status(name, version)
@@ -148,15 +163,31 @@ class _Routes:
         if verb != "predict":
             raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
         decoder = JsonPredictBody(read_body())
-        result = self.service.predict(name, version, decoder)
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        result = self.service.predict(name, version, decoder, deadline)
         return Response(encode_predict(decoder.form, result.outputs), mimetype="application/json")
 
 
-def create_app(service: Service, max_body_mb: int | None, body_limit_setting: str = "--rest_max_body_mb") -> Flask:
-    """The REST app over `service`; other front ends (SageMaker) add their routes to it."""
-    app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES)
-    routes = _Routes(service)
+def create_app(
+    service: Service,
+    max_body_mb: int | None,
+    body_limit_setting: str = "--rest_max_body_mb",
+    timeout_ms: int | None = None,
+    cors: bool = False,
+) -> Flask:
+    """The REST app over `service`; other front ends (SageMaker) add their routes to it.
+    timeout_ms: deadline of each predict (TF Serving's --rest_api_timeout_in_ms), None for
+    none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support)."""
+    app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES, cors)
+    routes = _Routes(service, timeout_ms)
     # one catch-all rule: TF Serving matches /v1/models in any case; more specific rules added
     # later (SageMaker's /ping, /invocations) take precedence over it
-    app.add_url_rule("/<path:subpath>", "tf_serving", routes.dispatch, methods=["GET", "POST"])
+    # OPTIONS is answered by the dispatcher as TF Serving answers a CORS preflight, not by Flask
+    app.add_url_rule(
+        "/<path:subpath>",
+        "tf_serving",
+        routes.dispatch,
+        methods=["GET", "POST", "OPTIONS"],
+        provide_automatic_options=False,
+    )
     return app

@@ -72,12 +72,14 @@ def start(config: ServerConfig) -> Runtime:
         config.grpc_max_message_mb * 1024 * 1024,
         tls,
         config.enable_serialization_as_tensor_content,
+        config.grpc_channel_arguments,
     )
     log.info(
-        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s)",
+        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s)",
         config.port,
         config.grpc_workers,
         ", TLS" if tls else "",
+        "".join(f", {key}={value!r}" for key, value in config.grpc_channel_arguments),
     )
     poller = Poller(reconciler, config.poll_wait_seconds)
     poller.start()
