@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Build the SageMaker serving image with podman, without a Docker engine or a registry.
-#   scripts/podman_image.sh base            make sure podman has python:3.11-slim (a local stand-in)
-#   scripts/podman_image.sh build [IMAGE]   base, then build the Dockerfile as IMAGE (default ie-serving:latest)
+# Build the serving images with podman, without a Docker engine or a registry.
+#   scripts/podman_image.sh base                     make sure podman has python:3.11-slim (a local stand-in)
+#   scripts/podman_image.sh build [IMAGE] [TARGET]   base, then build the Dockerfile's TARGET as IMAGE
+#                                                    (default ie-serving:latest, the default target: sagemaker)
+#   scripts/podman_image.sh both [IMAGE] [TFS_IMAGE] both targets from one copy of the sources: the
+#                                                    default as IMAGE, tfserving as TFS_IMAGE (default
+#                                                    ie-serving:latest, ie-serving-tfserving:latest)
+# Target tfserving is tensorflow/serving's image contract. It shares the install layers with the
+# SageMaker target; `both` builds from one snapshot of the build context, so a source edited
+# between the two builds cannot make the second install everything again.
 # The stand-in for python:3.11-slim is Debian bookworm from debootstrap (minbase + python3, venv,
 # pip, ca-certificates), with /usr/local/bin/python, this machine's CA bundle and an /etc/pip.conf
 # naming it. debootstrap runs once: its tree is cached as a tarball in IMAGE_CACHE (default
@@ -10,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASE=docker.io/library/python:3.11-slim
-CACHE=${IMAGE_CACHE:-.cache/image}
+CACHE=$(realpath -m "${IMAGE_CACHE:-.cache/image}")  # absolute: `both` builds elsewhere
 TARBALL=$CACHE/debootstrap-bookworm-minbase-python3.tar
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 CA_BUNDLE=${CA_BUNDLE:-/etc/ssl/certs/ca-certificates.crt}
@@ -63,12 +70,12 @@ ensure_base() {
 }
 
 build() {
-    local image=${1:-ie-serving:latest} start old new
+    local image=${1:-ie-serving:latest} target=${2:-} start old new
     ensure_base
     old=$(podman image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
     start=$(date +%s)
-    podman build --pull=never --network host --isolation chroot -t "$image" .
-    say "built $image in $(seconds_since "$start") s"
+    podman build --pull=never --network host --isolation chroot ${target:+--target "$target"} -t "$image" .
+    say "built $image${target:+ (target $target)} in $(seconds_since "$start") s"
     new=$(podman image inspect --format '{{.Id}}' "$image")
     # the image this build replaced, and its layers, unless something still uses them
     if [ -n "$old" ] && [ "$old" != "$new" ]; then
@@ -76,8 +83,21 @@ build() {
     fi
 }
 
+both() {
+    local image=${1:-ie-serving:latest} tfs_image=${2:-ie-serving-tfserving:latest} context start
+    context=$(mktemp -d)
+    trap 'rm -rf "$context"' EXIT
+    start=$(date +%s)
+    # the build context: the Dockerfile, .dockerignore and the paths .dockerignore lets in
+    cp Dockerfile .dockerignore "$context/"
+    sed -n 's/^!//p' .dockerignore | while read -r path; do cp -a "$path" "$context/"; done
+    (cd "$context" && build "$image" && build "$tfs_image" tfserving)
+    say "built both targets in $(seconds_since "$start") s"
+}
+
 case "${1:-}" in
     base) ensure_base ;;
-    build) build "${2:-}" ;;
-    *) sed -n '2,4p' "$0" >&2; exit 2 ;;
+    build) build "${2:-}" "${3:-}" ;;
+    both) both "${2:-}" "${3:-}" ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac
