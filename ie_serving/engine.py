@@ -25,6 +25,7 @@ from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import RequestPool
 from ie_serving.saved_model import DeclaredSignature, read_signatures
 from ie_serving.tensor_spec import PREDICT_METHOD, SIGNATURE, Signature, TensorSpec
+from ie_serving.warmup import run_warmup
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,8 @@ class EngineOptions:
 
     max_queued: int = DEFAULT_MAX_QUEUED  # callers that may wait for a free infer request
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO CACHE_DIR: restarts skip compilation
+    # times each warmup record (assets.extra/tf_serving_warmup_requests) is replayed; 0: no warmup
+    warmup_iterations: int = 1
 
 
 DEFAULT_OPTIONS = EngineOptions()
@@ -230,8 +233,8 @@ def load_version(
     config: ModelConfig,
     options: EngineOptions = DEFAULT_OPTIONS,
 ) -> CompiledVersion:
-    """Read (with the frontend for its format), reshape and compile one version; raise
-    ModelLoadError with the reason."""
+    """Read (with the frontend for its format), reshape and compile one version, then replay its
+    warmup requests (warmup.py); raise ModelLoadError with the reason."""
     mapping = _read_mapping(version_dir)
     try:
         model = core().read_model(*(str(version_dir / path) for path in files.paths))
@@ -246,4 +249,7 @@ def load_version(
         raise ModelLoadError(f"cannot compile for {config.target_device}: {first_line(exc)}") from None
     batch_one = compile_batch_one(model, config, options.compile_cache_dir) if config.static_batch_one else None
     declared = read_signatures(version_dir) if files.format == "TF SavedModel" else None
-    return CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one, declared)
+    version = CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one, declared)
+    if options.warmup_iterations:
+        run_warmup(version_dir, version, options.warmup_iterations)
+    return version

@@ -1,0 +1,90 @@
+"""SavedModel warmup as TF Serving does it (servables/tensorflow/saved_model_warmup_util.cc):
+the predict requests in a version's assets.extra/tf_serving_warmup_requests are replayed
+before the version becomes AVAILABLE, so its first clients do not pay for OpenVINO's first
+inferences. The file is a TFRecord of PredictionLog protos, read without TensorFlow: each
+record is a little-endian uint64 length, its masked CRC32C, the data, and the data's masked
+CRC32C. As in TF Serving, at most 1000 records are read, each is run
+num_request_iterations_for_warmup times, and a record that fails fails the load.
+"""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import struct
+import time
+from collections.abc import Iterator
+
+import google_crc32c
+from google.protobuf.message import DecodeError
+
+from ie_serving.errors import ModelLoadError, ServingError
+from ie_serving.protos.tensorflow_serving.apis import prediction_log_pb2
+from ie_serving.tensor_proto import to_numpy
+from ie_serving.tensor_spec import check_output_filter, find_signature, validate_inputs
+
+log = logging.getLogger(__name__)
+
+WARMUP_FILE = pathlib.Path("assets.extra") / "tf_serving_warmup_requests"
+MAX_RECORDS = 1000  # TF Serving's kMaxNumRecords
+_MASK_DELTA = 0xA282EAD8
+
+
+def masked_crc32c(data: bytes) -> int:
+    """TFRecord's checksum: CRC32C rotated right by 15 bits plus a constant, mod 2^32."""
+    crc = google_crc32c.value(data)
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def read_records(path: pathlib.Path, limit: int = MAX_RECORDS) -> Iterator[bytes]:
+    """The records of a TFRecord file, checksums verified; ModelLoadError names what is wrong."""
+    with path.open("rb") as handle:
+        for number in range(1, limit + 1):
+            header = handle.read(12)
+            if not header:
+                return
+            if len(header) < 12:
+                raise ModelLoadError(f"{path}: record {number} is truncated in its header")
+            length, length_crc = struct.unpack("<QI", header)
+            if masked_crc32c(header[:8]) != length_crc:
+                raise ModelLoadError(f"{path}: record {number} has a corrupted length (checksum mismatch)")
+            data = handle.read(length)
+            footer = handle.read(4)
+            if len(data) < length or len(footer) < 4:
+                raise ModelLoadError(f"{path}: record {number} is truncated ({len(data)} of {length} bytes)")
+            if masked_crc32c(data) != struct.unpack("<I", footer)[0]:
+                raise ModelLoadError(f"{path}: record {number} is corrupted (checksum mismatch)")
+            yield data
+        if handle.read(1):
+            log.warning("%s: more than %d records; the rest are not replayed, as in TF Serving", path, limit)
+
+
+def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> int:
+    """Replay the version's warmup predict requests on `compiled` (an engine.CompiledVersion);
+    the number of inferences run. ModelLoadError for a record that cannot be read or run."""
+    path = version_dir / WARMUP_FILE
+    if not path.is_file():
+        return 0
+    started, count = time.monotonic(), 0
+    for number, data in enumerate(read_records(path), 1):
+        try:
+            record = prediction_log_pb2.PredictionLog.FromString(data)
+        except DecodeError as exc:
+            raise ModelLoadError(f"{path}: record {number} is not a PredictionLog: {exc}") from None
+        if record.WhichOneof("log_type") != "predict_log":
+            log.warning("%s: record %d is not a predict request; only predict requests are replayed", path, number)
+            continue
+        request = record.predict_log.request
+        try:
+            signature = find_signature(compiled.signatures, request.model_spec.signature_name)  # type: ignore[attr-defined]
+            inputs = {name: to_numpy(name, tensor) for name, tensor in request.inputs.items()}
+            where = f"warmup record {number}"
+            inputs = validate_inputs(inputs, signature.inputs, where)
+            wanted = check_output_filter(request.output_filter, signature.outputs, where)
+            for _ in range(iterations):
+                compiled.infer(inputs, wanted)  # type: ignore[attr-defined]
+                count += 1
+        except ServingError as exc:
+            raise ModelLoadError(f"{path}: record {number} failed: {exc.message}") from None
+    log.info("%s: %d warmup inference(s) in %.2f s", version_dir, count, time.monotonic() - started)
+    return count
