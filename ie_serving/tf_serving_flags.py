@@ -136,7 +136,7 @@ FLAGS: tuple[TfFlag, ...] = (
         int,
         "0",
         REFUSED,
-        "reloading --model_config_file while serving is not built yet (0, read once, is accepted)",
+        "reloading --model_config_file while serving is not built yet",
         (0,),
     ),
     TfFlag("model_name", str, '"default"', MAPPED, "name of the single model"),
