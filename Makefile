@@ -98,12 +98,16 @@ clean: ## remove the venvs and demo_models
 	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) $(SAGEMAKER_VENV) demo_models
 
 # The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
-# ECR repository when missing (build_and_push.sh).
+# ECR repository when missing (build_and_push.sh). The Dockerfile's target tfserving is
+# tensorflow/serving's image contract (docs/container_image.md), named $(IMAGE)-tfserving:$(TAG).
 IMAGE ?= ie-serving
 TAG ?= latest
 
 docker_build: ## build the SageMaker serving image IMAGE:TAG (default ie-serving:latest)
 	docker build -t $(IMAGE):$(TAG) .
+
+docker_build_tfserving: ## build the TF Serving-style image IMAGE-tfserving:TAG (ports 8500/8501, MODEL_NAME)
+	docker build --target tfserving -t $(IMAGE)-tfserving:$(TAG) .
 
 docker_push: ## build_and_push.sh: push the image to ECR (creating the repository)
 	./build_and_push.sh $(IMAGE) $(TAG)
@@ -111,16 +115,20 @@ docker_push: ## build_and_push.sh: push the image to ECR (creating the repositor
 # Without a Docker engine: podman builds the same Dockerfile on a local stand-in for
 # python:3.11-slim (debootstrap once, cached in .cache/image); needs root and Debian's podman,
 # runc and debootstrap (.ci/run installs them). `make test` builds and runs it (test_image.py).
-.PHONY: image image_test image_clean
+.PHONY: image image_tfserving image_test image_clean docker_build_tfserving
 
 image: ## build the image IMAGE:TAG with podman, no Docker engine or registry (scripts/podman_image.sh)
 	scripts/podman_image.sh build $(IMAGE):$(TAG)
 
-image_test: install ## build the image and run it as SageMaker does (tests/functional/test_image.py)
+image_tfserving: ## build the TF Serving-style image IMAGE-tfserving:TAG with podman (target tfserving)
+	scripts/podman_image.sh build $(IMAGE)-tfserving:$(TAG) tfserving
+
+image_test: install ## build both images and run them as SageMaker and TF Serving's image are run (test_image.py)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/functional/test_image.py
 
 image_clean: ## remove the podman images the image targets and tests build, and .cache/image
-	podman rmi --ignore localhost/$(IMAGE):$(TAG) localhost/ie-serving:test docker.io/library/python:3.11-slim
+	podman rmi --ignore localhost/$(IMAGE):$(TAG) localhost/$(IMAGE)-tfserving:$(TAG) localhost/ie-serving:test \
+	    localhost/ie-serving-tfserving:test docker.io/library/python:3.11-slim
 	rm -rf .cache/image
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and

@@ -86,7 +86,7 @@ build() {
 both() {
     local image=${1:-ie-serving:latest} tfs_image=${2:-ie-serving-tfserving:latest} context start
     context=$(mktemp -d)
-    trap 'rm -rf "$context"' EXIT
+    trap "rm -rf '$context'" EXIT
     start=$(date +%s)
     # the build context: the Dockerfile, .dockerignore and the paths .dockerignore lets in
     cp Dockerfile .dockerignore "$context/"
