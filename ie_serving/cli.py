@@ -209,7 +209,7 @@ def tensorflow_model_server(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve_tf_flags(argv: list[str], prog: str) -> int:
-    if tf_serving_flags.asks_for_version(argv):
+    if tf_serving_flags.asks_for_version(argv, prog):
         sys.stdout.write(tf_serving_flags.version_text())
         return 0
     try:

@@ -304,10 +304,10 @@ def build_parser(prog: str = "ie_serving") -> argparse.ArgumentParser:
     return parser
 
 
-def asks_for_version(argv: Sequence[str]) -> bool:
+def asks_for_version(argv: Sequence[str], prog: str = "ie_serving") -> bool:
     """--version (or --version=true) among the flags: main.cc prints the version before it
     looks at anything else."""
-    return build_parser().parse_known_args(argv)[0].version is True
+    return build_parser(prog).parse_known_args(argv)[0].version is True
 
 
 def version_text() -> str:
