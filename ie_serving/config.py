@@ -104,6 +104,9 @@ class ServerConfig:
     grpc_channel_arguments: tuple[tuple[str, int | str], ...] = ()
     rest_timeout_ms: int | None = None  # deadline of a REST predict (TF Serving's --rest_api_timeout_in_ms)
     rest_cors: bool = False  # CORS headers on REST answers (TF Serving's --rest_api_enable_cors_support)
+    # times each SavedModel warmup record is replayed before its version serves; 0: no warmup
+    warmup_iterations: int = 1
+    enable_grpc_healthcheck_service: bool = False  # grpc.health.v1.Health on the gRPC port
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -272,6 +275,8 @@ def build_server_config(
         raise ConfigError(
             f"{names['shutdown_grace_seconds']}: expected a number >= 0, got {config.shutdown_grace_seconds}"
         )
+    if config.warmup_iterations < 0:
+        raise ConfigError(f"{names['warmup_iterations']}: expected an integer >= 0, got {config.warmup_iterations}")
     if config.rest_timeout_ms is not None and config.rest_timeout_ms < 1:
         raise ConfigError(f"{names['rest_timeout_ms']}: expected milliseconds >= 1, got {config.rest_timeout_ms}")
     if config.max_queued_requests < 0:

@@ -10,6 +10,8 @@ from concurrent import futures
 
 import grpc
 from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1.health import HealthServicer
 
 from ie_serving.errors import InvalidInput, Unimplemented, answer
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
@@ -181,11 +183,13 @@ def start_grpc_server(
     tls: tuple[bytes, bytes] | None = None,
     tensor_content: bool = False,
     extra_options: Sequence[tuple[str, int | str]] = (),
+    health: HealthServicer | None = None,
 ) -> grpc.Server:
     """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
     OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
     extra_options (TF Serving's --grpc_channel_arguments) replace the server's own of the same
-    name, so grpc.max_receive_message_length=N sets the limit."""
+    name, so grpc.max_receive_message_length=N sets the limit. health: grpc.health.v1.Health
+    is served too when given."""
     options = {
         "grpc.max_receive_message_length": max_message_bytes,
         "grpc.max_send_message_length": max_message_bytes,
@@ -213,6 +217,8 @@ def start_grpc_server(
             ),
         )
     )
+    if health is not None:
+        health_pb2_grpc.add_HealthServicer_to_server(health, server)
     try:
         address = f"0.0.0.0:{port}"
         if tls is None:

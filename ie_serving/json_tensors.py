@@ -29,7 +29,6 @@ NUMERIC_ONLY = "only numeric tensors are served"
 _UNCONVERTED = np.empty(0)
 
 
-
 class Format(enum.Enum):
     """The request format, which also decides the answer's form."""
 

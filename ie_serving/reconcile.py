@@ -171,11 +171,13 @@ def retire(model: ServedModel, served: ServedVersion) -> None:
 
 
 class Poller:
-    """Runs reconcile_all every `interval` seconds beside the servers, until stopped."""
+    """Runs reconcile_all every `interval` seconds beside the servers, until stopped, then
+    `after_pass` (health reporting) after each pass."""
 
-    def __init__(self, reconciler: Reconciler, interval: float):
+    def __init__(self, reconciler: Reconciler, interval: float, after_pass: Callable[[], None] | None = None):
         self._reconciler = reconciler
         self._interval = interval
+        self._after_pass = after_pass
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
 
@@ -192,5 +194,7 @@ class Poller:
         while not self._stop.wait(self._interval):
             try:
                 self._reconciler.reconcile_all()
+                if self._after_pass is not None:
+                    self._after_pass()
             except Exception:  # the poller must outlive any single bad pass
                 log.exception("model poll failed; trying again in %s s", self._interval)

@@ -15,6 +15,7 @@ from ie_serving.config import ServerConfig
 from ie_serving.engine import EngineOptions
 from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
+from ie_serving.health import ModelHealth
 from ie_serving.hosting import serve as serve_http
 from ie_serving.reconcile import Poller, Reconciler
 from ie_serving.service import Service
@@ -29,15 +30,25 @@ log = logging.getLogger(__name__)
 class Runtime:
     """The store, its reconciler and poller, the service and the gRPC server of one serving process."""
 
-    def __init__(self, reconciler: Reconciler, poller: Poller, service: Service, grpc_server: grpc.Server):
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        poller: Poller,
+        service: Service,
+        grpc_server: grpc.Server,
+        health: ModelHealth | None = None,
+    ):
         self.reconciler = reconciler
         self.poller = poller
         self.service = service
         self.grpc_server = grpc_server
+        self.health = health
 
     def stop(self, grace: float) -> None:
         """Stop polling and accepting, let in-flight requests finish, release models."""
         log.info("shutting down: finishing in-flight requests (grace %.0f s)", grace)
+        if self.health is not None:
+            self.health.shutting_down()
         self.poller.stop()
         self.grpc_server.stop(grace).wait()
         self.reconciler.unload_all()
@@ -55,7 +66,8 @@ def start(config: ServerConfig) -> Runtime:
         return storage_for(base_path, config.model_cache_dir)
 
     store = ModelStore(tuple(ServedModel(model, storage(model.base_path)) for model in config.models))
-    reconciler = Reconciler(store, storage, EngineOptions(config.max_queued_requests, config.compile_cache_dir))
+    options = EngineOptions(config.max_queued_requests, config.compile_cache_dir, config.warmup_iterations)
+    reconciler = Reconciler(store, storage, options)
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     reconciler.reconcile_all(fatal_storage_errors=True)
     for model in store.models.values():
@@ -64,6 +76,7 @@ def start(config: ServerConfig) -> Runtime:
                 "model %s: no version AVAILABLE after the first load attempt%s", model.config.name, _hint(model)
             )
     service = Service(store)
+    health = ModelHealth(store) if config.enable_grpc_healthcheck_service else None
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
         service,
@@ -73,21 +86,23 @@ def start(config: ServerConfig) -> Runtime:
         tls,
         config.enable_serialization_as_tensor_content,
         config.grpc_channel_arguments,
+        health.servicer if health else None,
     )
     log.info(
-        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s)",
+        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s%s)",
         config.port,
         config.grpc_workers,
         ", TLS" if tls else "",
+        ", grpc.health.v1.Health" if health else "",
         "".join(f", {key}={value!r}" for key, value in config.grpc_channel_arguments),
     )
-    poller = Poller(reconciler, config.poll_wait_seconds)
+    poller = Poller(reconciler, config.poll_wait_seconds, health.update if health else None)
     poller.start()
     if config.poll_wait_seconds > 0:
         log.info("polling model base paths every %s s", config.poll_wait_seconds)
     else:
         log.info("model polling is off (file_system_poll_wait_seconds 0)")
-    return Runtime(reconciler, poller, service, grpc_server)
+    return Runtime(reconciler, poller, service, grpc_server, health)
 
 
 def _hint(model: ServedModel) -> str:

@@ -219,17 +219,15 @@ FLAGS: tuple[TfFlag, ...] = (
         "enable_model_warmup",
         bool,
         "true",
-        WARNED,
-        "warmup records (assets.extra/tf_serving_warmup_requests) are not replayed yet",
-        (False,),
+        MAPPED,
+        "replays a version's assets.extra/tf_serving_warmup_requests before it serves (false: no warmup)",
     ),
     TfFlag(
         "num_request_iterations_for_warmup",
         int,
         "0",
-        WARNED,
-        "warmup records (assets.extra/tf_serving_warmup_requests) are not replayed yet",
-        (0,),
+        MAPPED,
+        "times each warmup record is replayed; 0 (or less) means once",
     ),
     TfFlag("version", bool, "false", MAPPED, "prints the version and exits 0"),
     TfFlag("monitoring_config_file", str, '""', REFUSED, "Prometheus monitoring is not built yet", ("",)),
@@ -273,7 +271,11 @@ FLAGS: tuple[TfFlag, ...] = (
     ),
     TfFlag("skip_initialize_tpu", bool, "false", WARNED, "there is no TPU", (False,)),
     TfFlag(
-        "enable_grpc_healthcheck_service", bool, "false", REFUSED, "the gRPC health service is not built yet", (False,)
+        "enable_grpc_healthcheck_service",
+        bool,
+        "false",
+        MAPPED,
+        "grpc.health.v1.Health on the gRPC port: SERVING once every model has an AVAILABLE version",
     ),
     TfFlag(
         "enable_serialization_as_tensor_content",
@@ -497,4 +499,15 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
         rest_cors=bool(args.rest_api_enable_cors_support),
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         enable_serialization_as_tensor_content=bool(args.enable_serialization_as_tensor_content),
+        warmup_iterations=_warmup_iterations(args),
+        enable_grpc_healthcheck_service=bool(args.enable_grpc_healthcheck_service),
     )
+
+
+def _warmup_iterations(args: argparse.Namespace) -> int:
+    """TF Serving's warmup flags: --enable_model_warmup (default true) and
+    --num_request_iterations_for_warmup (used only when > 0; else each record runs once)."""
+    if args.enable_model_warmup is False:
+        return 0
+    iterations = args.num_request_iterations_for_warmup
+    return iterations if iterations is not None and iterations > 0 else 1

@@ -162,19 +162,36 @@ def test_boolean_flags_take_tf_forms(given, expected) -> None:
 def test_each_ignored_flag_is_one_warning_line(caplog) -> None:
     caplog.set_level(logging.WARNING)
     _config(
-        "--enable_model_warmup",
-        "--num_request_iterations_for_warmup=3",
         "--xla_cpu_compilation_enabled=true",
         "--flush_filesystem_caches=false",
         "--num_load_threads=0",  # TF Serving's 0 is what happens here: no word
         "--enable_batching=false",
     )
     lines = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
-    assert len(lines) == 4, lines
-    assert lines[0].startswith("--enable_model_warmup=true accepted and ignored: warmup records")
-    assert lines[1].startswith("--flush_filesystem_caches=false accepted and ignored: ")
-    assert lines[2].startswith("--num_request_iterations_for_warmup=3 accepted and ignored: warmup records")
-    assert lines[3].startswith("--xla_cpu_compilation_enabled=true accepted and ignored: ")
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("--flush_filesystem_caches=false accepted and ignored: ")
+    assert lines[1].startswith("--xla_cpu_compilation_enabled=true accepted and ignored: ")
+
+
+@pytest.mark.parametrize(
+    ("flags", "iterations"),
+    [
+        ([], 1),
+        (["--enable_model_warmup=false"], 0),
+        (["--num_request_iterations_for_warmup=3"], 3),
+        (["--num_request_iterations_for_warmup=0"], 1),
+        (["--enable_model_warmup=false", "--num_request_iterations_for_warmup=3"], 0),
+    ],
+)
+def test_warmup_flags_map_to_the_replays_per_record(flags, iterations) -> None:
+    """TF Serving's server.cc: --enable_model_warmup (default true) and
+    --num_request_iterations_for_warmup, "used only if > 0" (else each record once)."""
+    assert _config(*flags).warmup_iterations == iterations
+
+
+def test_health_flag_turns_on_the_health_service() -> None:
+    assert _config("--enable_grpc_healthcheck_service").enable_grpc_healthcheck_service is True
+    assert _config().enable_grpc_healthcheck_service is False
 
 
 def test_flags_with_a_feature_not_built_are_refused_by_name() -> None:
