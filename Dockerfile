@@ -29,12 +29,9 @@ RUN python -m venv /opt/venv \
 # --- tfserving: `docker run -p 8500:8500 -p 8501:8501 -v $PWD/models/m:/models/m -e MODEL_NAME=m IMAGE`
 FROM install AS tfserving
 ARG RUN_AS=root
-# tensorflow_model_server where TF Serving's image has it (/usr/bin), for `--entrypoint
-# tensorflow_model_server` and scripts that name the path; the console script is the project's
-# (ie_serving under that name while the package does not install one: same TF Serving flags)
-RUN if [ ! -x /opt/venv/bin/tensorflow_model_server ]; then \
-        ln -s ie_serving /opt/venv/bin/tensorflow_model_server; fi \
-    && ln -s /opt/venv/bin/tensorflow_model_server /usr/bin/tensorflow_model_server \
+# tensorflow_model_server (the package's console script) also where TF Serving's image has it,
+# /usr/bin, for `--entrypoint tensorflow_model_server` and scripts that name the path
+RUN ln -s /opt/venv/bin/tensorflow_model_server /usr/bin/tensorflow_model_server \
     && cp /opt/ie_serving/container/tf_serving_entrypoint.sh /usr/bin/tf_serving_entrypoint.sh \
     && mkdir -p /models
 # gRPC, REST

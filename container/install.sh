@@ -10,4 +10,6 @@ python=${PYTHON:-python3}
 # the image serves without TensorFlow: fail the build if a dependency ever pulls it in
 "$python" -c "import importlib.util, sys; sys.exit('tensorflow is installed' if importlib.util.find_spec('tensorflow') else 0)"
 "$python" -c "import serve.main, openvino; print('ie_serving installed, OpenVINO', openvino.__version__)"
-command -v "$(dirname "$python")/serve" >/dev/null || { echo "the serve script is missing" >&2; exit 1; }
+for script in serve tensorflow_model_server; do
+    command -v "$(dirname "$python")/$script" >/dev/null || { echo "the $script script is missing" >&2; exit 1; }
+done
