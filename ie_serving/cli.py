@@ -20,6 +20,7 @@ from ie_serving.config import (
 )
 from ie_serving.errors import ConfigError
 from ie_serving.logs import setup_logging
+from ie_serving.monitoring import prometheus_path
 from ie_serving.tf_serving_flags import config_from_tf_flags
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="seconds between model repository polls; 0 turns polling off "
         "(default 1, or the FILE_SYSTEM_POLL_WAIT_SECONDS environment variable)",
+    )
+    parser.add_argument(
+        "--monitoring_config_file",
+        help="TF Serving's text MonitoringConfig, e.g. "
+        'prometheus_config { enable: true, path: "/monitoring/prometheus/metrics" }: the REST port '
+        "serves Prometheus metrics at that path (docs/monitoring.md)",
     )
     parser.add_argument(
         "--enable_serialization_as_tensor_content",
@@ -164,6 +171,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         max_queued_requests=args.max_queued_requests,
         compile_cache_dir=args.compile_cache_dir,
         shutdown_grace_seconds=args.shutdown_grace_seconds,
+        prometheus_path=prometheus_path(args.monitoring_config_file) if args.monitoring_config_file else None,
         tls=parse_tls(args.tls_cert_file, args.tls_key_file),
     )
 

@@ -104,6 +104,8 @@ class ServerConfig:
     grpc_channel_arguments: tuple[tuple[str, int | str], ...] = ()
     rest_timeout_ms: int | None = None  # deadline of a REST predict (TF Serving's --rest_api_timeout_in_ms)
     rest_cors: bool = False  # CORS headers on REST answers (TF Serving's --rest_api_enable_cors_support)
+    # the REST port's path of Prometheus metrics (TF Serving's --monitoring_config_file); None: off
+    prometheus_path: str | None = None
     # times each SavedModel warmup record is replayed before its version serves; 0: no warmup
     warmup_iterations: int = 1
     enable_grpc_healthcheck_service: bool = False  # grpc.health.v1.Health on the gRPC port

@@ -22,7 +22,7 @@ from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
 from ie_serving.errors import InferenceFailed, ModelLoadError
 from ie_serving.model_formats import ModelFiles
-from ie_serving.request_pool import RequestPool
+from ie_serving.request_pool import PoolStats, RequestPool
 from ie_serving.saved_model import DeclaredSignature, read_signatures
 from ie_serving.tensor_spec import PREDICT_METHOD, SIGNATURE, Signature, TensorSpec
 from ie_serving.warmup import run_warmup
@@ -179,6 +179,11 @@ class CompiledVersion:
             raise InferenceFailed(f"OpenVINO inference failed: {first_line(exc)}") from exc
         finally:
             pool.give(request)
+
+    def pool_stats(self) -> PoolStats:
+        """The infer request pools' counts (both, with the static batch-1 copy), for metrics."""
+        stats = self._pool.stats()
+        return stats if self._pool_one is None else stats + self._pool_one.stats()
 
 
 def _signatures(

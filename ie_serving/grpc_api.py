@@ -75,7 +75,7 @@ class _Handler:
 
     def _call(self, method: str, request: object, context: grpc.ServicerContext, body):
         try:
-            with Call("grpc", method, request.model_spec.name) as call:
+            with Call("grpc", method, request.model_spec.name, metrics=self.service.metrics) as call:
                 if not request.HasField("model_spec"):
                     raise InvalidInput("Missing ModelSpec")
                 call.version = requested_version(request.model_spec)

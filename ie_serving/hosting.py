@@ -30,6 +30,7 @@ from gunicorn.arbiter import Arbiter
 
 from ie_serving.config import ServerConfig
 from ie_serving.errors import StorageError
+from ie_serving.metrics import mount
 from ie_serving.rest_api import create_app
 from ie_serving.service import Service
 
@@ -145,7 +146,12 @@ class _RestApplication(BaseApplication):
             "" if self._config.rest_timeout_ms is None else f", predict deadline {self._config.rest_timeout_ms} ms",
             ", CORS headers" if self._config.rest_cors else "",
         )
-        return self._hosting.make_app(self._runtime, self._config)
+        app = self._hosting.make_app(self._runtime, self._config)
+        metrics = self._runtime.service.metrics
+        if self._config.prometheus_path and metrics is not None:
+            mount(app, metrics, self._config.prometheus_path)
+            log.info("Prometheus metrics at %s on the REST port", self._config.prometheus_path)
+        return app
 
     def _worker_exit(self, _arbiter: object, _worker: object) -> None:
         """After the worker stops taking REST requests: stop gRPC and polling, release models."""

@@ -82,7 +82,7 @@ class _Routes:
         """Route one request; the path is read raw (see _raw_path), not from `subpath`."""
         method, path = request.method, _raw_path()
         try:
-            with Call("rest", "Malformed", started=started()) as call:
+            with Call("rest", "Malformed", started=started(), metrics=self.service.metrics) as call:
                 return self._route(call, method, path)
         except Exception as exc:  # every failure is answered; a bug fails this request only
             return error_response(exc)

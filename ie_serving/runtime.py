@@ -17,6 +17,7 @@ from ie_serving.errors import StorageError
 from ie_serving.grpc_api import start_grpc_server
 from ie_serving.health import ModelHealth
 from ie_serving.hosting import serve as serve_http
+from ie_serving.metrics import Metrics
 from ie_serving.reconcile import Poller, Reconciler
 from ie_serving.service import Service
 from ie_serving.storage import storage_for
@@ -75,7 +76,9 @@ def start(config: ServerConfig) -> Runtime:
             log.warning(
                 "model %s: no version AVAILABLE after the first load attempt%s", model.config.name, _hint(model)
             )
-    service = Service(store)
+    service = Service(store, Metrics(store) if config.prometheus_path else None)
+    if config.prometheus_path and not config.rest_port:
+        log.warning("monitoring: no REST port, so Prometheus metrics are not served (as in TF Serving)")
     health = ModelHealth(store) if config.enable_grpc_healthcheck_service else None
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(

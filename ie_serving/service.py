@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from ie_serving.errors import Code, ServingError, code_of
 from ie_serving.store import ModelStore
 from ie_serving.tensor_spec import Decoder, Signature, check_output_filter, find_signature, validate_inputs
 from ie_serving.versions import State
+
+if TYPE_CHECKING:
+    from ie_serving.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +54,17 @@ class Call:
     """One request from a front end, from its first byte to its answer: what it asked for and
     how it ended. Use as a context manager; an exception leaving it is its outcome."""
 
-    def __init__(self, protocol: str, method: str, name: str = "", started: float | None = None):
+    def __init__(
+        self, protocol: str, method: str, name: str = "", started: float | None = None, metrics: Metrics | None = None
+    ):
+        """metrics: where the request is counted when it finishes (None: monitoring is off)."""
         self.protocol = protocol
         self.method = method
         self.name = name
         self.version: int | None = None  # the version asked for; None: the latest
         self.started = time.perf_counter() if started is None else started
         self.outcome: Code | None = None  # None: OK
+        self.metrics = metrics
 
     def __enter__(self) -> Call:
         return self
@@ -71,7 +79,12 @@ class Call:
         self.finish()
 
     def finish(self) -> None:
-        """Record the request (DEBUG log line): protocol, method, model, version, outcome, time."""
+        """Record the request: the metrics (metrics.py says which requests TF Serving counts
+        and with which labels), and the DEBUG log line: protocol, method, model, version,
+        outcome, time."""
+        if self.metrics is not None:
+            status = "OK" if self.outcome is None else self.outcome.grpc_name
+            self.metrics.request(self.protocol, self.method, self.name, status, self.started)
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s model=%s version=%s status=%s time=%.2f ms",
@@ -87,8 +100,10 @@ class Call:
 class Service:
     """Predict, metadata and status over one ModelStore."""
 
-    def __init__(self, store: ModelStore):
+    def __init__(self, store: ModelStore, metrics: Metrics | None = None):
+        """metrics: where requests are counted (runtime latency here, the rest by each Call)."""
         self.store = store
+        self.metrics = metrics
 
     def predict(self, name: str, version: int | None, decode: Decoder, deadline: float | None = None) -> Prediction:
         """Run one request; raise a ServingError subclass for anything the client must fix.
@@ -104,7 +119,12 @@ class Service:
             where = f"model {name} version {served.version}"
             inputs = validate_inputs(request.inputs, signature.inputs, where)
             wanted = check_output_filter(request.output_filter, signature.outputs, where)
-            return Prediction(served.version, compiled.infer(inputs, wanted, deadline))
+            if self.metrics is None:
+                return Prediction(served.version, compiled.infer(inputs, wanted, deadline))
+            began = time.perf_counter()
+            outputs = compiled.infer(inputs, wanted, deadline)
+            self.metrics.runtime(name, time.perf_counter() - began)
+            return Prediction(served.version, outputs)
 
     def metadata(self, name: str, version: int | None) -> Metadata:
         with self.store.lease(name, version) as served:

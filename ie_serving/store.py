@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
@@ -42,6 +43,7 @@ class ServedVersion:
         self.error: tuple[Code, str] | None = None
         self.failed_for_good = False  # the files themselves are bad: wait until they change
         self.compiled: CompiledVersion | None = None
+        self.load_seconds: float | None = None  # how long the load attempt took (metrics)
         self._inflight = 0
         self._cond = threading.Condition()
 
@@ -59,7 +61,7 @@ class ServedVersion:
         with self._cond:
             self._transition(State.START, State.LOADING)
         try:
-            compiled = loader()
+            compiled = self._timed(loader)
         except (ModelLoadError, StorageError) as exc:
             with self._cond:
                 self.error = (exc.code, str(exc))
@@ -78,6 +80,13 @@ class ServedVersion:
             self._transition(State.LOADING, State.AVAILABLE)
         return True
 
+    def _timed(self, loader: Callable[[], CompiledVersion]) -> CompiledVersion:
+        started = time.perf_counter()
+        try:
+            return loader()
+        finally:
+            self.load_seconds = time.perf_counter() - started
+
     def try_acquire(self) -> bool:
         """Take a lease for one request; False unless AVAILABLE."""
         with self._cond:
@@ -91,6 +100,11 @@ class ServedVersion:
             self._inflight -= 1
             if self._inflight == 0:
                 self._cond.notify_all()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding a lease on this version now (metrics read it)."""
+        return self._inflight
 
     def begin_unload(self) -> None:
         """AVAILABLE -> UNLOADING: refuse new leases from now on."""

@@ -35,6 +35,7 @@ from ie_serving.config import (
     poll_wait_seconds,
 )
 from ie_serving.errors import ConfigError
+from ie_serving.monitoring import prometheus_path
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,14 @@ FLAGS: tuple[TfFlag, ...] = (
         "times each warmup record is replayed; 0 (or less) means once",
     ),
     TfFlag("version", bool, "false", MAPPED, "prints the version and exits 0"),
-    TfFlag("monitoring_config_file", str, '""', REFUSED, "Prometheus monitoring is not built yet", ("",)),
+    TfFlag(
+        "monitoring_config_file",
+        str,
+        '""',
+        MAPPED,
+        "text MonitoringConfig: with prometheus_config { enable: true }, the REST port serves Prometheus "
+        "metrics at its path (default /monitoring/prometheus/metrics) with TF Serving's metric names",
+    ),
     TfFlag(
         "remove_unused_fields_from_bundle_metagraph", bool, "true", WARNED, "no TensorFlow MetaGraph is kept in memory"
     ),
@@ -497,6 +505,7 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
         else (),
         rest_timeout_ms=timeout_ms if timeout_ms > 0 else None,
         rest_cors=bool(args.rest_api_enable_cors_support),
+        prometheus_path=prometheus_path(args.monitoring_config_file) if args.monitoring_config_file else None,
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         enable_serialization_as_tensor_content=bool(args.enable_serialization_as_tensor_content),
         warmup_iterations=_warmup_iterations(args),

@@ -111,6 +111,7 @@ def main() -> int:
             rest_port=env.http_port,
             rest_workers=env.threads,
             rest_max_body_mb=env.max_payload_mb,
+            prometheus_path=env.prometheus_path,
         )
     except ConfigError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)

@@ -97,7 +97,7 @@ class _Invocations:
         model_code(name) (multi-model endpoints) raises when the model may not be invoked (not
         loaded) and gives its own custom code, which wins over the endpoint's universal code."""
         try:
-            with Call("sagemaker", "Invocations", started=started()) as call:
+            with Call("sagemaker", "Invocations", started=started(), metrics=self.service.metrics) as call:
                 chosen = target(
                     request.headers.get(ATTRIBUTES_HEADER), self.default_model, sorted(self.service.store.models), model
                 )

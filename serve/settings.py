@@ -36,6 +36,7 @@ class Settings:
     multi_model: bool = False  # SAGEMAKER_MULTI_MODEL=true: start empty, load through /models
     multi_model_dir: pathlib.Path = pathlib.Path("/opt/ml/models")  # SAGEMAKER_MULTI_MODEL_DIR
     max_model_memory_mb: int | None = None  # SAGEMAKER_MAX_MODEL_MEMORY_MB
+    prometheus_path: str | None = None  # SAGEMAKER_PROMETHEUS_PATH: serve Prometheus metrics there
 
 
 # AWS's variables that change nothing here, with the reason named in the warning.
@@ -125,6 +126,20 @@ def grpc_port(environ: Mapping[str, str], http_port: int) -> int:
     return port
 
 
+def _prometheus_path(environ: Mapping[str, str]) -> str | None:
+    """SAGEMAKER_PROMETHEUS_PATH: a URL path such as /monitoring/prometheus/metrics (TF Serving's
+    default), where the HTTP port serves Prometheus metrics; unset or empty: none."""
+    text = environ.get("SAGEMAKER_PROMETHEUS_PATH", "").strip()
+    if not text:
+        return None
+    if not text.startswith("/") or re.search(r"[<>?#\s]", text) or text in ("/ping", "/invocations"):
+        raise ConfigError(
+            "SAGEMAKER_PROMETHEUS_PATH: expected a URL path such as /monitoring/prometheus/metrics "
+            f"(starting with '/', not /ping or /invocations), got {environ['SAGEMAKER_PROMETHEUS_PATH']!r}"
+        )
+    return text
+
+
 def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
     """Settings from the environment; ConfigError names the variable and what it accepts."""
     http_port = _int(environ, "SAGEMAKER_BIND_TO_PORT", 8080, 1)
@@ -164,4 +179,5 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
         multi_model=multi_model,
         multi_model_dir=pathlib.Path(environ.get("SAGEMAKER_MULTI_MODEL_DIR") or "/opt/ml/models"),
         max_model_memory_mb=memory_limit or None,
+        prometheus_path=_prometheus_path(environ),
     )

@@ -142,6 +142,7 @@ OTHER_VALUES = {
     "SAGEMAKER_GUNICORN_LOGLEVEL": "warning",
     "SAGEMAKER_TFS_INTRA_OP_PARALLELISM": "2",
     "SAGEMAKER_TFS_ENABLE_BATCHING": "true",
+    "SAGEMAKER_PROMETHEUS_PATH": "/monitoring/prometheus/metrics",
 }
 
 

@@ -1,0 +1,248 @@
+"""Prometheus metrics, fed from the one request point (`service.Call.finish`) and read from the
+store at scrape time; served on the REST port when `--monitoring_config_file` asks for them.
+
+TF Serving's own metrics keep its names and its exporter's text exactly, so existing dashboards
+keep working (tensorflow/serving: servables/tensorflow/util.cc defines them,
+util/prometheus_exporter.cc writes them): `/tensorflow/serving/request_count` becomes
+`:tensorflow:serving:request_count`, a `# TYPE` line and no `# HELP`, counters without a
+`_total` suffix and printed as integers, histogram limits and sums printed as C's `%g`
+(`le="32.4"`, `le="+Inf"` for the last). Their values live in prometheus-client metrics; only
+the text is written here.
+
+What TF Serving lacks and operators need follows under `ie_serving_` names in
+prometheus-client's own exposition (HELP lines, `_total` counters, seconds): requests in flight
+and waiting for an infer request, the wait, rejected requests, load time and state per version.
+Those are read from the store when scraped, so they cost a request nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+
+from ie_serving.versions import State
+
+if TYPE_CHECKING:
+    from ie_serving.store import ModelStore
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+RUNTIME = "OpenVINO"  # the runtime label of runtime_latency (TF Serving's are "TF1" and "TFRT")
+PREDICT_API = "Predict"  # predict_util.cc records runtime_latency with api "Predict" from every front end
+
+
+def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
+    """tensorflow/core/lib/monitoring/sampler.cc ExponentialBuckets: scale x growth^i, computed
+    by repeated multiplication as TF does (the same doubles); TF adds DBL_MAX, printed +Inf."""
+    limits, bound = [], scale
+    for _ in range(count):
+        limits.append(bound)
+        bound *= growth
+    return tuple(limits)
+
+
+# util.cc: "Scale of 10, power of 1.8 with bucket count 33 (~20 minutes)", in microseconds
+TF_BUCKETS = _exponential(10, 1.8, 33)
+
+# Which requests TF Serving counts, with its API and entrypoint labels, by (protocol, method)
+# of the Call. gRPC: Predict, Classify and Regress (prediction_service_impl.cc; GetModelMetadata,
+# GetModelStatus and MultiInference record nothing), entrypoint "GRPC". REST: every request
+# under /v1/ (http_server.cc ProcessRequest), API the path's verb in lower case for a POST and
+# "" otherwise (http_rest_api_handler.cc leaves `method` empty for a GET), entrypoint "REST".
+# SageMaker's /invocations (and a multi-model endpoint's invoke) is a predict: API "predict"
+# as REST's, entrypoint "SAGEMAKER" (AWS's container turns it into a REST call; its own name
+# keeps the two apart on a dashboard). Anything else (Flask's own refusals, paths outside
+# /v1/, multi-model management) is not counted, as TF Serving does not count it.
+TF_LABELS: dict[tuple[str, str], tuple[str, str]] = {
+    **{("grpc", api): (api, "GRPC") for api in ("Predict", "Classify", "Regress")},
+    **{("rest", verb): (verb.lower(), "REST") for verb in ("Predict", "Classify", "Regress")},
+    **{("rest", method): ("", "REST") for method in ("GetModelStatus", "GetModelMetadata", "Malformed", "OPTIONS")},
+    ("sagemaker", "Invocations"): ("predict", "SAGEMAKER"),
+}
+
+WAIT_HELP = "Seconds a request waited for a free infer request, counting only the requests that found all busy."
+
+
+def _escape(value: str) -> str:
+    """prometheus_exporter.cc SanitizeLabelValue (backslash, double quote), and newlines."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _g(value: float) -> str:
+    """A double as absl::StrCat writes it (six significant digits, %g)."""
+    return f"{value:.6g}"
+
+
+class Metrics:
+    """The metrics of one store: TF Serving's request metrics, recorded per request, and the
+    store's own gauges, read when scraped. Label children are cached per label values, so a
+    request costs a dict lookup and prometheus-client's increments."""
+
+    def __init__(self, store: ModelStore):
+        self.store = store
+        self._request_count = Counter("request_count", "", ("model_name", "status"), registry=None)
+        self._request_latency = Histogram(
+            "request_latency", "", ("model_name", "API", "entrypoint"), buckets=TF_BUCKETS, registry=None
+        )
+        self._runtime_latency = Histogram(
+            "runtime_latency", "", ("model_name", "API", "runtime"), buckets=TF_BUCKETS, registry=None
+        )
+        self._counts: dict[tuple[str, str], object] = {}
+        self._latencies: dict[tuple[str, str, str], object] = {}
+        self._runtimes: dict[str, object] = {}
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(StoreCollector(store))
+
+    def request(self, protocol: str, method: str, name: str, status: str, started: float) -> None:
+        """One finished request (Call.finish): request_count always, request_latency when OK,
+        as TF Serving records them; requests TF Serving does not count are skipped."""
+        labels = TF_LABELS.get((protocol, method))
+        if labels is None:
+            return
+        key = (name, status)
+        count = self._counts.get(key)
+        if count is None:
+            count = self._counts.setdefault(key, self._request_count.labels(name, status))
+        count.inc()  # type: ignore[attr-defined]
+        if status == "OK":
+            latency_key = (name, *labels)
+            latency = self._latencies.get(latency_key)
+            if latency is None:
+                latency = self._latencies.setdefault(latency_key, self._request_latency.labels(*latency_key))
+            latency.observe((time.perf_counter() - started) * 1e6 // 1)  # type: ignore[attr-defined]
+
+    def runtime(self, name: str, seconds: float) -> None:
+        """The time one successful inference took (Service.predict, around compiled.infer)."""
+        child = self._runtimes.get(name)
+        if child is None:
+            child = self._runtimes.setdefault(name, self._runtime_latency.labels(name, PREDICT_API, RUNTIME))
+        child.observe(seconds * 1e6 // 1)  # type: ignore[attr-defined]
+
+    def page(self) -> bytes:
+        """The whole scrape: TF Serving's metrics in its exporter's text, then ie_serving's."""
+        return self.tf_text().encode() + generate_latest(self._registry)
+
+    def tf_text(self) -> str:
+        """TF Serving's three request metrics as util/prometheus_exporter.cc writes them, in the
+        order of its metric map (by name), points ordered by their label values."""
+        lines = ["# TYPE :tensorflow:serving:request_count counter"]
+        for labels, value in sorted(_counter_points(self._request_count)):
+            lines.append(f":tensorflow:serving:request_count{{{_label_text(labels)}}} {int(value)}")
+        _histogram_lines(":tensorflow:serving:request_latency", self._request_latency, lines)
+        _histogram_lines(":tensorflow:serving:runtime_latency", self._runtime_latency, lines)
+        return "\n".join(lines) + "\n"
+
+
+def _label_text(labels: tuple[tuple[str, str], ...]) -> str:
+    return ",".join(f'{name}="{_escape(value)}"' for name, value in labels)
+
+
+def _counter_points(counter: Counter) -> Iterator[tuple[tuple[tuple[str, str], ...], float]]:
+    for metric in counter.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_total"):
+                yield tuple(sample.labels.items()), sample.value
+
+
+def _histogram_lines(name: str, histogram: Histogram, lines: list[str]) -> None:
+    """prometheus_exporter.cc SerializeHistogram: cumulative buckets with TF's limits, the
+    last as +Inf, then _sum (%g) and _count."""
+    lines.append(f"# TYPE {name} histogram")
+    points: dict[tuple[tuple[str, str], ...], dict] = {}
+    for metric in histogram.collect():
+        for sample in metric.samples:
+            labels = tuple((k, v) for k, v in sample.labels.items() if k != "le")
+            point = points.setdefault(labels, {"buckets": [], "sum": 0.0, "count": 0})
+            if sample.name.endswith("_bucket"):
+                point["buckets"].append(sample.value)
+            elif sample.name.endswith("_sum"):
+                point["sum"] = sample.value
+            elif sample.name.endswith("_count"):
+                point["count"] = sample.value
+    limits = [_g(limit) for limit in TF_BUCKETS] + ["+Inf"]
+    for labels in sorted(points):
+        point, text = points[labels], _label_text(labels)
+        prefix = f"{name}_bucket{{{text}{',' if text else ''}"
+        for limit, cumulative in zip(limits, point["buckets"], strict=True):
+            lines.append(f'{prefix}le="{limit}"}} {int(cumulative)}')
+        lines.append(f"{name}_sum{{{text}}} {_g(point['sum'])}")
+        lines.append(f"{name}_count{{{text}}} {int(point['count'])}")
+
+
+class StoreCollector(Collector):
+    """ie_serving's gauges and counters per model version, read from the store when scraped."""
+
+    def __init__(self, store: ModelStore):
+        self.store = store
+
+    def collect(self) -> Iterator[object]:
+        labels = ["model_name", "version"]
+        in_flight = GaugeMetricFamily(
+            "ie_serving_requests_in_flight",
+            "Requests holding a version (predict, metadata) right now, from the version's lease to the answer.",
+            labels=labels,
+        )
+        waiting = GaugeMetricFamily(
+            "ie_serving_infer_requests_waiting",
+            "Requests waiting right now for a free infer request of the version (at most --max_queued_requests).",
+            labels=labels,
+        )
+        infer_requests = GaugeMetricFamily(
+            "ie_serving_infer_requests", "Infer requests of the version (nireq; the batch-1 copy's too).", labels=labels
+        )
+        waits = HistogramMetricFamily("ie_serving_infer_request_wait_seconds", WAIT_HELP, labels=labels)
+        rejected = CounterMetricFamily(
+            "ie_serving_rejected_requests",
+            "Requests refused because --max_queued_requests requests already waited for an infer request "
+            "(RESOURCE_EXHAUSTED, HTTP 429; 503 under SageMaker).",
+            labels=labels,
+        )
+        timeouts = CounterMetricFamily(
+            "ie_serving_infer_request_wait_timeouts",
+            "Requests whose deadline passed while they waited for an infer request (DEADLINE_EXCEEDED).",
+            labels=labels,
+        )
+        load_seconds = GaugeMetricFamily(
+            "ie_serving_model_version_load_seconds",
+            "Seconds the version's last load attempt took (read, compile, warmup).",
+            labels=labels,
+        )
+        state = GaugeMetricFamily(
+            "ie_serving_model_version_state",
+            "1 for the version's current state (TF Serving's states: START, LOADING, AVAILABLE, UNLOADING, END).",
+            labels=[*labels, "state"],
+        )
+        for name, model in sorted(self.store.models.items()):
+            for number, served in sorted(model.versions.items()):
+                values = [name, str(number)]
+                state.add_metric([*values, State(served.state).name], 1)
+                if served.load_seconds is not None:
+                    load_seconds.add_metric(values, served.load_seconds)
+                compiled = served.compiled
+                if compiled is None or served.state not in (State.AVAILABLE, State.UNLOADING):
+                    continue
+                in_flight.add_metric(values, served.in_flight)
+                stats = compiled.pool_stats()
+                waiting.add_metric(values, stats.waiting)
+                infer_requests.add_metric(values, stats.size)
+                rejected.add_metric(values, stats.rejected)
+                timeouts.add_metric(values, stats.timeouts)
+                buckets = [(_g(limit), count) for limit, count in zip(stats.limits, stats.cumulative, strict=True)]
+                waits.add_metric(values, [*buckets, ("+Inf", stats.count)], stats.total_seconds)
+        yield from (in_flight, waiting, infer_requests, waits, rejected, timeouts, load_seconds, state)
+
+
+def mount(app: object, metrics: Metrics, path: str) -> None:
+    """Serve `metrics` at `path` on a Flask app (TF Serving's http_server.cc registers the
+    exporter's path before the REST dispatcher; a Flask rule without variables wins over the
+    API's catch-all the same way)."""
+    from flask import Response
+
+    def scrape() -> Response:
+        return Response(metrics.page(), mimetype=None, content_type=CONTENT_TYPE)
+
+    app.add_url_rule(path, "prometheus_metrics", scrape, methods=["GET"])  # type: ignore[attr-defined]
