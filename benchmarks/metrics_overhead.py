@@ -42,6 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--requests", type=int, default=2000, help="requests per server per round")
+    parser.add_argument(
+        "--control", action="store_true", help="A/A: both servers without metrics, to see the noise between two"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = pathlib.Path(tmp)
@@ -53,7 +56,8 @@ def main() -> None:
         request.inputs[models.INPUT].CopyFrom(to_proto(models.sample("tiny")))
         payload = request.SerializeToString()
         servers, rest_ports = {}, {}
-        for label, extra in (("off", []), ("on", ["--monitoring_config_file", str(config)])):
+        on_flags = [] if args.control else ["--monitoring_config_file", str(config)]
+        for label, extra in (("off", []), ("on", on_flags)):
             rest_ports[label] = free_port()
             args_ = ["model", "--model_name", "tiny", "--model_path", str(base)]
             args_ += ["--rest_port", str(rest_ports[label]), *extra]
@@ -76,7 +80,9 @@ def main() -> None:
                     f"round {index + 1}: p50 off {medians['off']:.1f} us, on {medians['on']:.1f} us "
                     f"({(medians['on'] / medians['off'] - 1) * 100:+.1f}%)"
                 )
-            scraped = requests.get(f"http://127.0.0.1:{rest_ports['on']}{PATH}", timeout=10).text
+            scraped = (
+                "" if args.control else requests.get(f"http://127.0.0.1:{rest_ports['on']}{PATH}", timeout=10).text
+            )
             counted = [line for line in scraped.splitlines() if line.startswith(":tensorflow:serving:request_count{")]
             off, on = statistics.median(times["off"]), statistics.median(times["on"])
             off90 = statistics.quantiles(times["off"], n=10)[-1]
