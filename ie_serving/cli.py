@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--target_device", default="CPU", help="OpenVINO device (default CPU)")
     model.add_argument("--plugin_config", help='JSON of OpenVINO properties, e.g. {"INFERENCE_PRECISION_HINT": "f32"}')
     model.add_argument(
+        "--version_labels", help='JSON {"stable": 1, "canary": 2}: version labels, as TF Serving\'s version_labels'
+    )
+    model.add_argument(
         "--static_batch_one",
         default="true",
         help="true (default) or false: also compile a static batch-1 copy of a model whose only dynamic "
@@ -152,6 +155,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "target_device": args.target_device,
             "plugin_config": args.plugin_config,
             "static_batch_one": args.static_batch_one,
+            "version_labels": args.version_labels,
         }
         models = (parse_model(raw, where="--model"),)
     else:

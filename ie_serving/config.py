@@ -30,6 +30,7 @@ MODEL_KEYS = (
     "target_device",
     "plugin_config",
     "static_batch_one",
+    "version_labels",
 )
 
 
@@ -47,6 +48,8 @@ class ModelConfig:
     plugin_config: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     # also compile a static batch-1 copy when the batch is the only dynamic dimension
     static_batch_one: bool = True
+    # TF Serving's version labels: label -> version number (e.g. {"stable": 1, "canary": 2})
+    version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
 
 
 DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
@@ -109,6 +112,13 @@ class ServerConfig:
     # times each SavedModel warmup record is replayed before its version serves; 0: no warmup
     warmup_iterations: int = 1
     enable_grpc_healthcheck_service: bool = False  # grpc.health.v1.Health on the gRPC port
+    # version labels may name versions that are not AVAILABLE (TF Serving's flag of that name)
+    allow_version_labels_for_unavailable_models: bool = False
+    # the config file the models came from, its format ("text": TF Serving's, "json"), and how
+    # often it is read again to apply changes (0: never)
+    model_config_file: str | None = None
+    model_config_file_format: str = "json"
+    model_config_file_poll_wait_seconds: float = 0.0
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -204,7 +214,24 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         target_device=target_device,
         plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
         static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
+        version_labels=parse_version_labels(raw.get("version_labels"), f"{where}.version_labels"),
     )
+
+
+def parse_version_labels(value: object, field: str = "version_labels") -> dict[str, int]:
+    """{label: version}: labels are non-empty names without '/' or ':' (they appear in REST
+    paths), versions positive integers; none gives no labels."""
+    if value is None or value == "":
+        return {}
+    value = _parse_json_object(field, value)
+    labels = {}
+    for label, version in value.items():
+        if not isinstance(label, str) or not re.fullmatch(r"[^/:\s]+", label):
+            raise ConfigError(f"{field}: a label must be a non-empty name without '/', ':' or spaces, got {label!r}")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise ConfigError(f"{field}.{label}: expected a positive version number, got {version!r}")
+        labels[label] = version
+    return labels
 
 
 def flag_bool(text: str) -> bool:
@@ -276,6 +303,11 @@ def build_server_config(
     if config.shutdown_grace_seconds < 0:
         raise ConfigError(
             f"{names['shutdown_grace_seconds']}: expected a number >= 0, got {config.shutdown_grace_seconds}"
+        )
+    if config.model_config_file_poll_wait_seconds < 0:
+        raise ConfigError(
+            f"{names['model_config_file_poll_wait_seconds']}: expected seconds >= 0, "
+            f"got {config.model_config_file_poll_wait_seconds}"
         )
     if config.warmup_iterations < 0:
         raise ConfigError(f"{names['warmup_iterations']}: expected an integer >= 0, got {config.warmup_iterations}")

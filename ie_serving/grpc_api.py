@@ -5,7 +5,7 @@ through the errors table."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent import futures
 
 import grpc
@@ -18,6 +18,7 @@ from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
     get_model_status_pb2,
+    model_management_pb2,
     predict_pb2,
 )
 from ie_serving.service import Call, Service
@@ -31,13 +32,14 @@ from ie_serving.tensor_spec import SIGNATURE, Decoded, Decoder, SignatureLookup,
 CONCURRENT_RPCS_PER_WORKER = 16
 
 
-def requested_version(spec: object) -> int | None:
-    """The version asked for; absent or 0 (OVMS clients' "latest") means the latest. An empty
-    model name is INVALID_ARGUMENT with TF Serving's words (model_servers/server_core.cc)."""
+def requested_version(spec: object, service: Service) -> int | None:
+    """The version asked for, by number or by label; absent or 0 (OVMS clients' "latest") means
+    the latest. An empty model name is INVALID_ARGUMENT with TF Serving's words
+    (model_servers/server_core.cc)."""
     if not spec.name:
         raise InvalidInput("ModelSpec has no name specified.")
     if spec.HasField("version_label"):
-        raise Unimplemented(f"version labels are not supported (got {spec.version_label!r}); ask for a version number")
+        return service.labeled_version(spec.name, spec.version_label)
     if spec.HasField("version") and spec.version.value != 0:
         if spec.version.value < 0:
             raise InvalidInput(f"model_spec.version must be positive, got {spec.version.value}")
@@ -78,7 +80,7 @@ class _Handler:
             with Call("grpc", method, request.model_spec.name, metrics=self.service.metrics) as call:
                 if not request.HasField("model_spec"):
                     raise InvalidInput("Missing ModelSpec")
-                call.version = requested_version(request.model_spec)
+                call.version = requested_version(request.model_spec, self.service)
                 return body(call.name, call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
             failure = answer(exc)
@@ -137,7 +139,23 @@ class PredictionServicer(_Handler):
 
 
 class ModelServicer(_Handler):
-    """tensorflow.serving.ModelService."""
+    """tensorflow.serving.ModelService; HandleReloadConfigRequest applies a new model list
+    through `reload` (config_reload.ConfigReloader.reload_proto)."""
+
+    def __init__(self, service: Service, reload: Callable[[object], None] | None = None):
+        super().__init__(service)
+        self.reload = reload
+
+    def HandleReloadConfigRequest(self, request, context):  # noqa: N802
+        try:
+            with Call("grpc", "HandleReloadConfigRequest"):
+                if self.reload is None:
+                    raise Unimplemented("config reload is not available in this server")
+                self.reload(request.config)
+                return model_management_pb2.ReloadConfigResponse()  # status: error_code OK
+        except Exception as exc:  # every failure is answered; a bug fails this request only
+            failure = answer(exc)
+        context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
 
     def GetModelStatus(self, request, context):  # noqa: N802
         def body(name: str, version: int | None) -> get_model_status_pb2.GetModelStatusResponse:
@@ -184,6 +202,7 @@ def start_grpc_server(
     tensor_content: bool = False,
     extra_options: Sequence[tuple[str, int | str]] = (),
     health: HealthServicer | None = None,
+    reload: Callable[[object], None] | None = None,
 ) -> grpc.Server:
     """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
     OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
@@ -201,7 +220,7 @@ def start_grpc_server(
         options=list(options.items()),
         maximum_concurrent_rpcs=workers * CONCURRENT_RPCS_PER_WORKER,
     )
-    predictions, models = PredictionServicer(service, tensor_content), ModelServicer(service)
+    predictions, models = PredictionServicer(service, tensor_content), ModelServicer(service, reload)
     server.add_generic_rpc_handlers(
         (
             _parsing_handlers(
@@ -213,7 +232,13 @@ def start_grpc_server(
             ),
             _parsing_handlers(
                 "tensorflow.serving.ModelService",
-                {"GetModelStatus": (models.GetModelStatus, get_model_status_pb2.GetModelStatusRequest)},
+                {
+                    "GetModelStatus": (models.GetModelStatus, get_model_status_pb2.GetModelStatusRequest),
+                    "HandleReloadConfigRequest": (
+                        models.HandleReloadConfigRequest,
+                        model_management_pb2.ReloadConfigRequest,
+                    ),
+                },
             ),
         )
     )

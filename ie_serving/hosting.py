@@ -29,7 +29,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from ie_serving.config import ServerConfig
-from ie_serving.errors import StorageError
+from ie_serving.errors import ConfigError, StorageError
 from ie_serving.metrics import mount
 from ie_serving.rest_api import create_app
 from ie_serving.service import Service
@@ -130,7 +130,7 @@ class _RestApplication(BaseApplication):
             threading.Thread(target=lambda: _beat(notify, loaded), name="load-heartbeat", daemon=True).start()
         try:
             self._runtime = self._start(self._config)
-        except (StorageError, OSError) as exc:
+        except (StorageError, ConfigError, OSError) as exc:
             log.error("start-up failed: %s", exc)
             sys.exit(_BOOT_FAILED)
         finally:

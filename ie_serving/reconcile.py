@@ -52,6 +52,29 @@ class Reconciler:
                 if served.state == State.AVAILABLE:
                     retire(model, served)
 
+    def reload(self, configs: tuple[ModelConfig, ...]) -> None:
+        """Serve exactly `configs` from now on, as TF Serving's config reload does
+        (server_core.cc ReloadConfig): models left out are removed (their in-flight requests
+        finish first), new ones are added after their first load attempt, and those that stay
+        keep serving under their new settings (policy, labels, base path), reconciled at once.
+        Versions already loaded keep the settings they were compiled with until they are
+        replaced. Raises StorageError when a new base path cannot be listed."""
+        wanted = {config.name: config for config in configs}
+        for name in [name for name in self.store.models if name not in wanted]:
+            log.info("model %s: not in the new config, unloading", name)
+            self.remove_model(name)
+        for name, config in wanted.items():
+            model = self.store.models.get(name)
+            if model is None:
+                log.info("model %s: new in the config, loading", name)
+                self.add_model(config)
+                continue
+            with model.lock:
+                if config.base_path != model.config.base_path:
+                    model.storage = self._storage_factory(config.base_path)
+                model.config = config
+                self.reconcile(model)
+
     def reconcile_all(self, fatal_storage_errors: bool = False) -> None:
         """One pass over every model; storage errors stop start-up, later only log."""
         for model in self.store.models.values():

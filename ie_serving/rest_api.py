@@ -45,13 +45,11 @@ def _raw_path() -> str:
     return urllib.parse.urlsplit(raw).path if raw else request.path
 
 
-def _version(match: re.Match[str]) -> int | None:
-    """The version asked for: None for the latest (also for 0, as gRPC and OVMS clients mean it)."""
+def _version(match: re.Match[str], service: Service, name: str) -> int | None:
+    """The version asked for, by number or by /labels/LABEL: None for the latest (also for 0,
+    as gRPC and OVMS clients mean it)."""
     if match["label"] is not None:
-        raise Unimplemented(
-            f"version labels are not supported (got {urllib.parse.unquote(match['label'])!r}); "
-            "ask for /versions/{number}"
-        )
+        return service.labeled_version(name, urllib.parse.unquote(match["label"]))
     if match["version"] is None:
         return None
     number = int(match["version"])
@@ -100,7 +98,7 @@ class _Routes:
                 raise _Malformed(f"Malformed request: POST {path}; {EXPECTED_ROUTES}")
             call.name, verb = urllib.parse.unquote(match["name"]), match["verb"].lower()
             call.method = verb.capitalize()
-            call.version = _version(match)
+            call.version = _version(match, self.service, call.name)
             return self.predict(call.name, call.version, verb)
         match = _GET_PATH.fullmatch(path)
         if match is None:
@@ -108,7 +106,7 @@ class _Routes:
         if match["name"] is None:
             raise InvalidInput("Missing model name in request: expected GET /v1/models/{name}")
         call.name = urllib.parse.unquote(match["name"])
-        call.version = _version(match)
+        call.version = _version(match, self.service, call.name)
         if match["metadata"]:
             call.method = "GetModelMetadata"
             return self.metadata(call.name, call.version)

@@ -11,9 +11,10 @@ import threading
 import grpc
 
 from ie_serving.allocator import keep_freed_memory
-from ie_serving.config import ServerConfig
+from ie_serving.config import ModelConfig, ServerConfig, load_config_file
+from ie_serving.config_reload import ConfigFilePoller, ConfigReloader
 from ie_serving.engine import EngineOptions
-from ie_serving.errors import StorageError
+from ie_serving.errors import ConfigError, FailedPrecondition, StorageError
 from ie_serving.grpc_api import start_grpc_server
 from ie_serving.health import ModelHealth
 from ie_serving.hosting import serve as serve_http
@@ -38,9 +39,11 @@ class Runtime:
         service: Service,
         grpc_server: grpc.Server,
         health: ModelHealth | None = None,
+        config_poller: ConfigFilePoller | None = None,
     ):
         self.reconciler = reconciler
         self.poller = poller
+        self.config_poller = config_poller
         self.service = service
         self.grpc_server = grpc_server
         self.health = health
@@ -50,6 +53,8 @@ class Runtime:
         log.info("shutting down: finishing in-flight requests (grace %.0f s)", grace)
         if self.health is not None:
             self.health.shutting_down()
+        if self.config_poller is not None:
+            self.config_poller.stop()
         self.poller.stop()
         self.grpc_server.stop(grace).wait()
         self.reconciler.unload_all()
@@ -60,7 +65,8 @@ def start(config: ServerConfig) -> Runtime:
     """Set glibc's malloc for large request buffers (allocator.py), load every configured model
     (first attempt), then open gRPC and start polling.
 
-    Raises StorageError when a base path cannot be listed, OSError when the port is taken."""
+    Raises StorageError when a base path cannot be listed, ConfigError when a version label
+    names a version that did not load, OSError when the port is taken."""
     keep_freed_memory()
 
     def storage(base_path: str) -> Storage:
@@ -80,6 +86,15 @@ def start(config: ServerConfig) -> Runtime:
     if config.prometheus_path and not config.rest_port:
         log.warning("monitoring: no REST port, so Prometheus metrics are not served (as in TF Serving)")
     health = ModelHealth(store) if config.enable_grpc_healthcheck_service else None
+    reloader = ConfigReloader(
+        reconciler, config.allow_version_labels_for_unavailable_models, health.update if health else None
+    )
+    try:
+        reloader.check_labels()
+    except FailedPrecondition as exc:
+        raise ConfigError(
+            f"version labels: {exc.message} (--allow_version_labels_for_unavailable_models allows it)"
+        ) from None
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
         service,
@@ -90,6 +105,7 @@ def start(config: ServerConfig) -> Runtime:
         config.enable_serialization_as_tensor_content,
         config.grpc_channel_arguments,
         health.servicer if health else None,
+        reloader.reload_proto,
     )
     log.info(
         "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s%s)",
@@ -105,7 +121,25 @@ def start(config: ServerConfig) -> Runtime:
         log.info("polling model base paths every %s s", config.poll_wait_seconds)
     else:
         log.info("model polling is off (file_system_poll_wait_seconds 0)")
-    return Runtime(reconciler, poller, service, grpc_server, health)
+    config_poller = None
+    if config.model_config_file and config.model_config_file_poll_wait_seconds > 0:
+        load = _text_config if config.model_config_file_format == "text" else load_config_file
+        config_poller = ConfigFilePoller(
+            config.model_config_file, load, config.model_config_file_poll_wait_seconds, reloader
+        )
+        config_poller.start()
+        log.info(
+            "reading %s again every %s s to apply changes",
+            config.model_config_file,
+            config.model_config_file_poll_wait_seconds,
+        )
+    return Runtime(reconciler, poller, service, grpc_server, health, config_poller)
+
+
+def _text_config(path: str) -> tuple[ModelConfig, ...]:
+    from ie_serving.tf_serving_flags import parse_text_config
+
+    return parse_text_config(path)
 
 
 def _hint(model: ServedModel) -> str:
@@ -124,10 +158,7 @@ def serve_forever(config: ServerConfig) -> int:
         return serve_http(config, start, config.shutdown_grace_seconds)
     try:
         runtime = start(config)
-    except StorageError as exc:
-        log.error("start-up failed: %s", exc)
-        return 1
-    except OSError as exc:
+    except (StorageError, ConfigError, OSError) as exc:
         log.error("start-up failed: %s", exc)
         return 1
     stop = threading.Event()

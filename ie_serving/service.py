@@ -126,6 +126,10 @@ class Service:
             self.metrics.runtime(name, time.perf_counter() - began)
             return Prediction(served.version, outputs)
 
+    def labeled_version(self, name: str, label: str) -> int:
+        """The version a label names (TF Serving's version labels); InvalidInput when none."""
+        return self.store.version_for_label(name, label)
+
     def metadata(self, name: str, version: int | None) -> Metadata:
         with self.store.lease(name, version) as served:
             compiled = served.compiled

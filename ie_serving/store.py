@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 
 from ie_serving.config import ModelConfig
 from ie_serving.engine import CompiledVersion
-from ie_serving.errors import Code, ModelLoadError, ServableNotFound, StorageError
+from ie_serving.errors import Code, InvalidInput, ModelLoadError, ServableNotFound, StorageError
 from ie_serving.storage.listing import Storage, VersionListing
 from ie_serving.versions import State
 
@@ -197,6 +197,29 @@ class ModelStore:
             if served.try_acquire():
                 return served
         raise ServableNotFound(f"Servable not found for request: Latest({name})")
+
+    def version_for_label(self, name: str, label: str) -> int:
+        """The version a model's label names; InvalidInput in TF Serving's words for a label (or
+        model) without one (model_servers/server_core.cc GetModelVersionForLabel)."""
+        model = self.models.get(name)
+        version = model.config.version_labels.get(label) if model is not None else None
+        if version is None:
+            raise InvalidInput(f"Unrecognized servable version label: {label}")
+        return version
+
+    def label_errors(self) -> list[str]:
+        """Labels that name a version which is not AVAILABLE, in TF Serving's words
+        (server_core.cc UpdateModelVersionLabelMap); empty when every label may be served."""
+        errors = []
+        for name, model in self.models.items():
+            for label, version in model.config.version_labels.items():
+                served = model.versions.get(version)
+                if served is None or served.state != State.AVAILABLE:
+                    errors.append(
+                        f"Request to assign label to version {version} of model {name}, which is not currently "
+                        f"available for inference (label {label})"
+                    )
+        return errors
 
     def status(self, name: str, version: int | None = None) -> list[ServedVersion]:
         """Every known version of a model (or the one asked for), for GetModelStatus."""

@@ -118,9 +118,8 @@ FLAGS: tuple[TfFlag, ...] = (
         "allow_version_labels_for_unavailable_models",
         bool,
         "false",
-        REFUSED,
-        "version labels are not built yet",
-        (False,),
+        MAPPED,
+        "version labels may name versions that are not AVAILABLE (else such a label stops start-up or a reload)",
     ),
     TfFlag("batching_parameters_file", str, '""', REFUSED, _BATCHING, ("",)),
     TfFlag("enable_per_model_batching_parameters", bool, "false", REFUSED, _BATCHING, (False,)),
@@ -136,9 +135,8 @@ FLAGS: tuple[TfFlag, ...] = (
         "model_config_file_poll_wait_seconds",
         int,
         "0",
-        REFUSED,
-        "reloading --model_config_file while serving is not built yet",
-        (0,),
+        MAPPED,
+        "seconds between reads of --model_config_file; a changed file replaces the served models (0: never)",
     ),
     TfFlag("model_name", str, '"default"', MAPPED, "name of the single model"),
     TfFlag("model_base_path", str, '""', MAPPED, "base path of the single model (local, s3://, gs://)"),
@@ -355,11 +353,18 @@ def parse_text_config(path: str) -> tuple[ModelConfig, ...]:
     except text_format.ParseError as exc:
         raise ConfigError(
             f"--model_config_file {path}: {exc} (supported per model: name, base_path, "
-            "model_platform, model_version_policy)"
+            "model_platform, model_version_policy, version_labels)"
         ) from None
+    return models_from_proto(document, path)
+
+
+def models_from_proto(document: model_server_config_pb2.ModelServerConfig, source: str) -> tuple[ModelConfig, ...]:
+    """A ModelServerConfig's models (from a text file or a HandleReloadConfigRequest), validated
+    as every config is; `source` names it in errors. Unique names are checked by the caller
+    (build_server_config, or the reload)."""
     models = []
     for index, entry in enumerate(document.model_config_list.config):
-        where = f"{path}: config[{index}]"
+        where = f"{source}: config[{index}]"
         if entry.model_platform not in PLATFORMS:
             raise ConfigError(
                 f"{where}.model_platform: {entry.model_platform!r} is not served; use one of {PLATFORMS[1:]}"
@@ -368,11 +373,12 @@ def parse_text_config(path: str) -> tuple[ModelConfig, ...]:
             "name": entry.name,
             "base_path": entry.base_path,
             "model_version_policy": _policy(entry.model_version_policy),
+            "version_labels": dict(entry.version_labels),
         }
         models.append(parse_model(raw, where))
     if not models:
-        raise ConfigError(f"--model_config_file {path}: model_config_list holds no config")
-    return tuple(models)  # unique names are checked by build_server_config
+        raise ConfigError(f"{source}: model_config_list holds no config")
+    return tuple(models)
 
 
 def parse_channel_arguments(text: str) -> tuple[tuple[str, int | str], ...]:
@@ -509,6 +515,10 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         enable_serialization_as_tensor_content=bool(args.enable_serialization_as_tensor_content),
         warmup_iterations=_warmup_iterations(args),
+        allow_version_labels_for_unavailable_models=bool(args.allow_version_labels_for_unavailable_models),
+        model_config_file=args.model_config_file or None,
+        model_config_file_format="text",
+        model_config_file_poll_wait_seconds=float(args.model_config_file_poll_wait_seconds or 0),
         enable_grpc_healthcheck_service=bool(args.enable_grpc_healthcheck_service),
     )
 

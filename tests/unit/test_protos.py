@@ -52,4 +52,4 @@ def test_package_and_service_names_are_tf_servings():
     assert {m.name for m in predict.methods} == {"Predict", "GetModelMetadata"}
     status = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"]
     assert status.full_name == "tensorflow.serving.ModelService"
-    assert [m.name for m in status.methods] == ["GetModelStatus"]
+    assert [m.name for m in status.methods] == ["GetModelStatus", "HandleReloadConfigRequest"]

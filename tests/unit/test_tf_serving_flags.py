@@ -198,18 +198,31 @@ def test_flags_with_a_feature_not_built_are_refused_by_name() -> None:
     with pytest.raises(ConfigError) as info:
         _config(
             "--enable_batching",
-            "--model_config_file_poll_wait_seconds=60",
             "--ssl_config_file=/ssl.config",
-            "--allow_version_labels_for_unavailable_models=true",
         )
     message = str(info.value)
     for fragment in (
         "--enable_batching=true: server-side batching is not built yet",
-        "--model_config_file_poll_wait_seconds=60: reloading --model_config_file",
         "--ssl_config_file=/ssl.config",
-        "--allow_version_labels_for_unavailable_models=true: version labels are not built yet",
     ):
         assert fragment in message
+
+
+def test_reload_and_label_flags_map_to_the_config(tmp_path) -> None:
+    """server.cc: --model_config_file_poll_wait_seconds re-reads the config file; labels may
+    name unavailable versions with --allow_version_labels_for_unavailable_models."""
+    (tmp_path / "m.config").write_text(
+        'model_config_list { config { name: "m" base_path: "/models/m" version_labels { key: "stable" value: 2 } } }'
+    )
+    config = _config(
+        f"--model_config_file={tmp_path / 'm.config'}",
+        "--model_config_file_poll_wait_seconds=60",
+        "--allow_version_labels_for_unavailable_models",
+    )
+    assert (config.model_config_file, config.model_config_file_format) == (str(tmp_path / "m.config"), "text")
+    assert config.model_config_file_poll_wait_seconds == 60
+    assert config.allow_version_labels_for_unavailable_models is True
+    assert dict(config.models[0].version_labels) == {"stable": 2}
 
 
 def test_unknown_flag_is_refused() -> None:

@@ -23,15 +23,16 @@ _sym_db = _symbol_database.Default()
 
 
 from ie_serving.protos.tensorflow_serving.apis import get_model_status_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_get__model__status__pb2
+from ie_serving.protos.tensorflow_serving.apis import model_management_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_model__management__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n=ie_serving/protos/tensorflow_serving/apis/model_service.proto\x12\x12tensorflow.serving\x1a@ie_serving/protos/tensorflow_serving/apis/get_model_status.proto2w\n\x0cModelService\x12g\n\x0eGetModelStatus\x12).tensorflow.serving.GetModelStatusRequest\x1a*.tensorflow.serving.GetModelStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n=ie_serving/protos/tensorflow_serving/apis/model_service.proto\x12\x12tensorflow.serving\x1a@ie_serving/protos/tensorflow_serving/apis/get_model_status.proto\x1a@ie_serving/protos/tensorflow_serving/apis/model_management.proto2\xe7\x01\n\x0cModelService\x12g\n\x0eGetModelStatus\x12).tensorflow.serving.GetModelStatusRequest\x1a*.tensorflow.serving.GetModelStatusResponse\x12n\n\x19HandleReloadConfigRequest\x12\'.tensorflow.serving.ReloadConfigRequest\x1a(.tensorflow.serving.ReloadConfigResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ie_serving.protos.tensorflow_serving.apis.model_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MODELSERVICE']._serialized_start=151
-  _globals['_MODELSERVICE']._serialized_end=270
+  _globals['_MODELSERVICE']._serialized_start=218
+  _globals['_MODELSERVICE']._serialized_end=449
 # @@protoc_insertion_point(module_scope)

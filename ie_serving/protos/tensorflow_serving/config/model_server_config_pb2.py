@@ -25,17 +25,21 @@ _sym_db = _symbol_database.Default()
 from ie_serving.protos.tensorflow_serving.config import file_system_storage_path_source_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_config_dot_file__system__storage__path__source__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nEie_serving/protos/tensorflow_serving/config/model_server_config.proto\x12\x12tensorflow.serving\x1aQie_serving/protos/tensorflow_serving/config/file_system_storage_path_source.proto\"\xb1\x01\n\x0bModelConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbase_path\x18\x02 \x01(\t\x12\x16\n\x0emodel_platform\x18\x04 \x01(\t\x12i\n\x14model_version_policy\x18\x07 \x01(\x0b\x32K.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy\"B\n\x0fModelConfigList\x12/\n\x06\x63onfig\x18\x01 \x03(\x0b\x32\x1f.tensorflow.serving.ModelConfig\"_\n\x11ModelServerConfig\x12@\n\x11model_config_list\x18\x01 \x01(\x0b\x32#.tensorflow.serving.ModelConfigListH\x00\x42\x08\n\x06\x63onfigb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nEie_serving/protos/tensorflow_serving/config/model_server_config.proto\x12\x12tensorflow.serving\x1aQie_serving/protos/tensorflow_serving/config/file_system_storage_path_source.proto\"\xb3\x02\n\x0bModelConfig\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tbase_path\x18\x02 \x01(\t\x12\x16\n\x0emodel_platform\x18\x04 \x01(\t\x12i\n\x14model_version_policy\x18\x07 \x01(\x0b\x32K.tensorflow.serving.FileSystemStoragePathSourceConfig.ServableVersionPolicy\x12J\n\x0eversion_labels\x18\x08 \x03(\x0b\x32\x32.tensorflow.serving.ModelConfig.VersionLabelsEntry\x1a\x34\n\x12VersionLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"B\n\x0fModelConfigList\x12/\n\x06\x63onfig\x18\x01 \x03(\x0b\x32\x1f.tensorflow.serving.ModelConfig\"_\n\x11ModelServerConfig\x12@\n\x11model_config_list\x18\x01 \x01(\x0b\x32#.tensorflow.serving.ModelConfigListH\x00\x42\x08\n\x06\x63onfigb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ie_serving.protos.tensorflow_serving.config.model_server_config_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_MODELCONFIG_VERSIONLABELSENTRY']._loaded_options = None
+  _globals['_MODELCONFIG_VERSIONLABELSENTRY']._serialized_options = b'8\001'
   _globals['_MODELCONFIG']._serialized_start=177
-  _globals['_MODELCONFIG']._serialized_end=354
-  _globals['_MODELCONFIGLIST']._serialized_start=356
-  _globals['_MODELCONFIGLIST']._serialized_end=422
-  _globals['_MODELSERVERCONFIG']._serialized_start=424
-  _globals['_MODELSERVERCONFIG']._serialized_end=519
+  _globals['_MODELCONFIG']._serialized_end=484
+  _globals['_MODELCONFIG_VERSIONLABELSENTRY']._serialized_start=432
+  _globals['_MODELCONFIG_VERSIONLABELSENTRY']._serialized_end=484
+  _globals['_MODELCONFIGLIST']._serialized_start=486
+  _globals['_MODELCONFIGLIST']._serialized_end=552
+  _globals['_MODELSERVERCONFIG']._serialized_start=554
+  _globals['_MODELSERVERCONFIG']._serialized_end=649
 # @@protoc_insertion_point(module_scope)
