@@ -107,10 +107,10 @@ def test_unsupported_tensorflow_model_server_flags_are_named():
 
 def test_text_config_with_unsupported_field_is_refused(tmp_path):
     config = tmp_path / "models.config"
-    config.write_text("model_config_list { config { name: 'a' base_path: '/m' version_labels { key: 'x' value: 1 } } }")
+    config.write_text("model_config_list { config { name: 'a' base_path: '/m' logging_config { } } }")
     result = _run("--model_config_file", str(config))
     assert result.returncode == 2
-    assert 'has no field named "version_labels"' in result.stderr
+    assert 'has no field named "logging_config"' in result.stderr
 
 
 def test_tensorflow_model_server_flags_need_a_model():

@@ -105,8 +105,8 @@ MULTI = {"a": np.ones((1, 3), np.float32), "b": np.ones((1, 3), np.float32), "c"
             "scale",
             {"x": X},
             {"version_label": "stable"},
-            grpc.StatusCode.UNIMPLEMENTED,
-            "version labels are not supported",
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Unrecognized servable version label: stable",
         ),
     ],
 )

@@ -387,3 +387,41 @@ def test_requests_and_botocore_agree_on_the_answer(runtime, server: ServeProcess
     )
     response = invoke(runtime, csv_body(X), "text/csv", "text/csv")
     assert response["Body"].read() == direct.content
+
+
+@pytest.fixture(scope="module")
+def archive_server(tmp_path_factory: pytest.TempPathFactory):
+    """A model.tar.gz laid out as TF estimators export it: export/Servo/<timestamp>/, two
+    versions, no SAGEMAKER_TFS_DEFAULT_MODEL_NAME and no SAGEMAKER_MAX_PAYLOAD_IN_MB."""
+    root = tmp_path_factory.mktemp("sagemaker_archive") / "model"
+    irs = {
+        1600000000: models.save(models.scale_model(2.0), root / "export" / "Servo", 1600000000) / "model.xml",
+        1700000000: models.save(models.scale_model(3.0), root / "export" / "Servo", 1700000000) / "model.xml",
+    }
+    process = ServeProcess(root, root.parent / "serve.log").wait_ready()
+    yield process, irs
+    assert process.stop() == 0
+
+
+def test_botocore_reaches_every_version_of_a_model_found_at_depth(archive_server) -> None:
+    """AWS's tfs_utils.find_models: export/Servo/1700000000/ is model Servo, the default (the
+    only one), and serve.py serves every version found, so tfs-model-version reaches the older."""
+    server, irs = archive_server
+    runtime = boto3.Session(aws_access_key_id="t", aws_secret_access_key="t", region_name="us-east-1").client(
+        "sagemaker-runtime"
+    )
+    runtime.meta.events.register(
+        "before-send.sagemaker-runtime.InvokeEndpoint",
+        lambda request, **_: setattr(request, "url", f"{server.url}/invocations"),
+    )
+    latest = invoke(runtime, json_body(X.tolist()), "application/json")
+    np.testing.assert_array_equal(_json(latest["Body"].read()), models.direct_infer(irs[1700000000], {"x": X})["y"])
+    older = invoke(runtime, json_body(X.tolist()), "application/json", attributes="tfs-model-version=1600000000")
+    np.testing.assert_array_equal(_json(older["Body"].read()), models.direct_infer(irs[1600000000], {"x": X})["y"])
+    # no 6 MB cap by default (AWS's nginx has client_max_body_size 0): an 8 MB body is served
+    big = RNG.standard_normal((500_000, 4)).astype(np.float32)
+    answer = invoke(runtime, npy_body(big), "application/x-npy", accept="application/x-npy")
+    np.testing.assert_array_equal(_npy(answer["Body"].read()), models.direct_infer(irs[1700000000], {"x": big})["y"])
+    assert "default model: Servo" in server.log()
+    parameters = requests.get(f"{server.url}/execution-parameters", timeout=10).json()
+    assert parameters == {"MaxConcurrentTransforms": 8, "BatchStrategy": "MULTI_RECORD", "MaxPayloadInMB": 6}

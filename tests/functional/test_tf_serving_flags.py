@@ -86,7 +86,7 @@ def test_console_script_with_tf_servings_flags(tmp_path, tf_server):
         "--grpc_max_threads=5",
         "--rest_api_enable_cors_support",
         "--grpc_channel_arguments=grpc.max_receive_message_length=1048576",
-        "--enable_model_warmup=true",
+        "--num_tflite_pools=2",
         "--xla_cpu_compilation_enabled",
         "--file_system_poll_wait_seconds=0",
     )
@@ -95,7 +95,7 @@ def test_console_script_with_tf_servings_flags(tmp_path, tf_server):
     assert f"gRPC TF Serving API listening on 0.0.0.0:{server.port} (5 worker threads, " in log
     assert "grpc.max_receive_message_length=1048576)" in log
     assert re.search(rf"REST TF Serving API listening on 0\.0\.0\.0:{server.rest_port} \(3 threads, .*30000 ms", log)
-    assert log.count("--enable_model_warmup=true accepted and ignored: warmup records") == 1
+    assert log.count("--num_tflite_pools=2 accepted and ignored: ") == 1
     assert log.count("--xla_cpu_compilation_enabled=true accepted and ignored: ") == 1
 
     # the official client (float_val, as TF Serving writes it by default)
@@ -163,11 +163,11 @@ def test_rest_api_timeout_answers_504_behind_a_busy_model(tmp_path, tf_server):
 
 
 def test_flags_whose_feature_is_not_built_stop_start_up():
-    result = _tf(["--model_base_path=/x", "--enable_batching", "--monitoring_config_file=/m.config"])
+    result = _tf(["--model_base_path=/x", "--enable_batching", "--ssl_config_file=/s.config"])
     assert result.returncode == 2
     assert result.stderr.startswith("tensorflow_model_server: error: ")
     assert "--enable_batching=true: server-side batching is not built yet" in result.stderr
-    assert "--monitoring_config_file=/m.config: Prometheus monitoring is not built yet" in result.stderr
+    assert "--ssl_config_file=/s.config: " in result.stderr
     unknown = _tf(["--model_base_path=/x", "--rest_port=8501"])
     assert unknown.returncode == 2 and "unknown flag(s) --rest_port=8501" in unknown.stderr
 
