@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ie_serving.config import ModelConfig, check_unique_names
 from ie_serving.errors import ConfigError, FailedPrecondition, InvalidInput
+from ie_serving.periodic import Periodic
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
 from ie_serving.reconcile import Reconciler
 
@@ -65,7 +66,7 @@ class ConfigReloader:
         self.reload(models, "HandleReloadConfigRequest")
 
 
-class ConfigFilePoller:
+class ConfigFilePoller(Periodic):
     """Reads the config file again every `interval` seconds and reloads when it changed
     (size or modification time), as --model_config_file_poll_wait_seconds does; a file that
     cannot be read or served is logged and the models already served stay."""
@@ -75,11 +76,9 @@ class ConfigFilePoller:
     ):
         self._path = path
         self._load = load
-        self._interval = interval
         self._reloader = reloader
         self._seen = self._stamp()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="config-poller", daemon=True)
+        super().__init__("config-poller", interval, self._check)
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -88,22 +87,9 @@ class ConfigFilePoller:
             return None
         return stat.st_size, stat.st_mtime_ns
 
-    def start(self) -> None:
-        if self._interval > 0:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            stamp = self._stamp()
-            if stamp is None or stamp == self._seen:
-                continue
-            self._seen = stamp
-            try:
-                self._reloader.reload(self._load(self._path), self._path)
-            except Exception as exc:  # the poller must outlive a bad file
-                log.error("model config %s not applied: %s", self._path, exc)
+    def _check(self) -> None:
+        stamp = self._stamp()
+        if stamp is None or stamp == self._seen:
+            return
+        self._seen = stamp
+        self._reloader.reload(self._load(self._path), self._path)

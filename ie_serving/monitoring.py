@@ -5,10 +5,9 @@ command lines read it before anything heavy loads."""
 
 from __future__ import annotations
 
-from google.protobuf import text_format
-
 from ie_serving.errors import ConfigError
 from ie_serving.protos.tensorflow_serving.config import monitoring_config_pb2
+from ie_serving.text_proto import read_text_proto
 
 # util/prometheus_exporter.cc PrometheusExporter::kPrometheusPath: the path when none is configured
 DEFAULT_PATH = "/monitoring/prometheus/metrics"
@@ -17,17 +16,8 @@ DEFAULT_PATH = "/monitoring/prometheus/metrics"
 def prometheus_path(path: str, flag: str = "--monitoring_config_file") -> str | None:
     """The path to serve metrics on from TF Serving's text MonitoringConfig file, None when
     prometheus_config is absent or not enabled; ConfigError names the file and the fault."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(f"{flag}: cannot read {path!r}: {exc.strerror}") from None
-    try:
-        config = text_format.Parse(text, monitoring_config_pb2.MonitoringConfig())
-    except text_format.ParseError as exc:
-        raise ConfigError(
-            f'{flag} {path}: {exc} (expected prometheus_config {{ enable: true, path: "{DEFAULT_PATH}" }})'
-        ) from None
+    expected = f'expected prometheus_config {{ enable: true, path: "{DEFAULT_PATH}" }}'
+    config = read_text_proto(path, monitoring_config_pb2.MonitoringConfig(), flag, expected)
     prometheus = config.prometheus_config
     if not prometheus.enable:
         return None

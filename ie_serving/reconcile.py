@@ -13,6 +13,7 @@ from ie_serving.config import ModelConfig
 from ie_serving.engine import DEFAULT_OPTIONS, CompiledVersion, EngineOptions, load_version
 from ie_serving.errors import ModelLoadError, StorageError
 from ie_serving.model_formats import ModelFiles, detect
+from ie_serving.periodic import Periodic
 from ie_serving.storage import storage_for
 from ie_serving.storage.listing import Storage, VersionListing
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
@@ -193,31 +194,14 @@ def retire(model: ServedModel, served: ServedVersion) -> None:
     threading.Thread(target=finish, name=f"unload-{model.config.name}-{served.version}", daemon=True).start()
 
 
-class Poller:
+class Poller(Periodic):
     """Runs reconcile_all every `interval` seconds beside the servers, until stopped, then
     `after_pass` (health reporting) after each pass."""
 
     def __init__(self, reconciler: Reconciler, interval: float, after_pass: Callable[[], None] | None = None):
-        self._reconciler = reconciler
-        self._interval = interval
-        self._after_pass = after_pass
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="model-poller", daemon=True)
+        def poll() -> None:
+            reconciler.reconcile_all()
+            if after_pass is not None:
+                after_pass()
 
-    def start(self) -> None:
-        if self._interval > 0:
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._reconciler.reconcile_all()
-                if self._after_pass is not None:
-                    self._after_pass()
-            except Exception:  # the poller must outlive any single bad pass
-                log.exception("model poll failed; trying again in %s s", self._interval)
+        super().__init__("model-poller", interval, poll)

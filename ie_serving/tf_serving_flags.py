@@ -24,8 +24,6 @@ import os
 import re
 from collections.abc import Sequence
 
-from google.protobuf import text_format
-
 from ie_serving.config import (
     ModelConfig,
     ServerConfig,
@@ -37,6 +35,7 @@ from ie_serving.config import (
 from ie_serving.errors import ConfigError
 from ie_serving.monitoring import prometheus_path
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
+from ie_serving.text_proto import read_text_proto
 
 log = logging.getLogger(__name__)
 
@@ -343,18 +342,8 @@ def _policy(proto: object) -> dict | None:
 
 def parse_text_config(path: str) -> tuple[ModelConfig, ...]:
     """Models from a TF Serving ModelServerConfig text file; errors name the line and field."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            text = handle.read()
-    except OSError as exc:
-        raise ConfigError(f"--model_config_file: cannot read {path!r}: {exc.strerror}") from None
-    try:
-        document = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
-    except text_format.ParseError as exc:
-        raise ConfigError(
-            f"--model_config_file {path}: {exc} (supported per model: name, base_path, "
-            "model_platform, model_version_policy, version_labels)"
-        ) from None
+    expected = "supported per model: name, base_path, model_platform, model_version_policy, version_labels"
+    document = read_text_proto(path, model_server_config_pb2.ModelServerConfig(), "--model_config_file", expected)
     return models_from_proto(document, path)
 
 
