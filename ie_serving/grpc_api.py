@@ -22,8 +22,8 @@ from ie_serving.protos.tensorflow_serving.apis import (
     predict_pb2,
 )
 from ie_serving.service import Call, Service
-from ie_serving.tensor_proto import tf_dtype_enum, to_numpy, to_proto
-from ie_serving.tensor_spec import SIGNATURE, Decoded, Decoder, SignatureLookup, TensorSpec
+from ie_serving.tensor_proto import predict_decoder, tf_dtype_enum, to_proto
+from ie_serving.tensor_spec import SIGNATURE, TensorSpec
 
 # Calls beyond workers x this are answered RESOURCE_EXHAUSTED at once instead of queueing
 # without bound. Generous: at 4 x 16, 64 closed-loop clients were refused 36 times in 22,000
@@ -57,18 +57,6 @@ def _tensor_info(spec: TensorSpec) -> meta_graph_pb2.TensorInfo:
     return info
 
 
-def _decoder(request: predict_pb2.PredictRequest) -> Decoder:
-    """The PredictRequest's tensors as numpy arrays (a TensorProto carries its own dtype and shape)."""
-
-    def decode(signature_of: SignatureLookup) -> Decoded:
-        signature_name = request.model_spec.signature_name
-        signature_of(signature_name)  # an unknown signature is reported before the tensors
-        inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
-        return Decoded(inputs, signature_name, list(request.output_filter))
-
-    return decode
-
-
 class _Handler:
     """Runs one RPC body inside a service Call; failures answer through the errors table."""
 
@@ -83,8 +71,13 @@ class _Handler:
                 call.version = requested_version(request.model_spec, self.service)
                 return body(call.name, call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            failure = answer(exc)
-        context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
+            _abort(context, exc)
+
+
+def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+    """End the RPC with the errors table's gRPC code and message for `exc`."""
+    failure = answer(exc)
+    context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
 
 
 class PredictionServicer(_Handler):
@@ -99,7 +92,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
             remaining = context.time_remaining()
             deadline = None if remaining is None else time.monotonic() + remaining
-            result = self.service.predict(name, version, _decoder(request), deadline)
+            result = self.service.predict(name, version, predict_decoder(request), deadline)
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
             response.model_spec.version.value = result.version
@@ -154,8 +147,7 @@ class ModelServicer(_Handler):
                 self.reload(request.config)
                 return model_management_pb2.ReloadConfigResponse()  # status: error_code OK
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            failure = answer(exc)
-        context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
+            _abort(context, exc)
 
     def GetModelStatus(self, request, context):  # noqa: N802
         def body(name: str, version: int | None) -> get_model_status_pb2.GetModelStatusResponse:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ie_serving.errors import Code, ServingError, code_of
 from ie_serving.store import ModelStore
-from ie_serving.tensor_spec import Decoder, Signature, check_output_filter, find_signature, validate_inputs
+from ie_serving.tensor_spec import Decoder, Signature, prepare_request
 from ie_serving.versions import State
 
 if TYPE_CHECKING:
@@ -113,17 +113,11 @@ class Service:
         with self.store.lease(name, version) as served:
             compiled = served.compiled
             assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
-            signatures = compiled.signatures
-            request = decode(lambda signature_name: find_signature(signatures, signature_name))
-            signature = find_signature(signatures, request.signature_name)
-            where = f"model {name} version {served.version}"
-            inputs = validate_inputs(request.inputs, signature.inputs, where)
-            wanted = check_output_filter(request.output_filter, signature.outputs, where)
-            if self.metrics is None:
-                return Prediction(served.version, compiled.infer(inputs, wanted, deadline))
+            inputs, wanted = prepare_request(compiled.signatures, decode, f"model {name} version {served.version}")
             began = time.perf_counter()
             outputs = compiled.infer(inputs, wanted, deadline)
-            self.metrics.runtime(name, time.perf_counter() - began)
+            if self.metrics is not None:
+                self.metrics.runtime(name, time.perf_counter() - began)
             return Prediction(served.version, outputs)
 
     def labeled_version(self, name: str, label: str) -> int:

@@ -16,6 +16,8 @@ import numpy as np
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_TF_NAME, SERVED_TF_NAMES, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
+from ie_serving.protos.tensorflow_serving.apis import predict_pb2
+from ie_serving.tensor_spec import Decoded, Decoder, SignatureLookup
 
 # Largest tensor that a single repeated value may be broadcast to (TF's make_ndarray fills
 # the whole shape from one value); bigger requests must send their values.
@@ -189,3 +191,16 @@ def _varints(values: np.ndarray) -> bytes:
     positions = np.arange(10)
     groups[positions < (lengths[:, None] - 1)] |= 0x80
     return groups[positions < lengths[:, None]].tobytes()
+
+
+def predict_decoder(request: predict_pb2.PredictRequest) -> Decoder:
+    """The service Decoder of a PredictRequest (a gRPC Predict, or a warmup record): its
+    tensors as numpy arrays, each TensorProto carrying its own dtype and shape."""
+
+    def decode(signature_of: SignatureLookup) -> Decoded:
+        signature_name = request.model_spec.signature_name
+        signature_of(signature_name)  # an unknown signature is reported before the tensors
+        inputs = {key: to_numpy(key, tensor) for key, tensor in request.inputs.items()}
+        return Decoded(inputs, signature_name, list(request.output_filter))
+
+    return decode

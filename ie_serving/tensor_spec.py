@@ -121,3 +121,15 @@ class Decoded:
 
 # A front end's decoder: given the leased version's signatures, the request's inputs.
 Decoder = Callable[[SignatureLookup], Decoded]
+
+
+def prepare_request(
+    signatures: Mapping[str, Signature], decode: Decoder, where: str
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """A request decoded against `signatures` and checked once: the inputs in the signature's
+    dtypes and the outputs to compute. The one preparation every predict goes through (the
+    service's pipeline, and warmup records before a version serves)."""
+    request = decode(lambda signature_name: find_signature(signatures, signature_name))
+    signature = find_signature(signatures, request.signature_name)
+    inputs = validate_inputs(request.inputs, signature.inputs, where)
+    return inputs, check_output_filter(request.output_filter, signature.outputs, where)

@@ -20,8 +20,8 @@ from google.protobuf.message import DecodeError
 
 from ie_serving.errors import ModelLoadError, ServingError
 from ie_serving.protos.tensorflow_serving.apis import prediction_log_pb2
-from ie_serving.tensor_proto import to_numpy
-from ie_serving.tensor_spec import check_output_filter, find_signature, validate_inputs
+from ie_serving.tensor_proto import predict_decoder
+from ie_serving.tensor_spec import prepare_request
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +74,9 @@ def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> 
         if record.WhichOneof("log_type") != "predict_log":
             log.warning("%s: record %d is not a predict request; only predict requests are replayed", path, number)
             continue
-        request = record.predict_log.request
         try:
-            signature = find_signature(compiled.signatures, request.model_spec.signature_name)  # type: ignore[attr-defined]
-            inputs = {name: to_numpy(name, tensor) for name, tensor in request.inputs.items()}
-            where = f"warmup record {number}"
-            inputs = validate_inputs(inputs, signature.inputs, where)
-            wanted = check_output_filter(request.output_filter, signature.outputs, where)
+            decoder = predict_decoder(record.predict_log.request)
+            inputs, wanted = prepare_request(compiled.signatures, decoder, f"warmup record {number}")  # type: ignore[attr-defined]
             for _ in range(iterations):
                 compiled.infer(inputs, wanted)  # type: ignore[attr-defined]
                 count += 1
