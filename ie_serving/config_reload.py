@@ -16,6 +16,7 @@ from ie_serving.errors import ConfigError, FailedPrecondition, InvalidInput
 from ie_serving.periodic import Periodic
 from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
 from ie_serving.reconcile import Reconciler
+from ie_serving.tf_serving_flags import models_from_proto
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,6 @@ class ConfigReloader:
 
     def reload_proto(self, document: model_server_config_pb2.ModelServerConfig) -> None:
         """HandleReloadConfigRequest's ModelServerConfig."""
-        from ie_serving.tf_serving_flags import models_from_proto
-
         try:
             models = models_from_proto(document, "HandleReloadConfigRequest")
         except ConfigError as exc:

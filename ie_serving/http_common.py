@@ -76,8 +76,7 @@ def _gunzip(body: bytes, limit: int | None) -> bytes:
             size += len(part)
             if limit is not None and size > limit:
                 raise errors.PayloadTooLarge(
-                    f"Request body too large: its gzip content is over the limit of {limit} bytes "
-                    f"({current_app.config.get(BODY_LIMIT_SETTING, '--rest_max_body_mb')})"
+                    f"Request body too large: its gzip content is over the limit of {limit} bytes ({_limit_setting()})"
                 )
             if not stream.eof:
                 raise errors.InvalidInput("Content-Encoding gzip: the body ends before its gzip stream does")
@@ -91,8 +90,14 @@ def _gunzip(body: bytes, limit: int | None) -> bytes:
 def _too_large() -> errors.PayloadTooLarge:
     limit = request.max_content_length or 0
     sent = f"{request.content_length} bytes" if request.content_length is not None else "a body"
-    setting = current_app.config.get(BODY_LIMIT_SETTING, "--rest_max_body_mb")
-    return errors.PayloadTooLarge(f"Request body too large: sent {sent}, the limit is {limit} bytes ({setting})")
+    return errors.PayloadTooLarge(
+        f"Request body too large: sent {sent}, the limit is {limit} bytes ({_limit_setting()})"
+    )
+
+
+def _limit_setting() -> str:
+    """The flag or variable that sets this app's body limit, named in 413 answers."""
+    return current_app.config.get(BODY_LIMIT_SETTING, "--rest_max_body_mb")
 
 
 # TF Serving's CORS headers (http_rest_api_util.cc AddCORSHeaders), on every REST answer

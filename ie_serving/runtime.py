@@ -11,7 +11,7 @@ import threading
 import grpc
 
 from ie_serving.allocator import keep_freed_memory
-from ie_serving.config import ModelConfig, ServerConfig, load_config_file
+from ie_serving.config import ServerConfig, load_config_file
 from ie_serving.config_reload import ConfigFilePoller, ConfigReloader
 from ie_serving.engine import EngineOptions
 from ie_serving.errors import ConfigError, FailedPrecondition, StorageError
@@ -24,6 +24,7 @@ from ie_serving.service import Service
 from ie_serving.storage import storage_for
 from ie_serving.storage.listing import Storage
 from ie_serving.store import ModelStore, ServedModel
+from ie_serving.tf_serving_flags import parse_text_config
 from ie_serving.versions import State
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def start(config: ServerConfig) -> Runtime:
         log.info("model polling is off (file_system_poll_wait_seconds 0)")
     config_poller = None
     if config.model_config_file and config.model_config_file_poll_wait_seconds > 0:
-        load = _text_config if config.model_config_file_format == "text" else load_config_file
+        load = parse_text_config if config.model_config_file_format == "text" else load_config_file
         config_poller = ConfigFilePoller(
             config.model_config_file, load, config.model_config_file_poll_wait_seconds, reloader
         )
@@ -134,12 +135,6 @@ def start(config: ServerConfig) -> Runtime:
             config.model_config_file_poll_wait_seconds,
         )
     return Runtime(reconciler, poller, service, grpc_server, health, config_poller)
-
-
-def _text_config(path: str) -> tuple[ModelConfig, ...]:
-    from ie_serving.tf_serving_flags import parse_text_config
-
-    return parse_text_config(path)
 
 
 def _hint(model: ServedModel) -> str:

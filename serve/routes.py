@@ -125,23 +125,23 @@ class _Invocations:
         """Run the custom handlers. The model's failure reaches an output_handler as its answer,
         and is the request's answer without one; a handler that raises is a 500 naming its exception."""
         context = self._context(chosen)
+        if code.handler is not None:
+            answer_body, answer_type = _run_handler(code.handler, io.BytesIO(body), context)
+            return Response(answer_body, mimetype=answer_type)
         if code.input_handler is not None:
             request_body = _run_handler(code.input_handler, io.BytesIO(body), context)
             request_body = request_body.encode() if isinstance(request_body, str) else request_body
             request_type = content.JSON
         else:
             request_body, request_type = body, context.request_content_type
-        if code.handler is not None:
-            answer_body, answer_type = _run_handler(code.handler, io.BytesIO(body), context)
-        elif code.output_handler is None:
+        if code.output_handler is None:
             return Response(self._predict_json(chosen, request_type, request_body), mimetype=content.JSON)
-        else:
-            try:
-                model_answer = Answer(200, self._predict_json(chosen, request_type, request_body))
-            except ServingError as exc:
-                failure = answer(exc, STATUS_OVERRIDES)
-                model_answer = Answer(failure.http_status, failure.json_body())
-            answer_body, answer_type = _run_handler(code.output_handler, model_answer, context)
+        try:
+            model_answer = Answer(200, self._predict_json(chosen, request_type, request_body))
+        except ServingError as exc:
+            failure = answer(exc, STATUS_OVERRIDES)
+            model_answer = Answer(failure.http_status, failure.json_body())
+        answer_body, answer_type = _run_handler(code.output_handler, model_answer, context)
         return Response(answer_body, mimetype=answer_type)
 
     def _context(self, chosen: Target) -> Context:
@@ -193,9 +193,9 @@ def create_sagemaker_app(
     blueprint.add_url_rule("/ping", "ping", routes.ping, methods=["GET"])
     blueprint.add_url_rule("/invocations", "invocations", routes.invocations, methods=["POST"])
     if execution_parameters is not None:  # Batch Transform asks for these before it sends
-        answer = dict(execution_parameters)
+        parameters = dict(execution_parameters)
         blueprint.add_url_rule(
-            "/execution-parameters", "execution_parameters", lambda: json_response(answer), methods=["GET"]
+            "/execution-parameters", "execution_parameters", lambda: json_response(parameters), methods=["GET"]
         )
     app.register_blueprint(blueprint)
     if multi_model is not None:
