@@ -52,6 +52,19 @@ def _report(config: pytest.Config, line: str) -> None:
         report.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
 
+def _stop_within(container, grace: int) -> float:
+    """`podman stop -t GRACE` (SIGTERM, SIGKILL after grace seconds): the container must exit 0
+    before the grace ends; the seconds it took."""
+    start = time.monotonic()
+    stopped = _podman("stop", "-t", str(grace), container.container, timeout=60)
+    assert stopped.returncode == 0, stopped.stderr
+    container.process.wait(timeout=30)
+    seconds = time.monotonic() - start
+    assert container.process.returncode == 0, container.log()
+    assert seconds < grace, f"stopped after {seconds:.1f} s"
+    return seconds
+
+
 def _podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([*PODMAN, *args], capture_output=True, text=True, check=check, timeout=timeout)
 
@@ -265,13 +278,7 @@ def test_sigterm_stops_with_exit_0_within_30_s(
     """SageMaker stops a container with SIGTERM and kills it 30 s later: `podman stop -t 30`."""
     models.save(models.scale_model(3.0), tmp_path / "model" / "model", 1)
     container = run_container({"/opt/ml/model": tmp_path / "model"})
-    start = time.monotonic()
-    stopped = _podman("stop", "-t", "30", container.container, timeout=60)
-    assert stopped.returncode == 0, stopped.stderr
-    container.process.wait(timeout=30)
-    seconds = time.monotonic() - start
-    assert container.process.returncode == 0, container.log()
-    assert seconds < 30, f"stopped after {seconds:.1f} s"
+    seconds = _stop_within(container, 30)
     _report(request.config, f"`podman stop -t 30`: serve exited 0 after {seconds:.1f} s")
 
 
@@ -353,13 +360,7 @@ def test_tfserving_predict_status_and_docker_stop(
     assert version == 1
     np.testing.assert_array_equal(outputs["y"], expected)
     assert status == {1: ("AVAILABLE", 0, "")}
-    start = time.monotonic()
-    stopped = _podman("stop", "-t", "10", container.container, timeout=60)
-    assert stopped.returncode == 0, stopped.stderr
-    container.process.wait(timeout=30)
-    seconds = time.monotonic() - start
-    assert container.process.returncode == 0, container.log()
-    assert seconds < 10, f"stopped after {seconds:.1f} s"
+    seconds = _stop_within(container, 10)
     _report(request.config, f"tfserving image: `podman stop -t 10`: exit 0 after {seconds:.1f} s")
 
 
