@@ -21,6 +21,7 @@ from ie_serving.compile_policy import compile_batch_one, compile_for_serving, co
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
 from ie_serving.errors import InferenceFailed, ModelLoadError
+from ie_serving.inference_stats import Phases
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import PoolStats, RequestPool
 from ie_serving.saved_model import DeclaredSignature, read_signatures
@@ -160,21 +161,35 @@ class CompiledVersion:
             self.batch_one_hint = str(_property(batch_one, "PERFORMANCE_HINT"))
 
     def infer(
-        self, inputs: Mapping[str, np.ndarray], outputs: Iterable[str], deadline: float | None = None
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Iterable[str],
+        deadline: float | None = None,
+        phases: Phases | None = None,
     ) -> dict[str, np.ndarray]:
         """Run the model on validated inputs (client names) and return the named outputs.
 
-        deadline is a time.monotonic() value after which no infer request is waited for."""
+        deadline is a time.monotonic() value after which no infer request is waited for;
+        phases, when given, receives the wait for an infer request (queue), OpenVINO's infer
+        (compute_infer) and the copy of the outputs (compute_output) in nanoseconds."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
         pool = self._pool
         if self._pool_one is not None and all(array.shape[0] == 1 for array in inputs.values()):
             pool = self._pool_one
+        began = time.perf_counter_ns()
         request = pool.take(None if deadline is None else deadline - time.monotonic())
         try:
+            taken = time.perf_counter_ns()
             # the answer infer() builds is not used (outputs are read below and copied once by
             # _from_ov): sharing OpenVINO's memory there saves a copy of every output
             request.infer(feed, share_inputs=True, share_outputs=True)
-            return {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
+            computed = time.perf_counter_ns()
+            answer = {name: _from_ov(request.get_output_tensor(self._output_index[name])) for name in outputs}
+            if phases is not None:
+                phases.queue = taken - began
+                phases.compute_infer = computed - taken
+                phases.compute_output = time.perf_counter_ns() - computed
+            return answer
         except RuntimeError as exc:
             raise InferenceFailed(f"OpenVINO inference failed: {first_line(exc)}") from exc
         finally:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from ie_serving.config import ModelConfig
 from ie_serving.engine import CompiledVersion
 from ie_serving.errors import Code, InvalidInput, ModelLoadError, ServableNotFound, StorageError
+from ie_serving.inference_stats import VersionStatistics
 from ie_serving.storage.listing import Storage, VersionListing
 from ie_serving.versions import State
 
@@ -44,6 +45,7 @@ class ServedVersion:
         self.failed_for_good = False  # the files themselves are bad: wait until they change
         self.compiled: CompiledVersion | None = None
         self.load_seconds: float | None = None  # how long the load attempt took (metrics)
+        self.statistics = VersionStatistics()  # the statistics extension's counters
         self._inflight = 0
         self._cond = threading.Condition()
 
