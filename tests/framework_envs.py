@@ -1,7 +1,8 @@
 """The test-only framework environments, built by `make test`: TensorFlow (.venv-tf),
-PaddlePaddle (.venv-paddle) and the SageMaker Python SDK (.venv-sagemaker). Scripts under
-tests/tfclient/ and tests/sagemaker_sdk/ run there, so no framework ever enters the server or
-the test process."""
+PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker) and KServe with its
+SDK and clients (.venv-bench-kserve, which the benchmarks use too). Scripts under
+tests/tfclient/, tests/sagemaker_sdk/ and tests/kserve_sdk/ run there, so no framework ever
+enters the server or the test process."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
 PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
 SAGEMAKER_PYTHON = os.environ.get("IE_SERVING_SAGEMAKER_PYTHON", str(REPO / ".venv-sagemaker" / "bin" / "python"))
+KSERVE_PYTHON = os.environ.get("IE_SERVING_KSERVE_PYTHON", str(REPO / ".venv-bench-kserve" / "bin" / "python"))
 
 
 def _run(
@@ -45,3 +47,9 @@ def run_sagemaker(script: str, *args: str, timeout: float = 300) -> subprocess.C
     """Run tests/sagemaker_sdk/<script> with the SageMaker Python SDK environment's Python (the
     SDK pins protobuf<7, which the server's stubs outgrow); fail on error."""
     return _run(SAGEMAKER_PYTHON, script, args, timeout, {"SAGEMAKER_SUPPRESS_V2_WARNING": "1"}, "sagemaker_sdk")
+
+
+def run_kserve(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run tests/kserve_sdk/<script> with the KServe environment's Python (KServe's SDK and
+    clients pin their own dependencies); fail on error."""
+    return _run(KSERVE_PYTHON, script, args, timeout, {}, "kserve_sdk")
