@@ -1,6 +1,9 @@
-"""The numeric element types served, with their names in numpy, OpenVINO and TF Serving.
+"""The numeric element types served, with their names in numpy, OpenVINO, TF Serving and the
+KServe v2 / Open Inference Protocol (its "Tensor Data Types" table).
 
-bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses.
+bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses. The v2
+datatype BYTES (strings) has no numeric dtype: requests carry it as a numpy object array of
+bytes, which no served model takes.
 """
 
 from __future__ import annotations
@@ -10,32 +13,42 @@ import numpy as np
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 
-# (numpy dtype, OpenVINO type name, TF DataType name)
+# (numpy dtype, OpenVINO type name, TF DataType name, v2 datatype)
 _TABLE = (
-    (np.dtype(np.float32), "f32", "DT_FLOAT"),
-    (np.dtype(np.float64), "f64", "DT_DOUBLE"),
-    (np.dtype(np.float16), "f16", "DT_HALF"),
-    (BFLOAT16, "bf16", "DT_BFLOAT16"),
-    (np.dtype(np.int8), "i8", "DT_INT8"),
-    (np.dtype(np.int16), "i16", "DT_INT16"),
-    (np.dtype(np.int32), "i32", "DT_INT32"),
-    (np.dtype(np.int64), "i64", "DT_INT64"),
-    (np.dtype(np.uint8), "u8", "DT_UINT8"),
-    (np.dtype(np.uint16), "u16", "DT_UINT16"),
-    (np.dtype(np.uint32), "u32", "DT_UINT32"),
-    (np.dtype(np.uint64), "u64", "DT_UINT64"),
-    (np.dtype(np.bool_), "boolean", "DT_BOOL"),
+    (np.dtype(np.float32), "f32", "DT_FLOAT", "FP32"),
+    (np.dtype(np.float64), "f64", "DT_DOUBLE", "FP64"),
+    (np.dtype(np.float16), "f16", "DT_HALF", "FP16"),
+    (BFLOAT16, "bf16", "DT_BFLOAT16", "BF16"),
+    (np.dtype(np.int8), "i8", "DT_INT8", "INT8"),
+    (np.dtype(np.int16), "i16", "DT_INT16", "INT16"),
+    (np.dtype(np.int32), "i32", "DT_INT32", "INT32"),
+    (np.dtype(np.int64), "i64", "DT_INT64", "INT64"),
+    (np.dtype(np.uint8), "u8", "DT_UINT8", "UINT8"),
+    (np.dtype(np.uint16), "u16", "DT_UINT16", "UINT16"),
+    (np.dtype(np.uint32), "u32", "DT_UINT32", "UINT32"),
+    (np.dtype(np.uint64), "u64", "DT_UINT64", "UINT64"),
+    (np.dtype(np.bool_), "boolean", "DT_BOOL", "BOOL"),
 )
 
-NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _ in _TABLE}
-TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name in _TABLE}
-NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name in _TABLE}
-SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name in _TABLE)
+NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _, _ in _TABLE}
+TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name, _ in _TABLE}
+NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name, _ in _TABLE}
+SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name, _ in _TABLE)
+
+V2_BYTES = "BYTES"
+BYTES_DTYPE = np.dtype(object)  # a v2 BYTES tensor: an object array of bytes
+V2_NAME_BY_NUMPY = {np_dtype: v2_name for np_dtype, _, _, v2_name in _TABLE} | {BYTES_DTYPE: V2_BYTES}
+NUMPY_BY_V2_NAME = {v2_name: np_dtype for np_dtype, v2_name in V2_NAME_BY_NUMPY.items()}
 
 
 def tf_name(dtype: np.dtype) -> str:
     """DT_FLOAT style name of a served numpy dtype."""
     return TF_NAME_BY_NUMPY[np.dtype(dtype)]
+
+
+def v2_name(dtype: np.dtype) -> str:
+    """FP32 style (v2 datatype) name of a served numpy dtype, BYTES for an object array."""
+    return V2_NAME_BY_NUMPY[np.dtype(dtype)]
 
 
 def can_convert(received: np.dtype, expected: np.dtype) -> bool:

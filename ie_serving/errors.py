@@ -34,7 +34,7 @@ class Code(enum.Enum):
     FAILED_PRECONDITION = (9, 400, "FAILED_PRECONDITION")
     UNIMPLEMENTED = (12, 501, "UNIMPLEMENTED")
     INTERNAL = (13, 500, "INTERNAL")
-    UNAVAILABLE = (14, 503, "UNAVAILABLE")  # a version whose files could not be fetched (status only)
+    UNAVAILABLE = (14, 503, "UNAVAILABLE")  # a version whose files could not be fetched; v2 not ready
     UNKNOWN = (2, 500, "UNKNOWN")
     METHOD_NOT_ALLOWED = (12, 405, "UNIMPLEMENTED")
     NOT_ACCEPTABLE = (3, 406, "INVALID_ARGUMENT")
@@ -84,6 +84,13 @@ class FailedPrecondition(ServingError):
     """The request names something the model does not offer, such as a signature."""
 
     code = Code.FAILED_PRECONDITION
+
+
+class NotReady(ServingError):
+    """A v2 readiness probe while the server or the model is not ready to serve (KServe's
+    ServerNotReady / ModelNotReady answer 503)."""
+
+    code = Code.UNAVAILABLE
 
 
 class Unimplemented(ServingError):

@@ -9,11 +9,12 @@ from collections.abc import Callable, Sequence
 from concurrent import futures
 
 import grpc
-from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 
-from ie_serving.errors import InvalidInput, Unimplemented, answer
+from ie_serving import v2_grpc
+from ie_serving.errors import InvalidInput, Unimplemented
+from ie_serving.grpc_common import abort, parsing_handlers
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     get_model_metadata_pb2,
@@ -71,13 +72,7 @@ class _Handler:
                 call.version = requested_version(request.model_spec, self.service)
                 return body(call.name, call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            _abort(context, exc)
-
-
-def _abort(context: grpc.ServicerContext, exc: BaseException) -> None:
-    """End the RPC with the errors table's gRPC code and message for `exc`."""
-    failure = answer(exc)
-    context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
+            abort(context, exc)
 
 
 class PredictionServicer(_Handler):
@@ -147,7 +142,7 @@ class ModelServicer(_Handler):
                 self.reload(request.config)
                 return model_management_pb2.ReloadConfigResponse()  # status: error_code OK
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            _abort(context, exc)
+            abort(context, exc)
 
     def GetModelStatus(self, request, context):  # noqa: N802
         def body(name: str, version: int | None) -> get_model_status_pb2.GetModelStatusResponse:
@@ -159,30 +154,6 @@ class ModelServicer(_Handler):
             return response
 
         return self._call("GetModelStatus", request, context, body)
-
-
-def _parsing_handlers(service_name: str, methods: dict) -> grpc.GenericRpcHandler:
-    """Handlers that parse the request bytes themselves: grpcio's own parsing answers
-    malformed bytes with INTERNAL, TF Serving's clients expect INVALID_ARGUMENT."""
-
-    def handler(method, request_type):
-        def call(raw: bytes, context: grpc.ServicerContext):
-            try:
-                request = request_type.FromString(raw)
-            except DecodeError as exc:
-                context.abort(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"request is not a valid {request_type.DESCRIPTOR.full_name} protobuf: {exc}",
-                )
-            return method(request, context)
-
-        return grpc.unary_unary_rpc_method_handler(
-            call, response_serializer=lambda response: response.SerializeToString()
-        )
-
-    return grpc.method_handlers_generic_handler(
-        service_name, {name: handler(method, request_type) for name, (method, request_type) in methods.items()}
-    )
 
 
 def start_grpc_server(
@@ -215,14 +186,14 @@ def start_grpc_server(
     predictions, models = PredictionServicer(service, tensor_content), ModelServicer(service, reload)
     server.add_generic_rpc_handlers(
         (
-            _parsing_handlers(
+            parsing_handlers(
                 "tensorflow.serving.PredictionService",
                 {
                     "Predict": (predictions.Predict, predict_pb2.PredictRequest),
                     "GetModelMetadata": (predictions.GetModelMetadata, get_model_metadata_pb2.GetModelMetadataRequest),
                 },
             ),
-            _parsing_handlers(
+            parsing_handlers(
                 "tensorflow.serving.ModelService",
                 {
                     "GetModelStatus": (models.GetModelStatus, get_model_status_pb2.GetModelStatusRequest),
@@ -232,6 +203,7 @@ def start_grpc_server(
                     ),
                 },
             ),
+            v2_grpc.handler(service),
         )
     )
     if health is not None:

@@ -22,6 +22,7 @@ from ie_serving.json_tensors import encode_predict
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
 from ie_serving.service import Call, Service
 from ie_serving.tensor_spec import TensorSpec
+from ie_serving.v2_rest import blueprint as v2_blueprint
 
 # TF Serving's path patterns (http_rest_api_util.cc); the fixed words match in any case.
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -173,7 +174,8 @@ def create_app(
     timeout_ms: int | None = None,
     cors: bool = False,
 ) -> Flask:
-    """The REST app over `service`; other front ends (SageMaker) add their routes to it.
+    """The REST app over `service`: TF Serving's /v1 routes and the KServe v2 /v2 routes
+    (v2_rest); other front ends (SageMaker) add their routes to it.
     timeout_ms: deadline of each predict (TF Serving's --rest_api_timeout_in_ms), None for
     none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support)."""
     app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES, cors)
@@ -188,4 +190,5 @@ def create_app(
         methods=["GET", "POST", "OPTIONS"],
         provide_automatic_options=False,
     )
+    app.register_blueprint(v2_blueprint(service, timeout_ms))
     return app

@@ -70,10 +70,14 @@ def _shape_text(shape: tuple[int, ...] | None) -> str:
 
 
 def validate_inputs(
-    inputs: Mapping[str, np.ndarray], specs: Mapping[str, TensorSpec], where: str
+    inputs: Mapping[str, np.ndarray],
+    specs: Mapping[str, TensorSpec],
+    where: str,
+    dtype_name: Callable[[np.dtype], str] = tf_name,
 ) -> dict[str, np.ndarray]:
     """The inputs checked against the specs (names, then dtype and shape of each) and converted
-    to the specs' dtypes where that loses nothing; InvalidInput says what was expected and what came."""
+    to the specs' dtypes where that loses nothing; InvalidInput says what was expected and what
+    came, naming dtypes in the client's protocol (`dtype_name`: DT_FLOAT, or FP32 for v2)."""
     check_input_names(inputs, specs, where)
     prepared = {}
     for name, array in inputs.items():
@@ -81,7 +85,7 @@ def validate_inputs(
         if array.dtype != spec.dtype:
             if not can_convert(array.dtype, spec.dtype):
                 raise InvalidInput(
-                    f"{where}: input {name!r} expects dtype {tf_name(spec.dtype)}, got {tf_name(array.dtype)}"
+                    f"{where}: input {name!r} expects dtype {dtype_name(spec.dtype)}, got {dtype_name(array.dtype)}"
                 )
             array = array.astype(spec.dtype)
         if not spec.accepts_shape(array.shape):
@@ -117,6 +121,7 @@ class Decoded:
     inputs: Mapping[str, np.ndarray]
     signature_name: str = ""
     output_filter: Sequence[str] = ()
+    dtype_name: Callable[[np.dtype], str] = tf_name  # how errors name dtypes (the request's protocol)
 
 
 # A front end's decoder: given the leased version's signatures, the request's inputs.
@@ -131,5 +136,5 @@ def prepare_request(
     service's pipeline, and warmup records before a version serves)."""
     request = decode(lambda signature_name: find_signature(signatures, signature_name))
     signature = find_signature(signatures, request.signature_name)
-    inputs = validate_inputs(request.inputs, signature.inputs, where)
+    inputs = validate_inputs(request.inputs, signature.inputs, where, request.dtype_name)
     return inputs, check_output_filter(request.output_filter, signature.outputs, where)

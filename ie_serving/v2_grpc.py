@@ -1,0 +1,101 @@
+"""The KServe v2 / Open Inference Protocol gRPC service, `inference.GRPCInferenceService`
+(kserve/open-inference-protocol specification/protocol/inference_grpc.md), served on the
+gRPC port beside TF Serving's services. Thin: decode (v2_proto), call v2_core, encode;
+failures end the RPC through the errors table.
+
+ServerReady and ModelReady answer `ready: false` rather than an error when not ready, as the
+spec's messages carry it; ModelReady of a model the server does not know is NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import grpc
+
+from ie_serving.grpc_common import abort, parsing_handlers
+from ie_serving.protos.inference import grpc_service_pb2 as pb
+from ie_serving.service import Call, Service
+from ie_serving.v2_core import Dataplane, parse_version
+from ie_serving.v2_proto import V2ProtoRequest, encode_response
+
+SERVICE_NAME = "inference.GRPCInferenceService"
+PROTOCOL = "v2-grpc"
+
+
+class InferenceServicer:
+    """inference.GRPCInferenceService over one Dataplane."""
+
+    def __init__(self, dataplane: Dataplane):
+        self.dataplane = dataplane
+
+    def _call(self, method: str, name: str, version: str, context: grpc.ServicerContext, body: Callable):
+        try:
+            with Call(PROTOCOL, method, name, metrics=self.dataplane.service.metrics) as call:
+                call.version = parse_version(version)
+                return body(call.version)
+        except Exception as exc:  # every failure is answered; a bug fails this request only
+            abort(context, exc)
+
+    def ServerLive(self, request, context):  # noqa: N802 (gRPC method name)
+        return self._call("ServerLive", "", "", context, lambda _: pb.ServerLiveResponse(live=self.dataplane.live()))
+
+    def ServerReady(self, request, context):  # noqa: N802
+        return self._call(
+            "ServerReady", "", "", context, lambda _: pb.ServerReadyResponse(ready=self.dataplane.ready())
+        )
+
+    def ModelReady(self, request, context):  # noqa: N802
+        return self._call(
+            "ModelReady",
+            request.name,
+            request.version,
+            context,
+            lambda version: pb.ModelReadyResponse(ready=self.dataplane.model_ready(request.name, version)),
+        )
+
+    def ServerMetadata(self, request, context):  # noqa: N802
+        return self._call(
+            "ServerMetadata", "", "", context, lambda _: pb.ServerMetadataResponse(**self.dataplane.server_metadata())
+        )
+
+    def ModelMetadata(self, request, context):  # noqa: N802
+        def body(version: int | None) -> pb.ModelMetadataResponse:
+            metadata = self.dataplane.model_metadata(request.name, version)
+            response = pb.ModelMetadataResponse(
+                name=metadata.name, versions=metadata.versions, platform=metadata.platform
+            )
+            for tensor in metadata.inputs:
+                response.inputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+            for tensor in metadata.outputs:
+                response.outputs.add(name=tensor.name, datatype=tensor.datatype, shape=tensor.shape)
+            return response
+
+        return self._call("ModelMetadata", request.name, request.version, context, body)
+
+    def ModelInfer(self, request, context):  # noqa: N802
+        def body(version: int | None) -> pb.ModelInferResponse:
+            remaining = context.time_remaining()
+            deadline = None if remaining is None else time.monotonic() + remaining
+            decoder = V2ProtoRequest(request)
+            result = self.dataplane.infer(request.model_name, version, decoder, deadline)
+            return encode_response(request.model_name, result.version, decoder.request, result.outputs)
+
+        return self._call("ModelInfer", request.model_name, request.model_version, context, body)
+
+
+def handler(service: Service) -> grpc.GenericRpcHandler:
+    """The GRPCInferenceService methods over `service`, for grpc.Server.add_generic_rpc_handlers."""
+    servicer = InferenceServicer(Dataplane(service))
+    methods = {
+        "ServerLive": pb.ServerLiveRequest,
+        "ServerReady": pb.ServerReadyRequest,
+        "ModelReady": pb.ModelReadyRequest,
+        "ServerMetadata": pb.ServerMetadataRequest,
+        "ModelMetadata": pb.ModelMetadataRequest,
+        "ModelInfer": pb.ModelInferRequest,
+    }
+    return parsing_handlers(
+        SERVICE_NAME, {name: (getattr(servicer, name), request_type) for name, request_type in methods.items()}
+    )

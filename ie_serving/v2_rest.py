@@ -1,0 +1,99 @@
+"""The KServe v2 / Open Inference Protocol REST routes (kserve/open-inference-protocol
+specification/protocol/inference_rest.md), a Flask blueprint under /v2 that create_app
+registers beside TF Serving's /v1 routes, so `ie_serving --rest_port` and `serve`'s port 8080
+both answer them. Thin: parse the path and body, call v2_core, encode.
+
+Failures answer `{"error": "<message>"}` through the errors table (KServe's and Triton's body),
+with 503 for an overloaded version as Triton answers a full queue (UNAVAILABLE). A new route
+(the model repository or statistics extensions) is one more `add_url_rule` in `blueprint`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+from flask import Blueprint, Response, request
+
+from ie_serving.errors import Code
+from ie_serving.http_common import error_response, json_response, read_body, started
+from ie_serving.service import Call, Service
+from ie_serving.v2_core import Dataplane, parse_version
+from ie_serving.v2_tensors import HEADER_LENGTH, V2JsonBody, encode_response
+
+STATUS_OVERRIDES = {Code.RESOURCE_EXHAUSTED: 503}
+PROTOCOL = "v2-rest"
+
+
+class _Routes:
+    """The v2 request handlers bound to one Dataplane."""
+
+    def __init__(self, dataplane: Dataplane, timeout_ms: int | None):
+        self.dataplane = dataplane
+        self.timeout = None if timeout_ms is None else timeout_ms / 1000
+
+    def _answer(self, method: str, name: str, version: str, body: Callable[[int | None], Response]) -> Response:
+        """Run one handler inside a service Call; every failure is answered through the table."""
+        try:
+            with Call(PROTOCOL, method, name, started=started(), metrics=self.dataplane.service.metrics) as call:
+                call.version = parse_version(version)
+                return body(call.version)
+        except Exception as exc:  # a bug fails this request only
+            return error_response(exc, STATUS_OVERRIDES)
+
+    def server_metadata(self) -> Response:
+        return self._answer("ServerMetadata", "", "", lambda _: json_response(self.dataplane.server_metadata()))
+
+    def live(self) -> Response:
+        return self._answer("ServerLive", "", "", lambda _: json_response({"live": self.dataplane.live()}))
+
+    def ready(self) -> Response:
+        def body(_: int | None) -> Response:
+            self.dataplane.check_ready()
+            return json_response({"ready": True})
+
+        return self._answer("ServerReady", "", "", body)
+
+    def model_ready(self, name: str, version: str = "") -> Response:
+        def body(number: int | None) -> Response:
+            self.dataplane.check_model_ready(name, number)
+            return json_response({"name": name, "ready": True})
+
+        return self._answer("ModelReady", name, version, body)
+
+    def model_metadata(self, name: str, version: str = "") -> Response:
+        return self._answer(
+            "ModelMetadata",
+            name,
+            version,
+            lambda number: json_response(dataclasses.asdict(self.dataplane.model_metadata(name, number))),
+        )
+
+    def infer(self, name: str, version: str = "") -> Response:
+        def body(number: int | None) -> Response:
+            decoder = V2JsonBody(read_body(), request.headers.get(HEADER_LENGTH))
+            deadline = None if self.timeout is None else time.monotonic() + self.timeout
+            result = self.dataplane.infer(name, number, decoder, deadline)
+            content, header_length = encode_response(name, result.version, decoder.request, result.outputs)
+            if header_length is None:
+                return Response(content, mimetype="application/json")
+            answer = Response(content, mimetype="application/octet-stream")
+            answer.headers[HEADER_LENGTH] = str(header_length)
+            return answer
+
+        return self._answer("ModelInfer", name, version, body)
+
+
+def blueprint(service: Service, timeout_ms: int | None = None) -> Blueprint:
+    """The /v2 routes over `service`; timeout_ms bounds an inference's wait for an infer request."""
+    routes = _Routes(Dataplane(service), timeout_ms)
+    v2 = Blueprint("v2", __name__, url_prefix="/v2")
+    v2.add_url_rule("", "server_metadata", routes.server_metadata, methods=["GET"])
+    v2.add_url_rule("/health/live", "live", routes.live, methods=["GET"])
+    v2.add_url_rule("/health/ready", "ready", routes.ready, methods=["GET"])
+    for model, suffix in (("/models/<name>", ""), ("/models/<name>/versions/<version>", "_version")):
+        v2.add_url_rule(model, f"model_metadata{suffix}", routes.model_metadata, methods=["GET"])
+        v2.add_url_rule(f"{model}/ready", f"model_ready{suffix}", routes.model_ready, methods=["GET"])
+        v2.add_url_rule(f"{model}/infer", f"infer{suffix}", routes.infer, methods=["POST"])
+    return v2
