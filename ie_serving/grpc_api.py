@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2_grpc
@@ -25,6 +26,9 @@ from ie_serving.protos.tensorflow_serving.apis import (
 from ie_serving.service import Call, Service
 from ie_serving.tensor_proto import predict_decoder, tf_dtype_enum, to_proto
 from ie_serving.tensor_spec import SIGNATURE, TensorSpec
+
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
 
 # Calls beyond workers x this are answered RESOURCE_EXHAUSTED at once instead of queueing
 # without bound. Generous: at 4 x 16, 64 closed-loop clients were refused 36 times in 22,000
@@ -166,12 +170,13 @@ def start_grpc_server(
     extra_options: Sequence[tuple[str, int | str]] = (),
     health: HealthServicer | None = None,
     reload: Callable[[object], None] | None = None,
+    repository: ModelRepository | None = None,
 ) -> grpc.Server:
     """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
     OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
     extra_options (TF Serving's --grpc_channel_arguments) replace the server's own of the same
     name, so grpc.max_receive_message_length=N sets the limit. health: grpc.health.v1.Health
-    is served too when given."""
+    is served too when given. repository: the v2 model repository extension's core."""
     options = {
         "grpc.max_receive_message_length": max_message_bytes,
         "grpc.max_send_message_length": max_message_bytes,
@@ -203,7 +208,7 @@ def start_grpc_server(
                     ),
                 },
             ),
-            v2_grpc.handler(service),
+            v2_grpc.handler(service, repository),
         )
     )
     if health is not None:

@@ -24,6 +24,8 @@ in its configuration (each with its own base path, local or remote, and settings
 Adding models that are not configured is config reload's job (ModelService's
 HandleReloadConfigRequest, --model_config_file_poll_wait_seconds); a reload serves exactly the
 new list, whatever was loaded or unloaded here. Loads and unloads are serialised by one lock.
+Where another front end owns loading (SageMaker's multi-model endpoint), the extension is
+withdrawn and every protocol answers its calls UNIMPLEMENTED (501).
 """
 
 from __future__ import annotations
@@ -88,6 +90,11 @@ class ModelRepository:
         self.after_change = after_change
         self._unloaded: dict[str, ServedModel] = {}  # configured models unloaded here
         self._lock = threading.Lock()
+        self.withdrawn: str | None = None  # why the extension is not offered, when it is not
+
+    def withdraw(self, reason: str) -> None:
+        """Stop offering the extension on every protocol (the front ends check `withdrawn`)."""
+        self.withdrawn = reason
 
     def index(self, ready_only: bool = False) -> list[IndexEntry]:
         """Every known model and version by name and version; only READY ones when ready_only."""

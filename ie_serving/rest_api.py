@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
@@ -23,6 +24,9 @@ from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
 from ie_serving.service import Call, Service
 from ie_serving.tensor_spec import TensorSpec
 from ie_serving.v2_rest import blueprint as v2_blueprint
+
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
 
 # TF Serving's path patterns (http_rest_api_util.cc); the fixed words match in any case.
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
@@ -173,11 +177,13 @@ def create_app(
     body_limit_setting: str = "--rest_max_body_mb",
     timeout_ms: int | None = None,
     cors: bool = False,
+    repository: ModelRepository | None = None,
 ) -> Flask:
     """The REST app over `service`: TF Serving's /v1 routes and the KServe v2 /v2 routes
     (v2_rest); other front ends (SageMaker) add their routes to it.
     timeout_ms: deadline of each predict (TF Serving's --rest_api_timeout_in_ms), None for
-    none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support)."""
+    none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support);
+    repository: the v2 model repository extension's core (None: not offered)."""
     app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES, cors)
     routes = _Routes(service, timeout_ms)
     # one catch-all rule: TF Serving matches /v1/models in any case; more specific rules added
@@ -190,5 +196,5 @@ def create_app(
         methods=["GET", "POST", "OPTIONS"],
         provide_automatic_options=False,
     )
-    app.register_blueprint(v2_blueprint(service, timeout_ms))
+    app.register_blueprint(v2_blueprint(service, timeout_ms, repository))
     return app

@@ -49,6 +49,7 @@ def _app(
     code = custom_code.load(code_dir) if code_dir is not None else None
     multi_model = None
     if env.multi_model:
+        runtime.repository.withdraw("the multi-model endpoint (POST and DELETE /models) loads and unloads models")
 
         def multi_model(invoke: Callable[..., Response]) -> Blueprint:
             return MultiModel(
@@ -69,6 +70,7 @@ def _app(
         ports,
         multi_model,
         settings.execution_parameters(env),
+        runtime.repository,
     )
 
 

@@ -17,6 +17,7 @@ import io
 import logging
 import re
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import grpc
 from flask import Blueprint, Flask, Response, request
@@ -29,6 +30,9 @@ from ie_serving.rest_api import EXPECTED_ROUTES, create_app
 from ie_serving.service import Call, Service
 from serve import content
 from serve.custom_code import Answer, Context, CustomCode
+
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
 
 log = logging.getLogger(__name__)
 
@@ -183,10 +187,12 @@ def create_sagemaker_app(
     ports: tuple[int, int],
     multi_model: Callable[[Callable[..., Response]], Blueprint] | None = None,
     execution_parameters: Mapping[str, object] | None = None,
+    repository: ModelRepository | None = None,
 ) -> Flask:
     """The TF Serving REST app with SageMaker's /ping and /invocations added as a blueprint;
-    `multi_model(invoke)` makes the /models blueprint, given how to answer for one model."""
-    app = create_app(service, max_body_mb, "SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    `multi_model(invoke)` makes the /models blueprint, given how to answer for one model;
+    repository: the v2 model repository extension's core."""
+    app = create_app(service, max_body_mb, "SAGEMAKER_MAX_PAYLOAD_IN_MB", repository=repository)
     app.config[http_common.ROUTES_HINT] = ROUTES_HINT
     routes = _Invocations(service, default_model, code, ports)
     blueprint = Blueprint("sagemaker", __name__)
