@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Response, request
 
-from ie_serving.errors import Code
+from ie_serving.errors import Code, ServableNotFound
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
@@ -24,6 +24,10 @@ from ie_serving.v2_tensors import HEADER_LENGTH, V2JsonBody, encode_response
 
 STATUS_OVERRIDES = {Code.RESOURCE_EXHAUSTED: 503}
 PROTOCOL = "v2-rest"
+EXPECTED_ROUTES = (
+    "expected GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready] "
+    "or POST /v2/models/{name}[/versions/{v}]/infer"
+)
 
 
 class _Routes:
@@ -41,6 +45,12 @@ class _Routes:
                 return body(call.version)
         except Exception as exc:  # a bug fails this request only
             return error_response(exc, STATUS_OVERRIDES)
+
+    def not_found(self, rest: str) -> Response:
+        def body(_: int | None) -> Response:
+            raise ServableNotFound(f"Not found: {request.method} /v2/{rest}; {EXPECTED_ROUTES}")
+
+        return self._answer(f"{request.method} /v2/{rest}", "", "", body)
 
     def server_metadata(self) -> Response:
         return self._answer("ServerMetadata", "", "", lambda _: json_response(self.dataplane.server_metadata()))
@@ -96,4 +106,6 @@ def blueprint(service: Service, timeout_ms: int | None = None) -> Blueprint:
         v2.add_url_rule(model, f"model_metadata{suffix}", routes.model_metadata, methods=["GET"])
         v2.add_url_rule(f"{model}/ready", f"model_ready{suffix}", routes.model_ready, methods=["GET"])
         v2.add_url_rule(f"{model}/infer", f"infer{suffix}", routes.infer, methods=["POST"])
+    # any other path under /v2 (or a method a route does not take): 404 naming the v2 routes
+    v2.add_url_rule("/<path:rest>", "not_found", routes.not_found, methods=["GET", "POST"])
     return v2
