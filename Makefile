@@ -6,6 +6,7 @@ TF_VENV := .venv-tf
 PADDLE_VENV := .venv-paddle
 SAGEMAKER_VENV := .venv-sagemaker
 BENCH_KSERVE_VENV := .venv-bench-kserve
+TRITON_VENV := .venv-triton
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -59,6 +60,14 @@ $(SAGEMAKER_VENV)/.installed:
 	$(SAGEMAKER_VENV)/bin/pip install -q sagemaker==2.257.7
 	touch $@
 
+# Triton's Python client (tritonclient[http,grpc]), the KServe v2 tests' client; its
+# protobuf<7 pin conflicts with the server's, so apart.
+$(TRITON_VENV)/.installed:
+	$(PYTHON) -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/pip install -q --upgrade pip
+	$(TRITON_VENV)/bin/pip install -q 'tritonclient[http,grpc]==2.73.0'
+	touch $@
+
 demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model, serve it on gRPC PORT, REST REST_PORT
 	$(BIN)/python -m ie_serving.demo demo_models/demo
 	$(BIN)/ie_serving model --model_name demo --model_path demo_models/demo --port $(PORT) --rest_port $(REST_PORT)
@@ -67,9 +76,10 @@ demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model
 # process but heavier (OpenVINO compiles, a fresh interpreter); tests/functional: real servers.
 # The run writes its robustness report to build/robustness.md, never to a tracked file.
 FRAMEWORK_PYTHONS := IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
-	IE_SERVING_SAGEMAKER_PYTHON=$(CURDIR)/$(SAGEMAKER_VENV)/bin/python IE_SERVING_KSERVE_PYTHON=$(CURDIR)/$(BENCH_KSERVE_VENV)/bin/python
+	IE_SERVING_SAGEMAKER_PYTHON=$(CURDIR)/$(SAGEMAKER_VENV)/bin/python IE_SERVING_TRITON_PYTHON=$(CURDIR)/$(TRITON_VENV)/bin/python \
+	IE_SERVING_KSERVE_PYTHON=$(CURDIR)/$(BENCH_KSERVE_VENV)/bin/python
 
-test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed $(SAGEMAKER_VENV)/.installed $(BENCH_KSERVE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle, SageMaker SDK, KServe venvs) and run every test (CI)
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed $(SAGEMAKER_VENV)/.installed $(TRITON_VENV)/.installed $(BENCH_KSERVE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle, SageMaker SDK, Triton client, KServe venvs) and run every test (CI)
 	$(FRAMEWORK_PYTHONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/functional
 
 unit: install ## the unit tests only (no subprocess, no model compilation; under a minute)
@@ -96,7 +106,7 @@ audit: ## pip-audit the pinned runtime dependencies (needs PyPI's JSON API or OS
 	.venv-audit/bin/pip-audit --strict -r constraints.txt
 
 clean: ## remove the venvs and demo_models
-	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) $(SAGEMAKER_VENV) demo_models
+	rm -rf $(VENV) $(TF_VENV) $(PADDLE_VENV) $(SAGEMAKER_VENV) $(TRITON_VENV) demo_models
 
 # The SageMaker serving image (Dockerfile); IMAGE and TAG name it, docker_push also creates the
 # ECR repository when missing (build_and_push.sh). The Dockerfile's target tfserving is

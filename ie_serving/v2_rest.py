@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import orjson
 from flask import Blueprint, Response, request
 
-from ie_serving.errors import Code, InvalidInput
+from ie_serving.errors import Code, InvalidInput, ServableNotFound
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
@@ -33,6 +33,11 @@ if TYPE_CHECKING:
 
 STATUS_OVERRIDES = {Code.RESOURCE_EXHAUSTED: 503}
 PROTOCOL = "v2-rest"
+EXPECTED_ROUTES = (
+    "expected GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready], "
+    "/v2/models[/{name}[/versions/{v}]]/stats, POST /v2/models/{name}[/versions/{v}]/infer, "
+    "/v2/repository/index or /v2/repository/models/{name}/load|unload"
+)
 
 
 class _Routes:
@@ -50,6 +55,12 @@ class _Routes:
                 return body(call.version)
         except Exception as exc:  # a bug fails this request only
             return error_response(exc, STATUS_OVERRIDES)
+
+    def not_found(self, rest: str) -> Response:
+        def body(_: int | None) -> Response:
+            raise ServableNotFound(f"Not found: {request.method} /v2/{rest}; {EXPECTED_ROUTES}")
+
+        return self._answer(f"{request.method} /v2/{rest}", "", "", body)
 
     def server_metadata(self) -> Response:
         return self._answer("ServerMetadata", "", "", lambda _: json_response(self.dataplane.server_metadata()))
@@ -164,4 +175,6 @@ def blueprint(service: Service, timeout_ms: int | None = None, repository: Model
     v2.add_url_rule("/repository/index", "repository_index", routes.repository_index, methods=["POST"])
     v2.add_url_rule("/repository/models/<name>/load", "repository_load", routes.repository_load, methods=["POST"])
     v2.add_url_rule("/repository/models/<name>/unload", "repository_unload", routes.repository_unload, methods=["POST"])
+    # any other path under /v2 (or a method a route does not take): 404 naming the v2 routes
+    v2.add_url_rule("/<path:rest>", "not_found", routes.not_found, methods=["GET", "POST"])
     return v2

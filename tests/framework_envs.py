@@ -1,8 +1,8 @@
 """The test-only framework environments, built by `make test`: TensorFlow (.venv-tf),
-PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker) and KServe with its
-SDK and clients (.venv-bench-kserve, which the benchmarks use too). Scripts under
-tests/tfclient/, tests/sagemaker_sdk/ and tests/kserve_sdk/ run there, so no framework ever
-enters the server or the test process."""
+PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker), Triton's client
+(.venv-triton) and KServe with its SDK and clients (.venv-bench-kserve, which the benchmarks
+use too). Scripts under tests/tfclient/, tests/sagemaker_sdk/, tests/tritonclient/ and
+tests/kserve_sdk/ run there, so no framework ever enters the server or the test process."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin"
 PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
 SAGEMAKER_PYTHON = os.environ.get("IE_SERVING_SAGEMAKER_PYTHON", str(REPO / ".venv-sagemaker" / "bin" / "python"))
 KSERVE_PYTHON = os.environ.get("IE_SERVING_KSERVE_PYTHON", str(REPO / ".venv-bench-kserve" / "bin" / "python"))
+TRITON_PYTHON = os.environ.get("IE_SERVING_TRITON_PYTHON", str(REPO / ".venv-triton" / "bin" / "python"))
 
 
 def _run(
@@ -47,6 +48,12 @@ def run_sagemaker(script: str, *args: str, timeout: float = 300) -> subprocess.C
     """Run tests/sagemaker_sdk/<script> with the SageMaker Python SDK environment's Python (the
     SDK pins protobuf<7, which the server's stubs outgrow); fail on error."""
     return _run(SAGEMAKER_PYTHON, script, args, timeout, {"SAGEMAKER_SUPPRESS_V2_WARNING": "1"}, "sagemaker_sdk")
+
+
+def run_triton(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run tests/tritonclient/<script> with the Triton client environment's Python
+    (tritonclient pins protobuf<7, which the server's stubs outgrow); fail on error."""
+    return _run(TRITON_PYTHON, script, args, timeout, {}, "tritonclient")
 
 
 def run_kserve(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

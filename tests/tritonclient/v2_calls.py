@@ -1,0 +1,98 @@
+"""Run KServe v2 calls with Triton's own Python client (tritonclient.http / tritonclient.grpc),
+in the .venv-triton environment (tests/framework_envs.py run_triton).
+
+usage: v2_calls.py CALLS.json RESULTS.json
+
+CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "op": one of
+live, ready, model_ready, server_metadata, model_metadata, infer, body; "model", "version",
+"id", "inputs": [{"name", "datatype", "npy": path | "strings": [...], "binary": bool}],
+"outputs": [{"name", "binary": bool}] or absent}. `body` writes the HTTP request body the
+client would send (generate_request_body) to "body_path" and answers its JSON length.
+RESULTS.json gets, per call, {"ok": true, "value": ...} (infer: "outputs" maps each output to
+an .npy path written beside RESULTS.json) or {"ok": false, "status": ..., "message": ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+
+import numpy as np
+import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
+from tritonclient.utils import InferenceServerException
+
+
+def _inputs(module, specs: list[dict]) -> list:
+    inputs = []
+    for spec in specs:
+        if "strings" in spec:
+            array = np.array([s.encode() for s in spec["strings"]], dtype=np.object_)
+        else:
+            array = np.load(spec["npy"])
+        tensor = module.InferInput(spec["name"], list(array.shape), spec["datatype"])
+        if module is httpclient:
+            tensor.set_data_from_numpy(array, binary_data=spec.get("binary", True))
+        else:
+            tensor.set_data_from_numpy(array)
+        inputs.append(tensor)
+    return inputs
+
+
+def _outputs(module, specs: list[dict] | None) -> list | None:
+    if specs is None:
+        return None
+    if module is httpclient:
+        return [httpclient.InferRequestedOutput(s["name"], binary_data=s.get("binary", True)) for s in specs]
+    return [grpcclient.InferRequestedOutput(s["name"]) for s in specs]
+
+
+def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
+    module = httpclient if call["protocol"] == "http" else grpcclient
+    client = module.InferenceServerClient(call["url"])
+    grpc_json = {"as_json": True} if module is grpcclient else {}
+    model, version = call.get("model", ""), call.get("version", "")
+    op = call["op"]
+    if op == "live":
+        return {"value": client.is_server_live()}
+    if op == "ready":
+        return {"value": client.is_server_ready()}
+    if op == "model_ready":
+        return {"value": client.is_model_ready(model, version)}
+    if op == "server_metadata":
+        return {"value": client.get_server_metadata(**grpc_json)}
+    if op == "model_metadata":
+        return {"value": client.get_model_metadata(model, version, **grpc_json)}
+    inputs = _inputs(module, call["inputs"])
+    outputs = _outputs(module, call.get("outputs"))
+    if op == "body":
+        body, json_size = httpclient.InferenceServerClient.generate_request_body(
+            inputs, outputs, request_id=call.get("id", "")
+        )
+        pathlib.Path(call["body_path"]).write_bytes(body)
+        return {"value": json_size}
+    result = client.infer(model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""))
+    response = result.get_response(**grpc_json)
+    paths = {}
+    for output in response["outputs"]:
+        path = out_dir / f"call{index}_{output['name']}.npy"
+        np.save(path, result.as_numpy(output["name"]))
+        paths[output["name"]] = str(path)
+    return {"value": response, "outputs": paths}
+
+
+def main() -> None:
+    calls = json.loads(pathlib.Path(sys.argv[1]).read_text())
+    results_path = pathlib.Path(sys.argv[2])
+    results = []
+    for index, call in enumerate(calls):
+        try:
+            results.append({"ok": True, **run(call, index, results_path.parent)})
+        except InferenceServerException as exc:
+            results.append({"ok": False, "status": str(exc.status()), "message": exc.message()})
+    results_path.write_text(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
