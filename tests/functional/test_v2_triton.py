@@ -124,7 +124,7 @@ def test_health_and_server_metadata(triton):
         else:  # gRPC: a version the server does not know is NOT_FOUND
             assert missing["ok"] is False and missing["status"] == "StatusCode.NOT_FOUND", missing
         assert metadata["value"]["name"] == "ie_serving"
-        assert metadata["value"]["extensions"] == ["binary_tensor_data"]
+        assert metadata["value"]["extensions"] == ["binary_tensor_data", "statistics", "model_repository"]
 
 
 def test_model_metadata_lists_datatypes_dynamic_dims_and_versions(triton):
