@@ -6,6 +6,9 @@ TF_VENV := .venv-tf
 PADDLE_VENV := .venv-paddle
 SAGEMAKER_VENV := .venv-sagemaker
 TRITON_VENV := .venv-triton
+# KServe (the benchmarks' peer, and its clients for the v2 tests) in its own venv, so its
+# pins never touch the server's
+BENCH_KSERVE_VENV := .venv-bench-kserve
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -75,9 +78,10 @@ demo: $(VENV)/.runtime-installed ## install the runtime only, write a demo model
 # process but heavier (OpenVINO compiles, a fresh interpreter); tests/functional: real servers.
 # The run writes its robustness report to build/robustness.md, never to a tracked file.
 FRAMEWORK_PYTHONS := IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python IE_SERVING_PADDLE_PYTHON=$(CURDIR)/$(PADDLE_VENV)/bin/python \
-	IE_SERVING_SAGEMAKER_PYTHON=$(CURDIR)/$(SAGEMAKER_VENV)/bin/python IE_SERVING_TRITON_PYTHON=$(CURDIR)/$(TRITON_VENV)/bin/python
+	IE_SERVING_SAGEMAKER_PYTHON=$(CURDIR)/$(SAGEMAKER_VENV)/bin/python IE_SERVING_TRITON_PYTHON=$(CURDIR)/$(TRITON_VENV)/bin/python \
+	IE_SERVING_KSERVE_PYTHON=$(CURDIR)/$(BENCH_KSERVE_VENV)/bin/python
 
-test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed $(SAGEMAKER_VENV)/.installed $(TRITON_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle, SageMaker SDK, Triton client venvs) and run every test (CI)
+test: install $(TF_VENV)/.installed $(PADDLE_VENV)/.installed $(SAGEMAKER_VENV)/.installed $(TRITON_VENV)/.installed $(BENCH_KSERVE_VENV)/.installed ## install everything (+ TensorFlow, PaddlePaddle, SageMaker SDK, Triton client, KServe venvs) and run every test (CI)
 	$(FRAMEWORK_PYTHONS) $(BIN)/python -m pytest -q -p no:cacheprovider tests/unit tests/integration tests/functional
 
 unit: install ## the unit tests only (no subprocess, no model compilation; under a minute)
@@ -142,8 +146,6 @@ image_clean: ## remove the podman images the image targets and tests build, and 
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
 # its plots; `make bench QUICK=1` is a short smoke run written to the system temp directory.
-# KServe (the peer) gets its own venv so its pins never touch the server's.
-BENCH_KSERVE_VENV := .venv-bench-kserve
 KSERVE_VERSION ?= 0.21.0
 
 .PHONY: bench

@@ -1,7 +1,8 @@
 """The test-only framework environments, built by `make test`: TensorFlow (.venv-tf),
-PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker) and Triton's client
-(.venv-triton). Scripts under tests/tfclient/, tests/sagemaker_sdk/ and tests/tritonclient/ run
-there, so no framework ever enters the server or the test process."""
+PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker), Triton's client
+(.venv-triton) and KServe (.venv-bench-kserve, shared with the benchmarks). Scripts under
+tests/tfclient/, tests/sagemaker_sdk/, tests/tritonclient/ and tests/kserveclient/ run there,
+so no framework ever enters the server or the test process."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin"
 PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
 SAGEMAKER_PYTHON = os.environ.get("IE_SERVING_SAGEMAKER_PYTHON", str(REPO / ".venv-sagemaker" / "bin" / "python"))
 TRITON_PYTHON = os.environ.get("IE_SERVING_TRITON_PYTHON", str(REPO / ".venv-triton" / "bin" / "python"))
+KSERVE_PYTHON = os.environ.get("IE_SERVING_KSERVE_PYTHON", str(REPO / ".venv-bench-kserve" / "bin" / "python"))
 
 
 def _run(
@@ -52,3 +54,8 @@ def run_triton(script: str, *args: str, timeout: float = 300) -> subprocess.Comp
     """Run tests/tritonclient/<script> with the Triton client environment's Python
     (tritonclient pins protobuf<7, which the server's stubs outgrow); fail on error."""
     return _run(TRITON_PYTHON, script, args, timeout, {}, "tritonclient")
+
+
+def run_kserve(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run tests/kserveclient/<script> with KServe's environment's Python (its own pins); fail on error."""
+    return _run(KSERVE_PYTHON, script, args, timeout, {}, "kserveclient")
