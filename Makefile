@@ -5,8 +5,10 @@ VENV := .venv
 TF_VENV := .venv-tf
 PADDLE_VENV := .venv-paddle
 SAGEMAKER_VENV := .venv-sagemaker
-BENCH_KSERVE_VENV := .venv-bench-kserve
 TRITON_VENV := .venv-triton
+# KServe (the benchmarks' peer, and its clients for the v2 tests) in its own venv, so its
+# pins never touch the server's
+BENCH_KSERVE_VENV := .venv-bench-kserve
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -144,8 +146,6 @@ image_clean: ## remove the podman images the image targets and tests build, and 
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
 # its plots; `make bench QUICK=1` is a short smoke run written to the system temp directory.
-# KServe (the peer) gets its own venv so its pins never touch the server's; the tests use its
-# SDK and clients too (tests/kserve_sdk/).
 KSERVE_VERSION ?= 0.21.0
 
 .PHONY: bench

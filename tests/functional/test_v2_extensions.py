@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from tests import models
-from tests.functional.test_v2_triton import Triton
+from tests.functional.test_v2_clients import Triton
 from tests.rest_helpers import RestServer, assert_error, write_config
 
 

@@ -2,7 +2,8 @@
 (tritonclient[http,grpc] in .venv-triton, tests/tritonclient/v2_calls.py): health, metadata
 and inference over HTTP with binary tensors (the client's default), HTTP JSON
 (binary_data=False) and gRPC, every answer equal to OpenVINO's direct result; then the
-errors, with the server still serving after them.
+errors, with the server still serving after them. KServe's own clients
+(kserve.InferenceRESTClient, InferenceGRPCClient in .venv-bench-kserve) against the same server.
 
 The contract: kserve/open-inference-protocol specification/protocol/inference_rest.md and
 inference_grpc.md, Triton's docs/protocol/extension_binary_data.md, and the status codes of
@@ -20,7 +21,7 @@ import pytest
 import requests
 
 from tests import models
-from tests.framework_envs import run_triton
+from tests.framework_envs import run_kserve, run_triton
 from tests.rest_helpers import RestServer, assert_error, write_config
 from tests.sagemaker_helpers import ServeProcess
 
@@ -364,3 +365,30 @@ def test_sagemaker_serve_answers_v2_on_its_port(tmp_path):
         assert answer.json()["outputs"][0]["data"] == [2.0, 4.0, 6.0, 8.0]
     finally:
         assert process.stop() == 0
+
+
+def test_kserve_clients_rest_json_rest_binary_and_grpc(server, repo, tmp_path):
+    """kserve's InferenceRESTClient (protocol v2, JSON and binary data) and InferenceGRPCClient:
+    ready, and the multi-input model's outputs equal to OpenVINO's, the request ids echoed."""
+    feed = {
+        "a": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+        "b": np.full((2, 3), 0.5, np.float32),
+        "c": np.array([3, -4], np.int64),
+    }
+    np.savez(tmp_path / "inputs.npz", **feed)
+    run_kserve(
+        "v2_kserve.py",
+        f"http://127.0.0.1:{server.rest_port}",
+        server.address,
+        "multi",
+        str(tmp_path / "inputs.npz"),
+        str(tmp_path / "results.json"),
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["ready"] == {"rest": [True, True], "grpc": [True, True]}
+    assert results["ids"] == {"rest-json": "r1", "rest-binary": "r2", "grpc": "g1"}
+    expected = models.direct_infer(repo[0]["multi"] / "model.xml", feed)
+    for transport, outputs in results["outputs"].items():
+        assert sorted(outputs) == sorted(MULTI_OUTPUTS), transport
+        for name, path in outputs.items():
+            np.testing.assert_array_equal(np.load(path), expected[name], err_msg=f"{transport} {name}")
