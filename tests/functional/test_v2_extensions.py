@@ -15,6 +15,7 @@ by name" means here (a configured model) is ie_serving/repository.py's docstring
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ import requests
 from tests import models
 from tests.functional.test_v2_clients import Triton
 from tests.rest_helpers import RestServer, assert_error, write_config
+from tests.sagemaker_helpers import ServeProcess
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +218,36 @@ def test_statistics_errors_are_tritons(triton, server):
     assert version["message"] == "requested model version is not available for model 'scale'", version
     assert grpc_unknown["status"] == "StatusCode.INVALID_ARGUMENT", grpc_unknown
     assert_error(requests.get(f"{server.url}/v2/models/scale/versions/x/stats", timeout=10), 400, "version number")
+
+
+def test_serve_offers_the_repository_and_a_multi_model_endpoint_withdraws_it(tmp_path):
+    """`serve` answers the extensions on its port 8080; under SAGEMAKER_MULTI_MODEL the /models
+    endpoint owns loading, so the repository calls are 501 / UNIMPLEMENTED on both protocols
+    (and not listed), while statistics still answer for the models it loaded."""
+    models.save(models.scale_model(2.0), tmp_path / "model" / "scale", 1)
+    single = ServeProcess(tmp_path / "model", tmp_path / "single.log").wait_ready()
+    try:
+        index = requests.post(f"{single.url}/v2/repository/index", timeout=10).json()
+        assert index == [{"name": "scale", "version": "1", "state": "READY", "reason": ""}]
+        assert requests.post(f"{single.url}/v2/repository/models/scale/unload", timeout=10).status_code == 200
+        assert requests.post(f"{single.url}/v2/repository/models/scale/load", timeout=60).status_code == 200
+        assert requests.get(f"{single.url}/ping", timeout=10).status_code == 200
+    finally:
+        assert single.stop() == 0
+
+    root = tmp_path / "mme"
+    models.save(models.scale_model(3.0), root / "m", 1)
+    env = {"SAGEMAKER_MULTI_MODEL": "true", "SAGEMAKER_MULTI_MODEL_DIR": str(root)}
+    multi = ServeProcess(tmp_path / "none", tmp_path / "multi.log", env).wait_ready()
+    try:
+        assert requests.post(f"{multi.url}/models", json={"model_name": "m", "url": "m"}, timeout=60).ok
+        assert "model_repository" not in requests.get(f"{multi.url}/v2", timeout=10).json()["extensions"]
+        refused = requests.post(f"{multi.url}/v2/repository/models/m/unload", timeout=10)
+        assert_error(refused, 501, "not offered here", "POST and DELETE /models")
+        triton = Triton(SimpleNamespace(rest_port=multi.http_port, address=multi.grpc_address), tmp_path)
+        grpc_index, stats = triton.calls([("grpc", "index", {}), ("http", "stats", {"model": "m"})])
+        assert grpc_index["status"] == "StatusCode.UNIMPLEMENTED", grpc_index
+        assert stats["value"]["model_stats"][0]["name"] == "m", stats
+        assert requests.get(f"{multi.url}/models/m", timeout=10).json()["versions"][0]["state"] == "AVAILABLE"
+    finally:
+        assert multi.stop() == 0
