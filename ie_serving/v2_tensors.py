@@ -74,7 +74,10 @@ def element_count(shape: object, where: str) -> int:
 
 
 def _bytes_elements(chunk: memoryview, count: int, where: str) -> np.ndarray:
-    """`count` BYTES elements, each a 4-byte little-endian length and its bytes, filling `chunk`."""
+    """`count` BYTES elements, each a 4-byte little-endian length and its bytes, filling `chunk`
+    (a count the bytes cannot hold is refused before anything is allocated)."""
+    if count * 4 > len(chunk):
+        raise InvalidInput(f"{where}: {count} BYTES elements need at least {count * 4} bytes, the data is {len(chunk)}")
     elements = np.empty(count, dtype=BYTES_DTYPE)
     offset = 0
     for index in range(count):
@@ -132,7 +135,10 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
             values = np.asarray(data)
         except ValueError:
             raise InvalidInput(f"{where}: 'data' is a ragged nested array; expected {count} values") from None
-        if values.size and values.dtype.kind not in _JSON_KINDS[dtype.kind]:
+        exact = _exact_integers(data) if dtype.kind in "iu" and values.dtype.kind in "fO" else None
+        if exact is not None:
+            values = exact
+        elif values.size and values.dtype.kind not in _JSON_KINDS[dtype.kind]:
             wanted = {"b": "true/false", "iu": "integers", "iuf": "numbers"}[_JSON_KINDS[dtype.kind]]
             got = _KIND_WORDS.get(values.dtype.kind, "values of mixed types or out of every integer range")
             raise InvalidInput(f"{where}: datatype {datatype} takes {wanted} in 'data', got {got}")
@@ -143,6 +149,18 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
         if values.min() < info.min or values.max() > info.max:
             raise InvalidInput(f"{where}: a value in 'data' is outside {datatype}'s range [{info.min}, {info.max}]")
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _exact_integers(data: list) -> np.ndarray | None:
+    """Integers that numpy reads as floats or objects (int64 values beside ones past int64, as
+    UINT64 data has) kept exact: an object array of Python ints, which the range check reads;
+    None when some value is not an integer."""
+    flat = _flatten(data)
+    if not flat or not all(isinstance(value, int) and not isinstance(value, bool) for value in flat):
+        return None
+    exact = np.empty(len(flat), dtype=object)
+    exact[:] = flat
+    return exact
 
 
 def _flatten(data: list) -> list:

@@ -91,6 +91,8 @@ def test_flat_and_nested_json_data_give_the_same_array():
         ([1, 0, 1], "BOOL", "takes true/false"),
         ([1, 2, 300], "INT8", "outside INT8's range [-128, 127]"),
         ([-1, 2, 3], "UINT16", "outside UINT16's range"),
+        ([-1, 2, 2**64 - 1], "UINT64", "outside UINT64's range"),
+        ([0.5, 2, 2**63], "UINT64", "takes integers in 'data', got numbers with a fraction"),
         (["a", "b", "c"], "FP32", "got strings"),
         ([1, 2], "FP32", "shape [1, 3] holds 3 elements, 'data' has 2"),
         ([[1, 2], [3]], "FP32", "ragged"),
@@ -118,6 +120,13 @@ def test_json_data_that_does_not_fit_is_refused(data, datatype, fragment):
 )
 def test_malformed_requests_name_the_problem(document, fragment):
     _refused(document, fragment)
+
+
+def test_uint64_values_past_int64_stay_exact():
+    """numpy reads [2**63, 0] as float64; the codec keeps every integer exact."""
+    data = [2**64 - 1, 2**63, 0]
+    _, decoded = _decode({"inputs": [_input(data, "UINT64", (3,))]})
+    assert decoded.inputs["x"].dtype == np.uint64 and decoded.inputs["x"].tolist() == data
 
 
 def test_invalid_json_and_empty_bodies_are_refused():
@@ -165,13 +174,23 @@ def test_bytes_elements_have_a_4_byte_length_prefix():
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        (struct.pack("<I", 5) + b"ab", "BYTES element 0 declares 5 bytes, only 2 remain"),
-        (struct.pack("<I", 1) + b"a" + b"\x01", "BYTES data ends after 1 of 2 elements"),
+        (struct.pack("<I", 5) + b"abcd", "BYTES element 0 declares 5 bytes, only 4 remain"),
+        (struct.pack("<I", 1) + b"a" + b"\x01\x00\x00", "BYTES data ends after 1 of 2 elements"),
         (struct.pack("<I", 1) + b"a" + struct.pack("<I", 0) + b"zz", "2 bytes left over after 2 BYTES elements"),
     ],
 )
 def test_broken_bytes_framing_is_refused(raw, fragment):
     _refused({"inputs": [_input(None, "BYTES", (2,), binary_data_size=len(raw))]}, fragment, binary=raw)
+
+
+def test_a_bytes_shape_the_data_cannot_hold_is_refused_before_allocation():
+    """A shape of 10^12 elements over 8 bytes: refused by arithmetic, no 8 TB object array."""
+    raw = struct.pack("<I", 0) * 2
+    _refused(
+        {"inputs": [_input(None, "BYTES", (10**6, 10**6), binary_data_size=8)]},
+        "1000000000000 BYTES elements need at least 4000000000000 bytes, the data is 8",
+        binary=raw,
+    )
 
 
 @pytest.mark.parametrize(
