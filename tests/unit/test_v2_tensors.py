@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, v2_name
-from ie_serving.errors import InvalidInput, Unimplemented
+from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_proto import V2ProtoRequest
@@ -212,9 +212,31 @@ def test_data_and_binary_data_size_together_are_refused():
     _refused({"inputs": [_input([1, 2, 3], binary_data_size=12)]}, "either 'data' or parameters.binary_data_size")
 
 
-def test_a_raw_binary_request_without_json_header_is_unimplemented():
-    with pytest.raises(Unimplemented, match="Inference-Header-Content-Length: 0"):
-        V2JsonBody(b"\x00" * 12, "0")(_lookup())
+def test_a_raw_binary_request_is_the_one_input_with_its_variable_dimension_deduced():
+    """extension_binary_data.md "Raw Binary Request": Inference-Header-Content-Length 0, the
+    body is the single input's bytes, every output comes back binary."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    decoder = V2JsonBody(x.tobytes(), "0")
+    decoded = decoder(_lookup())
+    np.testing.assert_array_equal(decoded.inputs["x"], x)
+    assert decoder.request.binary_output is True
+
+
+@pytest.mark.parametrize(
+    ("specs", "body", "fragment"),
+    [
+        (SPECS, b"\x00" * 10, "input 'x' of shape [-1, 3] (FP32) cannot be 10 bytes"),
+        (SPECS, b"", "the body is empty"),
+        ({**SPECS, "z": SPECS["x"]}, b"\x00" * 12, "needs a model with one input; this one has ['x', 'z']"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), (-1, -1))}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), None)}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.int8), (2, 2))}, b"\x00" * 5, "cannot be 5 bytes"),
+    ],
+)
+def test_raw_binary_requests_the_model_cannot_take_are_refused(specs, body, fragment):
+    with pytest.raises(InvalidInput) as caught:
+        V2JsonBody(body, "0")(_lookup(specs))
+    assert fragment in caught.value.message
 
 
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
