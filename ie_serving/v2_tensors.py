@@ -26,7 +26,7 @@ import orjson
 
 from ie_serving.dtypes import BFLOAT16, BYTES_DTYPE, NUMPY_BY_V2_NAME, v2_name
 from ie_serving.errors import InvalidInput, Unimplemented
-from ie_serving.tensor_spec import Decoded, SignatureLookup
+from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 DATATYPES = tuple(NUMPY_BY_V2_NAME)
@@ -74,7 +74,10 @@ def element_count(shape: object, where: str) -> int:
 
 
 def _bytes_elements(chunk: memoryview, count: int, where: str) -> np.ndarray:
-    """`count` BYTES elements, each a 4-byte little-endian length and its bytes, filling `chunk`."""
+    """`count` BYTES elements, each a 4-byte little-endian length and its bytes, filling `chunk`
+    (a count the bytes cannot hold is refused before anything is allocated)."""
+    if count * 4 > len(chunk):
+        raise InvalidInput(f"{where}: {count} BYTES elements need at least {count * 4} bytes, the data is {len(chunk)}")
     elements = np.empty(count, dtype=BYTES_DTYPE)
     offset = 0
     for index in range(count):
@@ -132,7 +135,10 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
             values = np.asarray(data)
         except ValueError:
             raise InvalidInput(f"{where}: 'data' is a ragged nested array; expected {count} values") from None
-        if values.size and values.dtype.kind not in _JSON_KINDS[dtype.kind]:
+        exact = _exact_integers(data) if dtype.kind in "iu" and values.dtype.kind in "fO" else None
+        if exact is not None:
+            values = exact
+        elif values.size and values.dtype.kind not in _JSON_KINDS[dtype.kind]:
             wanted = {"b": "true/false", "iu": "integers", "iuf": "numbers"}[_JSON_KINDS[dtype.kind]]
             got = _KIND_WORDS.get(values.dtype.kind, "values of mixed types or out of every integer range")
             raise InvalidInput(f"{where}: datatype {datatype} takes {wanted} in 'data', got {got}")
@@ -143,6 +149,18 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
         if values.min() < info.min or values.max() > info.max:
             raise InvalidInput(f"{where}: a value in 'data' is outside {datatype}'s range [{info.min}, {info.max}]")
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _exact_integers(data: list) -> np.ndarray | None:
+    """Integers that numpy reads as floats or objects (int64 values beside ones past int64, as
+    UINT64 data has) kept exact: an object array of Python ints, which the range check reads;
+    None when some value is not an integer."""
+    flat = _flatten(data)
+    if not flat or not all(isinstance(value, int) and not isinstance(value, bool) for value in flat):
+        return None
+    exact = np.empty(len(flat), dtype=object)
+    exact[:] = flat
+    return exact
 
 
 def _flatten(data: list) -> list:
@@ -177,7 +195,8 @@ def _flag(parameters: Mapping[str, Any], key: str, where: str) -> bool | None:
 
 def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:
     """The JSON part and the binary part of a request body, by Inference-Header-Content-Length
-    (absent: all JSON). A length that is not a number, or past the body's end, is InvalidInput."""
+    (absent: all JSON; 0: all binary, a raw binary request). A length that is not a number, or
+    past the body's end, is InvalidInput."""
     if header_length is None:
         return body, memoryview(b"")
     text = header_length.strip()
@@ -186,11 +205,6 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     length = int(text)
     if length > len(body):
         raise InvalidInput(f"{HEADER_LENGTH} is {length} bytes, past the end of the {len(body)}-byte body")
-    if length == 0:
-        raise Unimplemented(
-            f"{HEADER_LENGTH}: 0 (a raw binary request without a JSON header) is not supported by this server; "
-            "send the JSON inference request first and give its length"
-        )
     view = memoryview(body)
     return bytes(view[:length]), view[length:]
 
@@ -206,6 +220,10 @@ class V2JsonBody:
 
     def __call__(self, signature_of: SignatureLookup) -> Decoded:
         header, binary = split_body(self.body, self.header_length)
+        if self.header_length is not None and not header:
+            self.request = InferRequest(binary_output=True)  # a raw request's outputs are all binary
+            name, array = raw_request_tensor(binary, signature_of("").inputs)
+            return Decoded({name: array}, "", (), v2_name)
         document = _parse(header)
         self.request = _request_fields(document)
         inputs = document.get("inputs")
@@ -223,6 +241,32 @@ class V2JsonBody:
                 f"the body holds {len(binary) - offset} bytes of binary data past the inputs' binary_data_size"
             )
         return Decoded(decoded, "", [output.name for output in self.request.outputs], v2_name)
+
+
+def raw_request_tensor(body: memoryview, specs: Mapping[str, TensorSpec]) -> tuple[str, np.ndarray]:
+    """A raw binary request (Inference-Header-Content-Length: 0, Triton's extension_binary_data.md):
+    the whole body is the model's one input, in its dtype; its one dimension of any size, if
+    it has one, is what the byte count makes."""
+    what = f"a raw binary request ({HEADER_LENGTH}: 0)"
+    if len(specs) != 1:
+        raise InvalidInput(f"{what} needs a model with one input; this one has {sorted(specs)}")
+    ((name, spec),) = specs.items()
+    if not len(body):
+        raise InvalidInput(f"{what}: the body is empty; expected the bytes of input {name!r}")
+    variable = [index for index, dim in enumerate(spec.shape or ()) if dim == -1]
+    if spec.shape is None or len(variable) > 1 or spec.dtype == BYTES_DTYPE:
+        raise InvalidInput(
+            f"{what}: input {name!r} has shape {spec.shape}; its shape must be known but for one dimension"
+        )
+    row = math.prod(dim for dim in spec.shape if dim != -1) * spec.dtype.itemsize
+    shape = list(spec.shape)
+    if variable and row and len(body) % row == 0:
+        shape[variable[0]] = len(body) // row
+    if math.prod(shape) * spec.dtype.itemsize != len(body) or -1 in shape:
+        raise InvalidInput(
+            f"{what}: input {name!r} of shape {list(spec.shape)} ({v2_name(spec.dtype)}) cannot be {len(body)} bytes"
+        )
+    return name, np.frombuffer(body, spec.dtype).reshape(shape)
 
 
 def _parse(header: bytes) -> dict:

@@ -296,6 +296,32 @@ def test_broken_http_bodies_are_400s_and_the_server_keeps_serving(triton, server
     np.testing.assert_array_equal(np.frombuffer(answer.content[length:], np.float32).reshape(1, 4), x * 3)
 
 
+def test_raw_binary_request(server, repo):
+    """Triton's raw binary request (extension_binary_data.md): Inference-Header-Content-Length 0
+    and the single input's bytes as the body; the rows are what the byte count makes, every
+    output comes back binary; a multi-input model refuses it."""
+    x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": "0"}
+    answer = requests.post(
+        f"{server.url}/v2/models/scale/versions/1/infer", data=x.tobytes(), headers=headers, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    length = int(answer.headers["Inference-Header-Content-Length"])
+    document = json.loads(answer.content[:length])
+    assert document["outputs"] == [
+        {"name": "y", "datatype": "FP32", "shape": [3, 4], "parameters": {"binary_data_size": 48}}
+    ]
+    expected = models.direct_infer(repo[0]["scale_v1"] / "model.xml", {"x": x})["y"]
+    np.testing.assert_array_equal(np.frombuffer(answer.content[length:], np.float32).reshape(3, 4), expected)
+    refused = requests.post(f"{server.url}/v2/models/multi/infer", data=x.tobytes(), headers=headers, timeout=10)
+    assert_error(refused, 400, "needs a model with one input; this one has ['a', 'b', 'c']")
+    assert_error(
+        requests.post(f"{server.url}/v2/models/scale/infer", data=x.tobytes()[:-2], headers=headers, timeout=10),
+        400,
+        "input 'x' of shape [-1, 4] (FP32) cannot be 46 bytes",
+    )
+
+
 def test_plain_http_routes_and_status_codes(server):
     """What curl sees: the spec's JSON shapes, 404 for an unknown model or a path no route
     serves (naming the v2 routes), 405 for a method a route does not take."""

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, v2_name
-from ie_serving.errors import InvalidInput, Unimplemented
+from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_proto import V2ProtoRequest
@@ -91,6 +91,8 @@ def test_flat_and_nested_json_data_give_the_same_array():
         ([1, 0, 1], "BOOL", "takes true/false"),
         ([1, 2, 300], "INT8", "outside INT8's range [-128, 127]"),
         ([-1, 2, 3], "UINT16", "outside UINT16's range"),
+        ([-1, 2, 2**64 - 1], "UINT64", "outside UINT64's range"),
+        ([0.5, 2, 2**63], "UINT64", "takes integers in 'data', got numbers with a fraction"),
         (["a", "b", "c"], "FP32", "got strings"),
         ([1, 2], "FP32", "shape [1, 3] holds 3 elements, 'data' has 2"),
         ([[1, 2], [3]], "FP32", "ragged"),
@@ -118,6 +120,13 @@ def test_json_data_that_does_not_fit_is_refused(data, datatype, fragment):
 )
 def test_malformed_requests_name_the_problem(document, fragment):
     _refused(document, fragment)
+
+
+def test_uint64_values_past_int64_stay_exact():
+    """numpy reads [2**63, 0] as float64; the codec keeps every integer exact."""
+    data = [2**64 - 1, 2**63, 0]
+    _, decoded = _decode({"inputs": [_input(data, "UINT64", (3,))]})
+    assert decoded.inputs["x"].dtype == np.uint64 and decoded.inputs["x"].tolist() == data
 
 
 def test_invalid_json_and_empty_bodies_are_refused():
@@ -165,13 +174,23 @@ def test_bytes_elements_have_a_4_byte_length_prefix():
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        (struct.pack("<I", 5) + b"ab", "BYTES element 0 declares 5 bytes, only 2 remain"),
-        (struct.pack("<I", 1) + b"a" + b"\x01", "BYTES data ends after 1 of 2 elements"),
+        (struct.pack("<I", 5) + b"abcd", "BYTES element 0 declares 5 bytes, only 4 remain"),
+        (struct.pack("<I", 1) + b"a" + b"\x01\x00\x00", "BYTES data ends after 1 of 2 elements"),
         (struct.pack("<I", 1) + b"a" + struct.pack("<I", 0) + b"zz", "2 bytes left over after 2 BYTES elements"),
     ],
 )
 def test_broken_bytes_framing_is_refused(raw, fragment):
     _refused({"inputs": [_input(None, "BYTES", (2,), binary_data_size=len(raw))]}, fragment, binary=raw)
+
+
+def test_a_bytes_shape_the_data_cannot_hold_is_refused_before_allocation():
+    """A shape of 10^12 elements over 8 bytes: refused by arithmetic, no 8 TB object array."""
+    raw = struct.pack("<I", 0) * 2
+    _refused(
+        {"inputs": [_input(None, "BYTES", (10**6, 10**6), binary_data_size=8)]},
+        "1000000000000 BYTES elements need at least 4000000000000 bytes, the data is 8",
+        binary=raw,
+    )
 
 
 @pytest.mark.parametrize(
@@ -193,9 +212,31 @@ def test_data_and_binary_data_size_together_are_refused():
     _refused({"inputs": [_input([1, 2, 3], binary_data_size=12)]}, "either 'data' or parameters.binary_data_size")
 
 
-def test_a_raw_binary_request_without_json_header_is_unimplemented():
-    with pytest.raises(Unimplemented, match="Inference-Header-Content-Length: 0"):
-        V2JsonBody(b"\x00" * 12, "0")(_lookup())
+def test_a_raw_binary_request_is_the_one_input_with_its_variable_dimension_deduced():
+    """extension_binary_data.md "Raw Binary Request": Inference-Header-Content-Length 0, the
+    body is the single input's bytes, every output comes back binary."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    decoder = V2JsonBody(x.tobytes(), "0")
+    decoded = decoder(_lookup())
+    np.testing.assert_array_equal(decoded.inputs["x"], x)
+    assert decoder.request.binary_output is True
+
+
+@pytest.mark.parametrize(
+    ("specs", "body", "fragment"),
+    [
+        (SPECS, b"\x00" * 10, "input 'x' of shape [-1, 3] (FP32) cannot be 10 bytes"),
+        (SPECS, b"", "the body is empty"),
+        ({**SPECS, "z": SPECS["x"]}, b"\x00" * 12, "needs a model with one input; this one has ['x', 'z']"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), (-1, -1))}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), None)}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.int8), (2, 2))}, b"\x00" * 5, "cannot be 5 bytes"),
+    ],
+)
+def test_raw_binary_requests_the_model_cannot_take_are_refused(specs, body, fragment):
+    with pytest.raises(InvalidInput) as caught:
+        V2JsonBody(body, "0")(_lookup(specs))
+    assert fragment in caught.value.message
 
 
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
