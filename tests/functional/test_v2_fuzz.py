@@ -153,6 +153,11 @@ def test_broken_framing_and_bodies_are_400s(server, request, how, amount):  # no
     assert set(error) == {"error"} and error["error"], error
 
 
+# printable header values: gunicorn refuses control characters in a header itself, before the
+# app, with its own 400 page
+_HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=4)
+
+
 def _zero(length: str | None) -> bool:
     """A header value of 0: Triton's raw binary request (the body is one input's bytes), not a
     malformed body."""
@@ -166,7 +171,7 @@ def _zero(length: str | None) -> bool:
 @given(
     st.sampled_from(MODELS),
     st.one_of(values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=96)),
-    st.one_of(st.none(), st.integers(-5, 200).map(str), st.text(max_size=4)).filter(lambda t: not _zero(t)),
+    st.one_of(st.none(), st.integers(-5, 200).map(str), _HEADER_TEXT).filter(lambda t: not _zero(t)),
 )
 def test_random_bodies_are_refused_with_a_json_error(server, model, body, length):  # noqa: F811
     headers = {} if length is None else {HEADER: length}
