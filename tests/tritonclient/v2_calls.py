@@ -6,7 +6,8 @@ usage: v2_calls.py CALLS.json RESULTS.json
 CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "op": one of
 live, ready, model_ready, server_metadata, model_metadata, infer, body; "model", "version",
 "id", "inputs": [{"name", "datatype", "npy": path | "strings": [...], "binary": bool}],
-"outputs": [{"name", "binary": bool}] or absent}. `body` writes the HTTP request body the
+"outputs": [{"name", "binary": bool}] or absent}. BF16 arrays travel as float32 .npy files
+(converted to ml_dtypes.bfloat16, the type tritonclient takes, and back). `body` writes the HTTP request body the
 client would send (generate_request_body) to "body_path" and answers its JSON length.
 RESULTS.json gets, per call, {"ok": true, "value": ...} (infer: "outputs" maps each output to
 an .npy path written beside RESULTS.json) or {"ok": false, "status": ..., "message": ...}.
@@ -18,6 +19,7 @@ import json
 import pathlib
 import sys
 
+import ml_dtypes
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
@@ -31,6 +33,8 @@ def _inputs(module, specs: list[dict]) -> list:
             array = np.array([s.encode() for s in spec["strings"]], dtype=np.object_)
         else:
             array = np.load(spec["npy"])
+            if spec["datatype"] == "BF16":
+                array = array.astype(ml_dtypes.bfloat16)
         tensor = module.InferInput(spec["name"], list(array.shape), spec["datatype"])
         if module is httpclient:
             tensor.set_data_from_numpy(array, binary_data=spec.get("binary", True))
@@ -77,7 +81,8 @@ def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
     paths = {}
     for output in response["outputs"]:
         path = out_dir / f"call{index}_{output['name']}.npy"
-        np.save(path, result.as_numpy(output["name"]))
+        array = result.as_numpy(output["name"])
+        np.save(path, array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array)
         paths[output["name"]] = str(path)
     return {"value": response, "outputs": paths}
 
