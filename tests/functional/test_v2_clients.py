@@ -212,6 +212,15 @@ def test_output_selection_mixed_binary_and_explicit_versions(triton):
     assert latest["value"]["model_version"] == "2"
 
 
+def test_gzip_request_bodies(triton):
+    """tritonclient's request_compression_algorithm="gzip": the body is decompressed (within the
+    body limit) before Inference-Header-Content-Length splits it."""
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    result = triton.call("http", "infer", model="scale", inputs=[_tensor("x", "FP32", x)], compression="gzip")
+    assert result["ok"], result
+    np.testing.assert_array_equal(result["arrays"]["y"], x * 3)
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_dynamic_batch_and_dimensions(triton, repo, transport):
     """The same model answers batches of 1 and 5 rows of any width, as OpenVINO does."""

@@ -6,9 +6,10 @@ usage: v2_calls.py CALLS.json RESULTS.json
 CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "op": one of
 live, ready, model_ready, server_metadata, model_metadata, infer, body; "model", "version",
 "id", "inputs": [{"name", "datatype", "npy": path | "strings": [...], "binary": bool}],
-"outputs": [{"name", "binary": bool}] or absent}. BF16 arrays travel as float32 .npy files
-(converted to ml_dtypes.bfloat16, the type tritonclient takes, and back). `body` writes the HTTP request body the
-client would send (generate_request_body) to "body_path" and answers its JSON length.
+"outputs": [{"name", "binary": bool}] or absent, "compression": "gzip" (HTTP request body)}.
+BF16 arrays travel as float32 .npy files (converted to ml_dtypes.bfloat16, the type
+tritonclient takes, and back). `body` writes the HTTP request body the client would send
+(generate_request_body) to "body_path" and answers its JSON length.
 RESULTS.json gets, per call, {"ok": true, "value": ...} (infer: "outputs" maps each output to
 an .npy path written beside RESULTS.json) or {"ok": false, "status": ..., "message": ...}.
 """
@@ -76,7 +77,10 @@ def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
         )
         pathlib.Path(call["body_path"]).write_bytes(body)
         return {"value": json_size}
-    result = client.infer(model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""))
+    options = {"request_compression_algorithm": call["compression"]} if "compression" in call else {}
+    result = client.infer(
+        model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""), **options
+    )
     response = result.get_response(**grpc_json)
     paths = {}
     for output in response["outputs"]:
