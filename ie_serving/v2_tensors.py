@@ -224,7 +224,7 @@ class V2JsonBody:
             self.request = InferRequest(binary_output=True)  # a raw request's outputs are all binary
             name, array = raw_request_tensor(binary, signature_of("").inputs)
             return Decoded({name: array}, "", (), v2_name)
-        document = _parse(header)
+        document = _parse(header, self.header_length is not None)
         self.request = _request_fields(document)
         inputs = document.get("inputs")
         if not isinstance(inputs, list) or not inputs:
@@ -232,7 +232,7 @@ class V2JsonBody:
         decoded: dict[str, np.ndarray] = {}
         offset = 0
         for index, tensor in enumerate(inputs):
-            name, array, offset = _input(tensor, index, binary, offset)
+            name, array, offset = _input(tensor, index, binary, offset, self.header_length is not None)
             if name in decoded:
                 raise InvalidInput(f"input {name!r} is given twice")
             decoded[name] = array
@@ -269,13 +269,14 @@ def raw_request_tensor(body: memoryview, specs: Mapping[str, TensorSpec]) -> tup
     return name, np.frombuffer(body, spec.dtype).reshape(shape)
 
 
-def _parse(header: bytes) -> dict:
+def _parse(header: bytes, has_binary: bool) -> dict:
     if not header.strip():
         raise InvalidInput("the request body is empty; expected a JSON inference request")
     try:
         document = orjson.loads(header)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the inference request is not valid JSON: {exc}") from None
+        hint = "" if has_binary else f" (binary tensor data after the JSON needs the {HEADER_LENGTH} header)"
+        raise InvalidInput(f"the inference request is not valid JSON: {exc}{hint}") from None
     if not isinstance(document, dict):
         raise InvalidInput(f"the inference request must be a JSON object, got {_kind(document)}")
     return document
@@ -304,8 +305,11 @@ def _request_fields(document: dict) -> InferRequest:
     return InferRequest(request_id, parameters, requested, binary_output)
 
 
-def _input(tensor: object, index: int, binary: memoryview, offset: int) -> tuple[str, np.ndarray, int]:
-    """One JSON input -> (name, array, the binary offset after it)."""
+def _input(
+    tensor: object, index: int, binary: memoryview, offset: int, has_binary: bool
+) -> tuple[str, np.ndarray, int]:
+    """One JSON input -> (name, array, the binary offset after it); has_binary: the request
+    gave Inference-Header-Content-Length (else the whole body is JSON)."""
     tensor = _object(tensor, f"inputs[{index}]")
     name = tensor.get("name")
     if not isinstance(name, str):
@@ -324,6 +328,11 @@ def _input(tensor: object, index: int, binary: memoryview, offset: int) -> tuple
         raise InvalidInput(f"{where}: give either 'data' or parameters.binary_data_size, not both")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise InvalidInput(f"{where}: binary_data_size must be a non-negative integer, got {size!r}")
+    if not has_binary:
+        raise InvalidInput(
+            f"{where}: binary_data_size needs the {HEADER_LENGTH} header giving the JSON's length "
+            "(without it the whole body is JSON)"
+        )
     if offset + size > len(binary):
         raise InvalidInput(
             f"{where}: binary_data_size {size} reaches past the body's end: "

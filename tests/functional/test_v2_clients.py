@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import requests
 
+from ie_serving.dtypes import BFLOAT16
 from tests import models
 from tests.framework_envs import run_kserve, run_triton
 from tests.rest_helpers import RestServer, assert_error, write_config
@@ -39,8 +40,10 @@ def repo(tmp_path_factory):
         "half": models.save(models.dtype_model(np.float16), root / "half"),
         "flags": models.save(models.dtype_model(np.bool_), root / "flags"),
         "small": models.save(models.dtype_model(np.int8), root / "small"),
+        "brain": models.save(models.dtype_model(BFLOAT16), root / "brain"),
     }
-    entries = [{"name": n, "base_path": str(root / n)} for n in ["multi", "dynamic", "half", "flags", "small"]]
+    names = ["multi", "dynamic", "half", "flags", "small", "brain"]
+    entries = [{"name": n, "base_path": str(root / n)} for n in names]
     entries.append({"name": "scale", "base_path": str(root / "scale"), "model_version_policy": {"all": {}}})
     return paths, write_config(root / "config.json", entries)
 
@@ -209,6 +212,15 @@ def test_output_selection_mixed_binary_and_explicit_versions(triton):
     assert latest["value"]["model_version"] == "2"
 
 
+def test_gzip_request_bodies(triton):
+    """tritonclient's request_compression_algorithm="gzip": the body is decompressed (within the
+    body limit) before Inference-Header-Content-Length splits it."""
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    result = triton.call("http", "infer", model="scale", inputs=[_tensor("x", "FP32", x)], compression="gzip")
+    assert result["ok"], result
+    np.testing.assert_array_equal(result["arrays"]["y"], x * 3)
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_dynamic_batch_and_dimensions(triton, repo, transport):
     """The same model answers batches of 1 and 5 rows of any width, as OpenVINO does."""
@@ -240,6 +252,18 @@ def test_fp16_bool_and_int8_inputs(triton, repo, transport, model, datatype, arr
     expected = models.direct_infer(repo[0][model] / "model.xml", {"x": array})["y"]
     assert result["arrays"]["y"].dtype == expected.dtype
     np.testing.assert_array_equal(result["arrays"]["y"], expected)
+
+
+@pytest.mark.parametrize("transport", ["http-binary", "grpc"])
+def test_bf16_inputs_travel_raw(triton, repo, transport):
+    """BF16 has no JSON or typed gRPC form: tritonclient sends ml_dtypes.bfloat16 bytes; the
+    answer equals OpenVINO's own bf16 result (read back as float32 by the client script)."""
+    x = np.array([[0.5, -1.5, 3.0], [256.0, 0.0, -0.125]], np.float32)
+    result = triton.call(transport, "infer", model="brain", inputs=[_tensor("x", "BF16", x)])
+    assert result["ok"], result
+    assert result["value"]["outputs"][0]["datatype"] == "BF16"
+    expected = models.direct_infer(repo[0]["brain"] / "model.xml", {"x": x.astype(BFLOAT16)})["y"]
+    np.testing.assert_array_equal(result["arrays"]["y"], expected.astype(np.float32))
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])

@@ -7,8 +7,10 @@ CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "
 live, ready, model_ready, server_metadata, model_metadata, infer, body, and the extensions'
 index ("ready": bool, gRPC only), load ("config"), unload ("unload_dependents"), stats; "model", "version",
 "id", "inputs": [{"name", "datatype", "npy": path | "strings": [...], "binary": bool}],
-"outputs": [{"name", "binary": bool}] or absent}. `body` writes the HTTP request body the
-client would send (generate_request_body) to "body_path" and answers its JSON length.
+"outputs": [{"name", "binary": bool}] or absent, "compression": "gzip" (HTTP request body)}.
+BF16 arrays travel as float32 .npy files (converted to ml_dtypes.bfloat16, the type
+tritonclient takes, and back). `body` writes the HTTP request body the client would send
+(generate_request_body) to "body_path" and answers its JSON length.
 RESULTS.json gets, per call, {"ok": true, "value": ...} (infer: "outputs" maps each output to
 an .npy path written beside RESULTS.json) or {"ok": false, "status": ..., "message": ...}.
 """
@@ -19,6 +21,7 @@ import json
 import pathlib
 import sys
 
+import ml_dtypes
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
@@ -32,6 +35,8 @@ def _inputs(module, specs: list[dict]) -> list:
             array = np.array([s.encode() for s in spec["strings"]], dtype=np.object_)
         else:
             array = np.load(spec["npy"])
+            if spec["datatype"] == "BF16":
+                array = array.astype(ml_dtypes.bfloat16)
         tensor = module.InferInput(spec["name"], list(array.shape), spec["datatype"])
         if module is httpclient:
             tensor.set_data_from_numpy(array, binary_data=spec.get("binary", True))
@@ -98,12 +103,16 @@ def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
         )
         pathlib.Path(call["body_path"]).write_bytes(body)
         return {"value": json_size}
-    result = client.infer(model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""))
+    options = {"request_compression_algorithm": call["compression"]} if "compression" in call else {}
+    result = client.infer(
+        model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""), **options
+    )
     response = result.get_response(**grpc_json)
     paths = {}
     for output in response["outputs"]:
         path = out_dir / f"call{index}_{output['name']}.npy"
-        np.save(path, result.as_numpy(output["name"]))
+        array = result.as_numpy(output["name"])
+        np.save(path, array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array)
         paths[output["name"]] = str(path)
     return {"value": response, "outputs": paths}
 

@@ -208,6 +208,14 @@ def test_truncated_or_inconsistent_binary_bodies_are_refused(size, binary, heade
     _refused({"inputs": [_input(None, binary_data_size=size)]}, fragment, binary=binary, header_length=header_length)
 
 
+def test_binary_data_size_without_the_header_length_is_refused_naming_the_header():
+    header = orjson.dumps({"inputs": [_input(None, binary_data_size=12)]})
+    with pytest.raises(InvalidInput, match="binary_data_size needs the Inference-Header-Content-Length header"):
+        V2JsonBody(header)(_lookup())
+    with pytest.raises(InvalidInput, match="binary tensor data after the JSON needs the Inference-Header-Content"):
+        V2JsonBody(header + b"\x00" * 12)(_lookup())
+
+
 def test_data_and_binary_data_size_together_are_refused():
     _refused({"inputs": [_input([1, 2, 3], binary_data_size=12)]}, "either 'data' or parameters.binary_data_size")
 
