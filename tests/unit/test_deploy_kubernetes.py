@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import pathlib
-import re
 
 import kubernetes_validate
 import pytest
@@ -14,7 +13,9 @@ import yaml
 
 from ie_serving.cli import build_parser
 from ie_serving.config import load_config_file
-from ie_serving.rest_api import _GET_PATH
+from ie_serving.rest_api import create_app
+from ie_serving.service import Service
+from ie_serving.store import ModelStore
 from tests.docs_helpers import DEPLOY, code, table
 
 MANIFESTS = sorted(DEPLOY.glob("*.yaml"))
@@ -72,11 +73,13 @@ def test_ports_and_probes_match_what_the_server_serves(kind: str) -> None:
         assert names == {"grpc": args.port, "http": args.rest_port}
         for probe in ("startupProbe", "livenessProbe"):
             assert names[entry[probe]["tcpSocket"]["port"]] == args.port  # gRPC opens after the first load
-    script = entry["readinessProbe"]["exec"]["command"][-1]
-    urls = re.findall(r"http://127\.0\.0\.1:(\d+)(/v1/models/)", script)
-    assert urls and all(int(port) == args.rest_port for port, _ in urls)
-    assert _GET_PATH.fullmatch("/v1/models/demo") and '"AVAILABLE"' in script
-    compile(script, "readinessProbe", "exec")
+    probe = entry["readinessProbe"]["httpGet"]
+    port = names[probe["port"]] if kind == "Deployment" else probe["port"]
+    assert port == args.rest_port
+    # the path is the v2 server-ready route of the REST app the server runs on that port
+    routes = create_app(Service(ModelStore()), None).url_map.bind("localhost")
+    assert probe["path"] == "/v2/health/ready"
+    assert routes.match(probe["path"], method="GET")[0] == "v2.ready"
 
 
 def test_service_and_hpa_point_at_the_deployment() -> None:
