@@ -30,7 +30,7 @@ from ie_serving.tensor_spec import TensorSpec
 # example, so a small request could otherwise ask for a huge allocation.
 MAX_BATCH_BYTES = 1 << 30
 
-_KINDS = {"float_list": "float_list", "int64_list": "int64_list", "bytes_list": "bytes_list", None: "no values"}
+_KINDS = {"float_list": "a float_list", "int64_list": "an int64_list", "bytes_list": "a bytes_list"}
 
 
 def examples_of(request_input: input_pb2.Input) -> tuple[Sequence[example_pb2.Example], example_pb2.Example | None]:
@@ -99,7 +99,7 @@ def _values(feature: feature_pb2.Feature, kind: str, spec: TensorSpec, where: st
         return ()
     if given != kind:
         raise InvalidInput(
-            f"{where} is a {_KINDS[given]}, but the model input is {tf_name(spec.dtype)}, which takes a {kind}"
+            f"{where} is {_KINDS[given]}, but the model input is {tf_name(spec.dtype)}, which takes {_KINDS[kind]}"
             + (" (bytes features feed no input: only numeric tensors are served)" if given == "bytes_list" else "")
         )
     return getattr(feature, kind).value
