@@ -24,7 +24,7 @@ from ie_serving.errors import InferenceFailed, ModelLoadError
 from ie_serving.inference_stats import Phases
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import PoolStats, RequestPool
-from ie_serving.saved_model import DeclaredSignature, read_signatures
+from ie_serving.saved_model import DeclaredSignature, example_parsing_signatures, read_signatures
 from ie_serving.tensor_spec import PREDICT_METHOD, SIGNATURE, Signature, TensorSpec
 from ie_serving.warmup import run_warmup
 
@@ -259,7 +259,15 @@ def load_version(
     try:
         model = core().read_model(*(str(version_dir / path) for path in files.paths))
     except RuntimeError as exc:
-        raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {first_line(exc)}") from None
+        hint = ""
+        parsing = example_parsing_signatures(version_dir) if files.format == "TF SavedModel" else []
+        if parsing:
+            hint = (
+                f"; signature(s) {parsing} take serialized tf.Examples parsed inside the graph, which OpenVINO "
+                "cannot convert: export the model with inputs named like the features instead, and this server "
+                "parses the examples of Classify/Regress (docs/grpc_api.md)"
+            )
+        raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {first_line(exc)}{hint}") from None
     targets = _target_shapes(model, config, mapping["inputs"])
     try:
         if targets:

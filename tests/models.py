@@ -113,3 +113,23 @@ def pairs_model() -> ov.Model:
     x = ops.parameter([-1], np.float32, name="x")
     y = ops.reshape(x, ops.constant(np.array([2, -1], dtype=np.int64)), special_zero=False)
     return ov.Model([_named(y, "y")], [x], "pairs")
+
+
+def classifier_model() -> ov.Model:
+    """Inputs named like tf.Example features, x f32 [-1, 3] and bias i64 [-1, 1] -> the top
+    3 classes of softmax(x * [1, 2, 3] + bias): scores f32 [-1, 3] and classes i64 [-1, 3]."""
+    x = ops.parameter([-1, 3], np.float32, name="x")
+    bias = ops.parameter([-1, 1], np.int64, name="bias")
+    logits = ops.add(ops.multiply(x, ops.constant(np.array([1, 2, 3], dtype=np.float32))), ops.convert(bias, "f32"))
+    top = ops.topk(ops.softmax(logits, 1), ops.constant(np.int64(3)), 1, "max", "value", "i64")
+    top.output(0).get_tensor().set_names({"scores"})
+    top.output(1).get_tensor().set_names({"classes"})
+    return ov.Model([top.output(0), top.output(1)], [x, bias], "classifier")
+
+
+def regressor_model() -> ov.Model:
+    """x f32 [-1, 2] -> outputs f32 [-1, 1] = x . [1.5, -2] + 0.5, the regression of each example."""
+    x = ops.parameter([-1, 2], np.float32, name="x")
+    weights = ops.constant(np.array([[1.5], [-2.0]], dtype=np.float32))
+    y = ops.add(ops.matmul(x, weights, False, False), ops.constant(np.float32(0.5)))
+    return ov.Model([_named(y, "outputs")], [x], "regressor")

@@ -182,8 +182,11 @@ def test_status_errors(raw):
     "INVALID_ARGUMENT / UNIMPLEMENTED, server keeps serving",
 )
 def test_unserved_methods_and_garbage_bytes(raw):
+    session_run = raw.channel.unary_unary("/tensorflow.serving.SessionService/SessionRun")
+    assert _error(lambda: session_run(b"", timeout=10)).code() == grpc.StatusCode.UNIMPLEMENTED
     classify = raw.channel.unary_unary("/tensorflow.serving.PredictionService/Classify")
-    assert _error(lambda: classify(b"", timeout=10)).code() == grpc.StatusCode.UNIMPLEMENTED
+    error = _error(lambda: classify(b"", timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "Missing ModelSpec"
     predict_bytes = raw.channel.unary_unary("/tensorflow.serving.PredictionService/Predict")
     error = _error(lambda: predict_bytes(b"\xff\xff\xff\xff garbage", timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -101,12 +101,15 @@ def test_paths_outside_the_api_are_404(server):
     assert_error(requests.get(f"{server.url}/models/scale", timeout=10), 404, "Not found", "/models/scale")
 
 
-def test_unknown_labels_are_400_and_classify_and_regress_unimplemented(server):
-    """An unknown label: TF Serving's INVALID_ARGUMENT (server_core.cc GetModelVersionForLabel)."""
+def test_unknown_labels_are_400_and_classify_and_regress_need_examples(server):
+    """An unknown label: TF Serving's INVALID_ARGUMENT (server_core.cc GetModelVersionForLabel);
+    a classify/regress body without "examples": json_tensor.cc's words."""
     label = requests.get(f"{server.url}/v1/models/scale/labels/stable", timeout=10)
     assert_error(label, 400, "Unrecognized servable version label: stable")
     for verb in ("classify", "regress"):
-        assert_error(_post(server, f"/v1/models/scale:{verb}", {}), 501, f"{verb} is not supported", ":predict")
+        assert_error(
+            _post(server, f"/v1/models/scale:{verb}", {}), 400, f"When method is {verb}, key 'examples' is expected"
+        )
 
 
 @pytest.mark.parametrize(
