@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from ie_serving.histogram import exponential
 from ie_serving.versions import State
 
 if TYPE_CHECKING:
@@ -35,18 +36,8 @@ RUNTIME = "OpenVINO"  # the runtime label of runtime_latency (TF Serving's are "
 PREDICT_API = "Predict"  # predict_util.cc records runtime_latency with api "Predict" from every front end
 
 
-def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
-    """tensorflow/core/lib/monitoring/sampler.cc ExponentialBuckets: scale x growth^i, computed
-    by repeated multiplication as TF does (the same doubles); TF adds DBL_MAX, printed +Inf."""
-    limits, bound = [], scale
-    for _ in range(count):
-        limits.append(bound)
-        bound *= growth
-    return tuple(limits)
-
-
 # util.cc: "Scale of 10, power of 1.8 with bucket count 33 (~20 minutes)", in microseconds
-TF_BUCKETS = _exponential(10, 1.8, 33)
+TF_BUCKETS = exponential(10, 1.8, 33)
 
 # Which requests TF Serving counts, with its API and entrypoint labels, by (protocol, method)
 # of the Call. gRPC: Predict, Classify and Regress (prediction_service_impl.cc; GetModelMetadata,
