@@ -214,3 +214,29 @@ def test_an_output_without_a_batch_dimension_fails_the_merged_batch_in_tf_servin
     with pytest.raises(FailedPrecondition, match="^Batched output tensor has 0 dimensions$"):
         batcher.submit({"x": np.ones((1, 1), np.float32)}, ["y"])
     batcher.close()
+
+
+def test_the_batching_key_of_a_model_takes_true_false_or_tf_servings_field_names() -> None:
+    """`ie_serving config`'s `batching` key and `ie_serving model --batching`: BatchingParameters'
+    own field names (session_bundle_config.proto) with plain values."""
+    from ie_serving.config import parse_model
+    from ie_serving.errors import ConfigError
+
+    base = {"name": "m", "base_path": "/m"}
+    assert parse_model(base).batching is None
+    assert parse_model({**base, "batching": False}).batching is False
+    assert parse_model({**base, "batching": "true"}).batching == BatchingParameters()
+    given = parse_model({**base, "batching": {"max_batch_size": 8, "allowed_batch_sizes": [2, 8]}}).batching
+    assert given == BatchingParameters(max_batch_size=8, allowed_batch_sizes=(2, 8))
+    parsed = parse_model({**base, "batching": '{"batch_timeout_micros": 500, "pad_variable_length_inputs": true}'})
+    assert parsed.batching == BatchingParameters(batch_timeout_micros=500, pad_variable_length_inputs=True)
+    for bad, fragment in (
+        ({"max_batch_sizes": 8}, "unknown key(s) ['max_batch_sizes']"),
+        ({"max_batch_size": 8, "allowed_batch_sizes": [4]}, "Last entry in allowed_batch_sizes must match"),
+        ({"batch_timeout_micros": -1}, "batch_timeout_micros: expected an integer >= 0, got -1"),
+        ("yes", "invalid JSON"),
+        (3, "expected true, false or an object"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_model({**base, "batching": bad}, "config[0]")
+        assert "config[0].batching" in str(info.value) and fragment in str(info.value), info.value
