@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ie_serving.batching_config import BatchingParameters
+from ie_serving.batching_config import from_json as parse_batching
 from ie_serving.errors import ConfigError
 from ie_serving.versions import VersionPolicy, parse_policy
 
@@ -31,6 +33,7 @@ MODEL_KEYS = (
     "plugin_config",
     "static_batch_one",
     "version_labels",
+    "batching",
 )
 
 
@@ -50,6 +53,9 @@ class ModelConfig:
     static_batch_one: bool = True
     # TF Serving's version labels: label -> version number (e.g. {"stable": 1, "canary": 2})
     version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # server-side batching: parameters (on), False (off whatever the server's flags say), None
+    # (the server's flags decide: --enable_batching, SAGEMAKER_TFS_ENABLE_BATCHING)
+    batching: BatchingParameters | bool | None = None
 
 
 DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
@@ -119,6 +125,11 @@ class ServerConfig:
     model_config_file: str | None = None
     model_config_file_format: str = "json"
     model_config_file_poll_wait_seconds: float = 0.0
+    # server-side batching for every model without its own `batching` (TF Serving's
+    # --enable_batching and --batching_parameters_file); None: off
+    batching: BatchingParameters | None = None
+    # TF Serving's --enable_per_model_batching_parameters: batching_params.pbtxt in a version directory
+    per_model_batching: bool = False
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -215,6 +226,7 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
         static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
         version_labels=parse_version_labels(raw.get("version_labels"), f"{where}.version_labels"),
+        batching=parse_batching(raw.get("batching"), f"{where}.batching"),
     )
 
 

@@ -133,3 +133,15 @@ def regressor_model() -> ov.Model:
     weights = ops.constant(np.array([[1.5], [-2.0]], dtype=np.float32))
     y = ops.add(ops.matmul(x, weights, False, False), ops.constant(np.float32(0.5)))
     return ov.Model([_named(y, "outputs")], [x], "regressor")
+
+
+def mlp_model(batch: int = 1, width: int = 32, hidden: int = 64, classes: int = 8) -> ov.Model:
+    """x f32 [batch, width] (a static batch, as many exported models have) through a ReLU layer
+    to logits y [batch, classes]: each row's answer depends on that row only."""
+    rng = np.random.default_rng(1)
+    x = ops.parameter([batch, width], np.float32, name="x")
+    hidden_layer = ops.relu(
+        ops.matmul(x, ops.constant(rng.standard_normal((width, hidden)).astype(np.float32)), False, False)
+    )
+    y = ops.matmul(hidden_layer, ops.constant(rng.standard_normal((hidden, classes)).astype(np.float32)), False, False)
+    return ov.Model([_named(y, "y")], [x], "mlp")

@@ -26,6 +26,12 @@ class Scale:
             raise self.failure
         return {name: inputs["x"] * self.factor for name in outputs}
 
+    def batch_stats(self) -> None:
+        return None  # no server-side batching
+
+    def close(self) -> None:
+        pass  # no batch threads to stop
+
 
 def served(version: int, compiled: Scale, name: str = "m") -> ServedVersion:
     """An AVAILABLE version of model `name` holding `compiled`."""
