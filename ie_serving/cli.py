@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="true (default) or false: also compile a static batch-1 copy of a model whose only dynamic "
         "dimension is the batch, for batch-1 requests",
     )
+    model.add_argument(
+        "--color_format", default="RGB", help="RGB (default) or BGR: the channel order of decoded JPEG/PNG images"
+    )
+    model.add_argument("--layout", help="NHWC or NCHW: the image input's layout, when its shape does not tell")
+    model.add_argument("--mean", help="a number or JSON list, one per channel: subtracted from decoded pixels")
+    model.add_argument("--scale", help="a number or JSON list, one per channel: decoded pixels are divided by it")
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
@@ -156,6 +162,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "plugin_config": args.plugin_config,
             "static_batch_one": args.static_batch_one,
             "version_labels": args.version_labels,
+            "color_format": args.color_format,
+            "layout": args.layout,
+            "mean": args.mean,
+            "scale": args.scale,
         }
         models = (parse_model(raw, where="--model"),)
     else:

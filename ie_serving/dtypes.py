@@ -1,6 +1,8 @@
-"""The numeric element types served, with their names in numpy, OpenVINO and TF Serving.
+"""The element types served, with their names in numpy, OpenVINO and TF Serving.
 
-bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses.
+bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses. Strings
+(DT_STRING, OpenVINO's `string`) are numpy object arrays of `bytes`, one per element: numpy's
+own fixed-width bytes type would drop trailing zero bytes.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import ml_dtypes
 import numpy as np
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+STRING = np.dtype(object)
 
 # (numpy dtype, OpenVINO type name, TF DataType name)
 _TABLE = (
@@ -25,6 +28,7 @@ _TABLE = (
     (np.dtype(np.uint32), "u32", "DT_UINT32"),
     (np.dtype(np.uint64), "u64", "DT_UINT64"),
     (np.dtype(np.bool_), "boolean", "DT_BOOL"),
+    (STRING, "string", "DT_STRING"),
 )
 
 NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _ in _TABLE}

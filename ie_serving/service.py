@@ -113,7 +113,8 @@ class Service:
         with self.store.lease(name, version) as served:
             compiled = served.compiled
             assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
-            inputs, wanted = prepare_request(compiled.signatures, decode, f"model {name} version {served.version}")
+            where = f"model {name} version {served.version}"
+            inputs, wanted = prepare_request(compiled.signatures, decode, where, compiled.image_options)
             began = time.perf_counter()
             outputs = compiled.infer(inputs, wanted, deadline)
             if self.metrics is not None:
