@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         help='true, false, or JSON BatchingParameters {"max_batch_size": 8, "batch_timeout_micros": 1000}: '
         "server-side batching of this model (over --enable_batching)",
     )
+    model.add_argument(
+        "--color_format", default="RGB", help="RGB (default) or BGR: the channel order of decoded JPEG/PNG images"
+    )
+    model.add_argument("--layout", help="NHWC or NCHW: the image input's layout, when its shape does not tell")
+    model.add_argument("--mean", help="a number or JSON list, one per channel: subtracted from decoded pixels")
+    model.add_argument("--scale", help="a number or JSON list, one per channel: decoded pixels are divided by it")
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
@@ -186,6 +192,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "static_batch_one": args.static_batch_one,
             "version_labels": args.version_labels,
             "batching": args.batching,
+            "color_format": args.color_format,
+            "layout": args.layout,
+            "mean": args.mean,
+            "scale": args.scale,
         }
         models = (parse_model(raw, where="--model"),)
     else:

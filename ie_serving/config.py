@@ -34,6 +34,10 @@ MODEL_KEYS = (
     "static_batch_one",
     "version_labels",
     "batching",
+    "color_format",
+    "layout",
+    "mean",
+    "scale",
 )
 
 
@@ -56,6 +60,12 @@ class ModelConfig:
     # server-side batching: parameters (on), False (off whatever the server's flags say), None
     # (the server's flags decide: --enable_batching, SAGEMAKER_TFS_ENABLE_BATCHING)
     batching: BatchingParameters | bool | None = None
+    # encoded images (JPEG, PNG) sent to a numeric image input: channel order, layout when the
+    # input's shape does not tell, and (pixel - mean) / scale (none: pixels as they are)
+    color_format: str = "RGB"
+    layout: str | None = None
+    mean: tuple[float, ...] | None = None
+    scale: tuple[float, ...] | None = None
 
 
 DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
@@ -227,7 +237,38 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
         version_labels=parse_version_labels(raw.get("version_labels"), f"{where}.version_labels"),
         batching=parse_batching(raw.get("batching"), f"{where}.batching"),
+        color_format=_parse_choice(f"{where}.color_format", raw.get("color_format"), ("RGB", "BGR")) or "RGB",
+        layout=_parse_choice(f"{where}.layout", raw.get("layout"), ("NHWC", "NCHW")),
+        mean=parse_channel_values(raw.get("mean"), f"{where}.mean"),
+        scale=parse_channel_values(raw.get("scale"), f"{where}.scale", nonzero=True),
     )
+
+
+def _parse_choice(field: str, value: object, choices: tuple[str, ...]) -> str | None:
+    """One of `choices` (any letter case); none gives None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value.upper() not in choices:
+        raise ConfigError(f"{field}: expected one of {', '.join(choices)}, got {value!r}")
+    return value.upper()
+
+
+def parse_channel_values(value: object, field: str, nonzero: bool = False) -> tuple[float, ...] | None:
+    """A number or a list of numbers (one per channel), also as the text of a flag: "127.5",
+    "[123.68, 116.78, 103.94]"; none gives None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{field}: expected a number or a JSON list of numbers, got {value!r}") from None
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"{field}: expected a number or a list of numbers (one per channel), got {value!r}")
+    if nonzero and any(v == 0 for v in values):
+        raise ConfigError(f"{field}: pixels are divided by it, so it must not be 0, got {value!r}")
+    return tuple(float(v) for v in values)
 
 
 def parse_version_labels(value: object, field: str = "version_labels") -> dict[str, int]:

@@ -22,8 +22,9 @@ from ie_serving.batching import Batcher, BatchStats
 from ie_serving.batching_config import BatchingParameters
 from ie_serving.compile_policy import compile_batch_one, compile_for_serving, core, first_line
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
-from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
 from ie_serving.errors import ConfigError, InferenceFailed, ModelLoadError
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS, ImageOptions
 from ie_serving.inference_stats import Phases
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import PoolStats, RequestPool
@@ -143,14 +144,17 @@ class CompiledVersion:
         declared: Mapping[str, DeclaredSignature] | None = None,
         batching: BatchingParameters | None = None,
         name: str = "",
+        image_options: ImageOptions = DEFAULT_IMAGE_OPTIONS,
     ):
         """batch_one: the same model compiled with a static batch of 1, for batch-1 requests.
         declared: a SavedModel's own signatures (saved_model.py), served through this compiled
         model where they compute what serving_default does, listed otherwise.
         batching: requests are merged into batches (batching.py) before they take an infer
         request; max_waiting then bounds the requests in the batching queue. name: the model
-        version, for the batch threads' names."""
+        version, for the batch threads' names. image_options: how encoded images sent to its
+        numeric inputs are decoded (images.py)."""
         self._compiled = compiled
+        self.image_options = image_options
         self._batch_one = batch_one
         in_map, out_map = mapping["inputs"], mapping["outputs"]
         self.inputs: dict[str, TensorSpec] = {}
@@ -280,7 +284,13 @@ def _property(compiled: ov.CompiledModel, key: str) -> object:
 
 
 def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
-    """An input OpenVINO can take: writable numpy memory it shares, or a bf16 tensor."""
+    """An input OpenVINO can take: writable numpy memory it shares, a bf16 tensor, or a string
+    tensor filled from an object array of bytes."""
+    if array.dtype == STRING:
+        tensor = ov.Tensor(ov.Type.string, list(array.shape))
+        if array.size:
+            tensor.bytes_data = [bytes(value) for value in array.flat]
+        return tensor
     if array.dtype != BFLOAT16:
         # read-only buffers (decoded straight from the request) are copied once here;
         # OpenVINO refuses read-only scalars and would copy read-only arrays itself
@@ -291,6 +301,13 @@ def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
 
 
 def _from_ov(tensor: ov.Tensor) -> np.ndarray:
+    """A copy of an output; strings as an object array of bytes (OpenVINO's Python API hands
+    them out as numpy fixed-width bytes, which drop a string's trailing zero bytes)."""
+    if tensor.element_type == ov.Type.string:
+        strings = np.empty(tuple(tensor.shape), dtype=STRING)
+        if tensor.size:
+            strings.flat[:] = [bytes(value) for value in tensor.bytes_data.flat]
+        return strings
     if tensor.element_type == ov.Type.bf16:
         return tensor.data.view(np.uint16).copy().view(BFLOAT16)
     return tensor.data.copy()
@@ -394,7 +411,10 @@ def load_version(
         raise ModelLoadError(f"cannot compile for {config.target_device}: {first_line(exc)}") from None
     batch_one = compile_batch_one(model, config, options.compile_cache_dir) if config.static_batch_one else None
     declared = read_signatures(version_dir) if files.format == "TF SavedModel" else None
-    version = CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one, declared, batching, what)
+    images = ImageOptions(config.color_format, config.layout, config.mean, config.scale)
+    version = CompiledVersion(
+        compiled, mapping, config.nireq, options.max_queued, batch_one, declared, batching, what, images
+    )
     if options.warmup_iterations:
         try:
             run_warmup(version_dir, version, options.warmup_iterations)

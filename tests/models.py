@@ -145,3 +145,26 @@ def mlp_model(batch: int = 1, width: int = 32, hidden: int = 64, classes: int = 
     )
     y = ops.matmul(hidden_layer, ops.constant(rng.standard_normal((hidden, classes)).astype(np.float32)), False, False)
     return ov.Model([_named(y, "y")], [x], "mlp")
+
+
+def image_model(shape: tuple[int, ...] = (-1, 16, 16, 3), name: str = "image") -> ov.Model:
+    """An image classifier's shape: image f32 NHWC [shape] (or NCHW when shape[1] == 3) -> a
+    3x3 convolution to 4 channels, ReLU, global mean -> scores f32 [N, 4]. Every pixel counts."""
+    x = ops.parameter(list(shape), np.float32, name=name)
+    nchw = x if shape[1] == 3 else ops.transpose(x, ops.constant(np.array([0, 3, 1, 2], np.int64)))
+    weights = np.random.default_rng(18).standard_normal((4, 3, 3, 3)).astype(np.float32) / 100
+    y = ops.relu(ops.convolution(nchw, ops.constant(weights), [1, 1], [1, 1], [1, 1], [1, 1]))
+    scores = ops.reduce_mean(y, ops.constant(np.array([2, 3], np.int64)), keep_dims=False)
+    return ov.Model([_named(scores, "scores")], [x], "image")
+
+
+def strings_model() -> ov.Model:
+    """text string [-1] -> echo and echo_bytes, the strings as they came (TF Serving writes an
+    output named *_bytes as {"b64": ...} in JSON)."""
+    text = ops.parameter([-1], ov.Type.string, name="text")
+    flat = ops.constant(np.array([-1], np.int64))
+    outputs = [
+        _named(ops.reshape(text, flat, False), "echo"),
+        _named(ops.reshape(text, flat, False), "echo_bytes"),
+    ]
+    return ov.Model(outputs, [text], "strings")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ie_serving.config import ModelConfig
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS
 from ie_serving.storage.listing import VersionListing
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec
@@ -20,6 +21,7 @@ class Scale:
         self.failure = failure
         spec = TensorSpec("x", np.dtype(np.float32), (-1, 2))
         self.signatures = {SIGNATURE: Signature({"x": spec}, {"y": TensorSpec("y", spec.dtype, spec.shape)})}
+        self.image_options = DEFAULT_IMAGE_OPTIONS
 
     def infer(self, inputs, outputs, deadline=None, phases=None):
         if self.failure is not None:
