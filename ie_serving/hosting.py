@@ -21,7 +21,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from flask import Flask
 from gunicorn import glogging
@@ -34,6 +34,9 @@ from ie_serving.metrics import mount
 from ie_serving.rest_api import create_app
 from ie_serving.service import Service
 
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
+
 log = logging.getLogger(__name__)
 
 # A worker that exits with this code makes gunicorn's master stop instead of restarting it.
@@ -44,6 +47,7 @@ class Runtime(Protocol):
     """What a started server gives its HTTP front end (runtime.Runtime)."""
 
     service: Service
+    repository: ModelRepository
 
     def stop(self, grace: float) -> None: ...
 
@@ -60,7 +64,11 @@ class _GunicornLogger(glogging.Logger):
 def tf_serving_app(runtime: Runtime, config: ServerConfig) -> Flask:
     """The TF Serving REST app alone (`ie_serving --rest_port`)."""
     return create_app(
-        runtime.service, config.rest_max_body_mb, timeout_ms=config.rest_timeout_ms, cors=config.rest_cors
+        runtime.service,
+        config.rest_max_body_mb,
+        timeout_ms=config.rest_timeout_ms,
+        cors=config.rest_cors,
+        repository=runtime.repository,
     )
 
 

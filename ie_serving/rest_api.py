@@ -1,5 +1,5 @@
 """TF Serving's REST API as a Flask app over the protocol-free Service: model status, model
-metadata and predict. Thin: parse the path and body, call the service, encode the answer.
+metadata, predict, classify and regress. Thin: parse the path and body, call the service, encode the answer.
 
 Paths follow TF Serving's patterns; anything else under /v1/ is a 400 `Malformed request`.
 Failures answer `{"error": "<message>"}` through the errors table, the one gRPC uses, so
@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 import time
 import urllib.parse
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
+from ie_serving import json_examples
 from ie_serving.dtypes import tf_name
-from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound, Unimplemented
+from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound
 from ie_serving.http_common import create_flask_app, error_response, json_response, read_body, started
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import encode_predict
@@ -24,13 +26,16 @@ from ie_serving.service import Call, Service
 from ie_serving.tensor_spec import TensorSpec
 from ie_serving.v2_rest import blueprint as v2_blueprint
 
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
+
 # TF Serving's path patterns (http_rest_api_util.cc); the fixed words match in any case.
 _VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
 _PREDICT_PATH = re.compile(rf"(?i)/v1/models/(?P<name>[^/:]+){_VERSION}:(?P<verb>classify|regress|predict)")
 _GET_PATH = re.compile(rf"(?i)/v1/models(?:/(?P<name>[^/:]+))?{_VERSION}(?P<metadata>/metadata)?")
 EXPECTED_ROUTES = (
     "expected GET /v1/models/{name}[/versions/{number}][/metadata] "
-    "or POST /v1/models/{name}[/versions/{number}]:predict"
+    "or POST /v1/models/{name}[/versions/{number}]:(predict|classify|regress)"
 )
 
 _MAX_VERSION = 2**63 - 1
@@ -159,12 +164,18 @@ class _Routes:
         )
 
     def predict(self, name: str, version: int | None, verb: str) -> Response:
-        if verb != "predict":
-            raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
-        decoder = JsonPredictBody(read_body())
+        """POST :predict, :classify or :regress."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if verb != "predict":
+            examples = json_examples.decoder(read_body(), verb)
+            result = self.service.predict(name, version, examples, deadline)
+            return Response(json_examples.encode_results(examples.results(result.outputs)[0]), mimetype=JSON)
+        decoder = JsonPredictBody(read_body())
         result = self.service.predict(name, version, decoder, deadline)
-        return Response(encode_predict(decoder.form, result.outputs), mimetype="application/json")
+        return Response(encode_predict(decoder.form, result.outputs), mimetype=JSON)
+
+
+JSON = "application/json"
 
 
 def create_app(
@@ -173,11 +184,13 @@ def create_app(
     body_limit_setting: str = "--rest_max_body_mb",
     timeout_ms: int | None = None,
     cors: bool = False,
+    repository: ModelRepository | None = None,
 ) -> Flask:
     """The REST app over `service`: TF Serving's /v1 routes and the KServe v2 /v2 routes
     (v2_rest); other front ends (SageMaker) add their routes to it.
     timeout_ms: deadline of each predict (TF Serving's --rest_api_timeout_in_ms), None for
-    none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support)."""
+    none; cors: TF Serving's CORS headers on every answer (--rest_api_enable_cors_support);
+    repository: the v2 model repository extension's core (None: not offered)."""
     app = create_flask_app(max_body_mb, body_limit_setting, EXPECTED_ROUTES, cors)
     routes = _Routes(service, timeout_ms)
     # one catch-all rule: TF Serving matches /v1/models in any case; more specific rules added
@@ -190,5 +203,5 @@ def create_app(
         methods=["GET", "POST", "OPTIONS"],
         provide_automatic_options=False,
     )
-    app.register_blueprint(v2_blueprint(service, timeout_ms))
+    app.register_blueprint(v2_blueprint(service, timeout_ms, repository))
     return app

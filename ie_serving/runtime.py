@@ -20,6 +20,7 @@ from ie_serving.health import ModelHealth
 from ie_serving.hosting import serve as serve_http
 from ie_serving.metrics import Metrics
 from ie_serving.reconcile import Poller, Reconciler
+from ie_serving.repository import ModelRepository
 from ie_serving.service import Service
 from ie_serving.storage import storage_for
 from ie_serving.storage.listing import Storage
@@ -31,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class Runtime:
-    """The store, its reconciler and poller, the service and the gRPC server of one serving process."""
+    """The store, its reconciler and poller, the service, the gRPC server and the model
+    repository extension's core of one serving process."""
 
     def __init__(
         self,
@@ -39,10 +41,12 @@ class Runtime:
         poller: Poller,
         service: Service,
         grpc_server: grpc.Server,
+        repository: ModelRepository,
         health: ModelHealth | None = None,
         config_poller: ConfigFilePoller | None = None,
     ):
         self.reconciler = reconciler
+        self.repository = repository
         self.poller = poller
         self.config_poller = config_poller
         self.service = service
@@ -74,7 +78,13 @@ def start(config: ServerConfig) -> Runtime:
         return storage_for(base_path, config.model_cache_dir)
 
     store = ModelStore(tuple(ServedModel(model, storage(model.base_path)) for model in config.models))
-    options = EngineOptions(config.max_queued_requests, config.compile_cache_dir, config.warmup_iterations)
+    options = EngineOptions(
+        config.max_queued_requests,
+        config.compile_cache_dir,
+        config.warmup_iterations,
+        config.batching,
+        config.per_model_batching,
+    )
     reconciler = Reconciler(store, storage, options)
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     reconciler.reconcile_all(fatal_storage_errors=True)
@@ -96,6 +106,7 @@ def start(config: ServerConfig) -> Runtime:
         raise ConfigError(
             f"version labels: {exc.message} (--allow_version_labels_for_unavailable_models allows it)"
         ) from None
+    repository = ModelRepository(reconciler, health.update if health else None)
     tls = config.tls.read() if config.tls else None
     grpc_server = start_grpc_server(
         service,
@@ -107,6 +118,7 @@ def start(config: ServerConfig) -> Runtime:
         config.grpc_channel_arguments,
         health.servicer if health else None,
         reloader.reload_proto,
+        repository,
     )
     log.info(
         "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s%s)",
@@ -134,7 +146,7 @@ def start(config: ServerConfig) -> Runtime:
             config.model_config_file,
             config.model_config_file_poll_wait_seconds,
         )
-    return Runtime(reconciler, poller, service, grpc_server, health, config_poller)
+    return Runtime(reconciler, poller, service, grpc_server, repository, health, config_poller)
 
 
 def _hint(model: ServedModel) -> str:

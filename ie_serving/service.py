@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ie_serving.errors import Code, ServingError, code_of
+from ie_serving.inference_stats import Phases
 from ie_serving.store import ModelStore
 from ie_serving.tensor_spec import Decoder, Signature, prepare_request
 from ie_serving.versions import State
@@ -113,11 +114,21 @@ class Service:
         with self.store.lease(name, version) as served:
             compiled = served.compiled
             assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
-            inputs, wanted = prepare_request(compiled.signatures, decode, f"model {name} version {served.version}")
-            began = time.perf_counter()
-            outputs = compiled.infer(inputs, wanted, deadline)
+            phases = Phases()
+            began = time.perf_counter_ns()
+            try:
+                where = f"model {name} version {served.version}"
+                inputs, wanted = prepare_request(compiled.signatures, decode, where, compiled.image_options)
+                prepared = time.perf_counter_ns()
+                outputs = compiled.infer(inputs, wanted, deadline, phases)
+            except BaseException:
+                served.statistics.record_failure(time.perf_counter_ns() - began)
+                raise
+            ended = time.perf_counter_ns()
+            phases.compute_input = prepared - began
+            served.statistics.record_success(_batch_size(inputs), ended - began, phases)
             if self.metrics is not None:
-                self.metrics.runtime(name, time.perf_counter() - began)
+                self.metrics.runtime(name, (ended - prepared) / 1e9)
             return Prediction(served.version, outputs)
 
     def labeled_version(self, name: str, label: str) -> int:
@@ -140,3 +151,11 @@ class Service:
             )
             for s in self.store.status(name, version)
         ]
+
+
+def _batch_size(inputs: Mapping[str, np.ndarray]) -> int:
+    """The inferences one request holds, for the statistics: the leading dimension of its
+    inputs (the batch, as TF Serving's batching reads it), 1 for scalars or no inputs."""
+    for array in inputs.values():
+        return int(array.shape[0]) if array.ndim else 1
+    return 1

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from ie_serving.config import ModelConfig
 from ie_serving.engine import CompiledVersion
 from ie_serving.errors import Code, InvalidInput, ModelLoadError, ServableNotFound, StorageError
+from ie_serving.inference_stats import VersionStatistics
 from ie_serving.storage.listing import Storage, VersionListing
 from ie_serving.versions import State
 
@@ -44,6 +45,7 @@ class ServedVersion:
         self.failed_for_good = False  # the files themselves are bad: wait until they change
         self.compiled: CompiledVersion | None = None
         self.load_seconds: float | None = None  # how long the load attempt took (metrics)
+        self.statistics = VersionStatistics()  # the statistics extension's counters
         self._inflight = 0
         self._cond = threading.Condition()
 
@@ -112,9 +114,12 @@ class ServedVersion:
             self._transition(State.AVAILABLE, State.UNLOADING)
 
     def finish_unload(self) -> None:
-        """Wait for in-flight requests, release the compiled model, UNLOADING -> END."""
+        """Wait for in-flight requests (batches queued for them included), release the compiled
+        model (its batch threads end), UNLOADING -> END."""
         with self._cond:
             self._cond.wait_for(lambda: self._inflight == 0)
+            if self.compiled is not None:
+                self.compiled.close()
             self.compiled = None
             self._transition(State.UNLOADING, State.END)
 

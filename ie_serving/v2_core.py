@@ -10,18 +10,24 @@ means the latest AVAILABLE one, as for the TF Serving API.
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ie_serving import __version__
 from ie_serving.dtypes import v2_name
-from ie_serving.errors import InvalidInput, NotReady
+from ie_serving.errors import InvalidInput, NotReady, Unimplemented
+from ie_serving.inference_stats import model_statistics
 from ie_serving.service import Prediction, Service
 from ie_serving.tensor_spec import SIGNATURE, Decoder, TensorSpec, find_signature
 from ie_serving.versions import State
 
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
+
 SERVER_NAME = "ie_serving"
-# Triton's name of the binary tensor data extension (extension_binary_data.md); the model
-# repository and statistics extensions are not built yet
-EXTENSIONS = ("binary_tensor_data",)
+# Triton's names of its extensions (extension_binary_data.md, extension_statistics.md); the
+# server adds "model_repository" (extension_model_repository.md) where it offers that one
+EXTENSIONS = ("binary_tensor_data", "statistics")
+REPOSITORY_EXTENSION = "model_repository"
 # the platform OpenVINO Model Server reports in v2 model metadata
 PLATFORM = "OpenVINO"
 
@@ -56,10 +62,12 @@ def _tensor(name: str, spec: TensorSpec) -> TensorMetadata:
 
 
 class Dataplane:
-    """The v2 calls over one Service."""
+    """The v2 calls over one Service, and the extensions' (repository.py, inference_stats.py)."""
 
-    def __init__(self, service: Service):
+    def __init__(self, service: Service, repository: ModelRepository | None = None):
+        """repository: the model repository extension's core (None, or withdrawn: not offered)."""
         self.service = service
+        self.repository = repository
 
     @staticmethod
     def live() -> bool:
@@ -90,9 +98,24 @@ class Dataplane:
             which = f"model {name}" if version is None else f"model {name} version {version}"
             raise NotReady(f"{which} is not ready: no AVAILABLE version (see GET /v1/models/{name} for its state)")
 
-    @staticmethod
-    def server_metadata() -> dict:
-        return {"name": SERVER_NAME, "version": __version__, "extensions": list(EXTENSIONS)}
+    def server_metadata(self) -> dict:
+        offered = self.repository is not None and self.repository.withdrawn is None
+        extensions = [*EXTENSIONS, REPOSITORY_EXTENSION] if offered else list(EXTENSIONS)
+        return {"name": SERVER_NAME, "version": __version__, "extensions": extensions}
+
+    def statistics(self, name: str, version: int | None) -> list[dict[str, object]]:
+        """The statistics extension's $model_stat objects (every model when name is empty)."""
+        return model_statistics(self.service.store, name, version)
+
+    def model_repository(self, repository_name: str = "") -> ModelRepository:
+        """The model repository extension's core; Unimplemented where the server does not offer
+        it, InvalidInput for a named repository (this server has one, as Triton refuses a name)."""
+        if self.repository is None or self.repository.withdrawn is not None:
+            why = self.repository.withdrawn if self.repository is not None else "not configured"
+            raise Unimplemented(f"the model repository extension is not offered here: {why}")
+        if repository_name:
+            raise InvalidInput("'repository_name' specification is not supported")
+        return self.repository
 
     def model_metadata(self, name: str, version: int | None) -> ModelMetadata:
         """The served signature's tensors of the version asked for (or the latest), and every

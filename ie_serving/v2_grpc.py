@@ -5,20 +5,28 @@ failures end the RPC through the errors table.
 
 ServerReady and ModelReady answer `ready: false` rather than an error when not ready, as the
 spec's messages carry it; ModelReady of a model the server does not know is NOT_FOUND.
+
+Triton's extensions too: ModelStatistics, and RepositoryIndex, RepositoryModelLoad and
+RepositoryModelUnload where the server offers the model repository (else UNIMPLEMENTED).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import grpc
+from google.protobuf import json_format
 
 from ie_serving.grpc_common import abort, parsing_handlers
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
 from ie_serving.v2_proto import V2ProtoRequest, encode_response
+
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
 
 SERVICE_NAME = "inference.GRPCInferenceService"
 PROTOCOL = "v2-grpc"
@@ -84,10 +92,53 @@ class InferenceServicer:
 
         return self._call("ModelInfer", request.model_name, request.model_version, context, body)
 
+    def ModelStatistics(self, request, context):  # noqa: N802
+        def body(version: int | None) -> pb.ModelStatisticsResponse:
+            stats = self.dataplane.statistics(request.name, version)
+            return json_format.ParseDict({"model_stats": stats}, pb.ModelStatisticsResponse())
 
-def handler(service: Service) -> grpc.GenericRpcHandler:
-    """The GRPCInferenceService methods over `service`, for grpc.Server.add_generic_rpc_handlers."""
-    servicer = InferenceServicer(Dataplane(service))
+        return self._call("ModelStatistics", request.name, request.version, context, body)
+
+    def RepositoryIndex(self, request, context):  # noqa: N802
+        def body(_: int | None) -> pb.RepositoryIndexResponse:
+            entries = self.dataplane.model_repository(request.repository_name).index(request.ready)
+            response = pb.RepositoryIndexResponse()
+            for entry in entries:
+                response.models.add(**entry.as_dict())
+            return response
+
+        return self._call("RepositoryIndex", "", "", context, body)
+
+    def RepositoryModelLoad(self, request, context):  # noqa: N802
+        def body(_: int | None) -> pb.RepositoryModelLoadResponse:
+            repository = self.dataplane.model_repository(request.repository_name)
+            repository.load(request.model_name, _parameters(request.parameters))
+            return pb.RepositoryModelLoadResponse()
+
+        return self._call("RepositoryModelLoad", request.model_name, "", context, body)
+
+    def RepositoryModelUnload(self, request, context):  # noqa: N802
+        def body(_: int | None) -> pb.RepositoryModelUnloadResponse:
+            repository = self.dataplane.model_repository(request.repository_name)
+            repository.unload(request.model_name, _parameters(request.parameters))
+            return pb.RepositoryModelUnloadResponse()
+
+        return self._call("RepositoryModelUnload", request.model_name, "", context, body)
+
+
+def _parameters(parameters: Mapping[str, pb.ModelRepositoryParameter]) -> dict[str, object]:
+    """ModelRepositoryParameter values as plain Python values (None for an unset one)."""
+    plain: dict[str, object] = {}
+    for key, value in parameters.items():
+        choice = value.WhichOneof("parameter_choice")
+        plain[key] = None if choice is None else getattr(value, choice)
+    return plain
+
+
+def handler(service: Service, repository: ModelRepository | None = None) -> grpc.GenericRpcHandler:
+    """The GRPCInferenceService methods over `service`, for grpc.Server.add_generic_rpc_handlers;
+    repository: the model repository extension's core (None: its calls are UNIMPLEMENTED)."""
+    servicer = InferenceServicer(Dataplane(service, repository))
     methods = {
         "ServerLive": pb.ServerLiveRequest,
         "ServerReady": pb.ServerReadyRequest,
@@ -95,6 +146,10 @@ def handler(service: Service) -> grpc.GenericRpcHandler:
         "ServerMetadata": pb.ServerMetadataRequest,
         "ModelMetadata": pb.ModelMetadataRequest,
         "ModelInfer": pb.ModelInferRequest,
+        "ModelStatistics": pb.ModelStatisticsRequest,
+        "RepositoryIndex": pb.RepositoryIndexRequest,
+        "RepositoryModelLoad": pb.RepositoryModelLoadRequest,
+        "RepositoryModelUnload": pb.RepositoryModelUnloadRequest,
     }
     return parsing_handlers(
         SERVICE_NAME, {name: (getattr(servicer, name), request_type) for name, request_type in methods.items()}

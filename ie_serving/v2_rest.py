@@ -4,8 +4,12 @@ registers beside TF Serving's /v1 routes, so `ie_serving --rest_port` and `serve
 both answer them. Thin: parse the path and body, call v2_core, encode.
 
 Failures answer `{"error": "<message>"}` through the errors table (KServe's and Triton's body),
-with 503 for an overloaded version as Triton answers a full queue (UNAVAILABLE). A new route
-(the model repository or statistics extensions) is one more `add_url_rule` in `blueprint`.
+with 503 for an overloaded version as Triton answers a full queue (UNAVAILABLE).
+
+Triton's extensions: statistics (`GET /v2/models[/{name}[/versions/{v}]]/stats`) and the model
+repository (`POST /v2/repository/index`, `POST /v2/repository/models/{name}/load|unload`,
+where the server offers it), with the bodies of extension_statistics.md and
+extension_model_repository.md; a load or unload answers 200 with an empty body, as Triton's.
 """
 
 from __future__ import annotations
@@ -13,20 +17,26 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+import orjson
 from flask import Blueprint, Response, request
 
-from ie_serving.errors import Code, ServableNotFound
+from ie_serving.errors import Code, InvalidInput, ServableNotFound
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
 from ie_serving.v2_tensors import HEADER_LENGTH, V2JsonBody, encode_response
 
+if TYPE_CHECKING:
+    from ie_serving.repository import ModelRepository
+
 STATUS_OVERRIDES = {Code.RESOURCE_EXHAUSTED: 503}
 PROTOCOL = "v2-rest"
 EXPECTED_ROUTES = (
-    "expected GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready] "
-    "or POST /v2/models/{name}[/versions/{v}]/infer"
+    "expected GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready], "
+    "/v2/models[/{name}[/versions/{v}]]/stats, POST /v2/models/{name}[/versions/{v}]/infer, "
+    "/v2/repository/index or /v2/repository/models/{name}/load|unload"
 )
 
 
@@ -94,10 +104,64 @@ class _Routes:
 
         return self._answer("ModelInfer", name, version, body)
 
+    def statistics(self, name: str = "", version: str = "") -> Response:
+        def body(number: int | None) -> Response:
+            return json_response({"model_stats": self.dataplane.statistics(name, number)})
 
-def blueprint(service: Service, timeout_ms: int | None = None) -> Blueprint:
-    """The /v2 routes over `service`; timeout_ms bounds an inference's wait for an infer request."""
-    routes = _Routes(Dataplane(service), timeout_ms)
+        return self._answer("ModelStatistics", name, version, body)
+
+    def repository_index(self) -> Response:
+        def body(_: int | None) -> Response:
+            document = _json_object("$repository_index_request")
+            ready = document.get("ready", False)
+            if not isinstance(ready, bool):
+                raise InvalidInput(f'"ready": expected a boolean, got {orjson.dumps(ready).decode()}')
+            entries = self.dataplane.model_repository().index(ready)
+            return json_response([entry.as_dict() for entry in entries])
+
+        return self._answer("RepositoryIndex", "", "", body)
+
+    def repository_load(self, name: str) -> Response:
+        def body(_: int | None) -> Response:
+            self.dataplane.model_repository().load(name, _parameters("$repository_load_request"))
+            return Response(b"", mimetype="application/json")
+
+        return self._answer("RepositoryModelLoad", name, "", body)
+
+    def repository_unload(self, name: str) -> Response:
+        def body(_: int | None) -> Response:
+            self.dataplane.model_repository().unload(name, _parameters("$repository_unload_request"))
+            return Response(b"", mimetype="application/json")
+
+        return self._answer("RepositoryModelUnload", name, "", body)
+
+
+def _json_object(what: str) -> dict:
+    """The request body as a JSON object; an empty body is {} (the extensions' bodies are optional)."""
+    raw = read_body()
+    if not raw.strip():
+        return {}
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not JSON ({exc}); expected {what}, a JSON object") from None
+    if not isinstance(document, dict):
+        raise InvalidInput(f"expected {what}, a JSON object; got {type(document).__name__}")
+    return document
+
+
+def _parameters(what: str) -> dict[str, object]:
+    """The "parameters" object of a load or unload request body."""
+    parameters = _json_object(what).get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InvalidInput(f'"parameters": expected a JSON object, got {orjson.dumps(parameters).decode()}')
+    return parameters
+
+
+def blueprint(service: Service, timeout_ms: int | None = None, repository: ModelRepository | None = None) -> Blueprint:
+    """The /v2 routes over `service`; timeout_ms bounds an inference's wait for an infer request;
+    repository: the model repository extension's core (None: its routes answer 501)."""
+    routes = _Routes(Dataplane(service, repository), timeout_ms)
     v2 = Blueprint("v2", __name__, url_prefix="/v2")
     v2.add_url_rule("", "server_metadata", routes.server_metadata, methods=["GET"])
     v2.add_url_rule("/health/live", "live", routes.live, methods=["GET"])
@@ -106,6 +170,11 @@ def blueprint(service: Service, timeout_ms: int | None = None) -> Blueprint:
         v2.add_url_rule(model, f"model_metadata{suffix}", routes.model_metadata, methods=["GET"])
         v2.add_url_rule(f"{model}/ready", f"model_ready{suffix}", routes.model_ready, methods=["GET"])
         v2.add_url_rule(f"{model}/infer", f"infer{suffix}", routes.infer, methods=["POST"])
+        v2.add_url_rule(f"{model}/stats", f"statistics{suffix}", routes.statistics, methods=["GET"])
+    v2.add_url_rule("/models/stats", "statistics_all", routes.statistics, methods=["GET"])
+    v2.add_url_rule("/repository/index", "repository_index", routes.repository_index, methods=["POST"])
+    v2.add_url_rule("/repository/models/<name>/load", "repository_load", routes.repository_load, methods=["POST"])
+    v2.add_url_rule("/repository/models/<name>/unload", "repository_unload", routes.repository_unload, methods=["POST"])
     # any other path under /v2 (or a method a route does not take): 404 naming the v2 routes
     v2.add_url_rule("/<path:rest>", "not_found", routes.not_found, methods=["GET", "POST"])
     return v2

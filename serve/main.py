@@ -49,6 +49,7 @@ def _app(
     code = custom_code.load(code_dir) if code_dir is not None else None
     multi_model = None
     if env.multi_model:
+        runtime.repository.withdraw("the multi-model endpoint (POST and DELETE /models) loads and unloads models")
 
         def multi_model(invoke: Callable[..., Response]) -> Blueprint:
             return MultiModel(
@@ -69,6 +70,7 @@ def _app(
         ports,
         multi_model,
         settings.execution_parameters(env),
+        runtime.repository,
     )
 
 
@@ -112,6 +114,7 @@ def main() -> int:
             rest_workers=env.threads,
             rest_max_body_mb=env.max_payload_mb,
             prometheus_path=env.prometheus_path,
+            batching=settings.batching(env),
         )
     except ConfigError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
@@ -132,4 +135,8 @@ def main() -> int:
     log.info("serve: %s", {**dataclasses.asdict(env), "default_model_name": models.default_model})
     for line in settings.no_effect(env):
         log.warning("%s", line)
+    if config.batching is not None:
+        for line in settings.defaulted_batching():
+            log.warning("%s", line)
+        log.info("batching for every model: %s", config.batching.describe())
     return serve(config, start, SHUTDOWN_GRACE_SECONDS, hosting)

@@ -128,7 +128,7 @@ def test_health_and_server_metadata(triton):
         else:  # gRPC: a version the server does not know is NOT_FOUND
             assert missing["ok"] is False and missing["status"] == "StatusCode.NOT_FOUND", missing
         assert metadata["value"]["name"] == "ie_serving"
-        assert metadata["value"]["extensions"] == ["binary_tensor_data"]
+        assert metadata["value"]["extensions"] == ["binary_tensor_data", "statistics", "model_repository"]
 
 
 def test_model_metadata_lists_datatypes_dynamic_dims_and_versions(triton):
@@ -267,12 +267,13 @@ def test_bf16_inputs_travel_raw(triton, repo, transport):
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_bytes_are_refused_clearly_when_no_model_takes_them(triton, transport):
+def test_bytes_are_refused_clearly_by_a_model_that_takes_no_images(triton, transport):
     bytes_input = {"name": "x", "datatype": "BYTES", "strings": ["a", "b", "c", "d"]}
     result = triton.call(transport, "infer", model="scale", inputs=[bytes_input])
     assert result["ok"] is False
     assert result["status"] == ("400" if transport == "http" else "StatusCode.INVALID_ARGUMENT")
-    assert "input 'x' expects dtype FP32, got BYTES" in result["message"]
+    # strings for a numeric input are taken as encoded images, which only rank-4 inputs take
+    assert "input 'x' expects FP32 of shape [-1, 4]; encoded images (JPEG, PNG) are accepted only" in result["message"]
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])

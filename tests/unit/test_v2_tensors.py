@@ -248,9 +248,10 @@ def test_raw_binary_requests_the_model_cannot_take_are_refused(specs, body, frag
 
 
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
-    """The one validation (tensor_spec.prepare_request) names dtypes as the v2 client knows them."""
+    """The one preparation (tensor_spec.prepare_request) names dtypes as the v2 client knows
+    them: BYTES sent to a numeric input that takes no images, FP64 to an FP32 input."""
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input(["a", "b", "c"], "BYTES", (1, 3))]}))
-    with pytest.raises(InvalidInput, match="input 'x' expects dtype FP32, got BYTES"):
+    with pytest.raises(InvalidInput, match="input 'x' expects FP32 of shape \\[-1, 3\\]; encoded images"):
         prepare_request({SIGNATURE: Signature(SPECS, {})}, decoder, "model m version 1")
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input([1, 2, 3], "FP64", (1, 3))]}))
     with pytest.raises(InvalidInput, match="expects dtype FP32, got FP64"):
