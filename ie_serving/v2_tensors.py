@@ -342,10 +342,19 @@ def _input(
     return name, array, offset + size
 
 
-def _json_data(array: np.ndarray) -> object:
-    """An output's values as a flat JSON array (16-bit floats written as their float32 values)."""
+def _json_data(name: str, array: np.ndarray) -> object:
+    """An output's values as a flat JSON array: 16-bit floats written as their float32 values,
+    BYTES as strings (UTF-8; other bytes are refused, binary output carries them)."""
     if array.dtype in (np.dtype(np.float16), BFLOAT16):
         array = array.astype(np.float32)
+    if array.dtype == STRING:
+        try:
+            return [value.decode() for value in array.reshape(-1)]
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"output {name!r} holds bytes that are not UTF-8 text, which JSON cannot carry; "
+                'ask for it as binary (output parameter "binary_data": true)'
+            ) from None
     return np.ascontiguousarray(array).reshape(-1)
 
 
@@ -372,7 +381,7 @@ def encode_response(
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            entry["data"] = _json_data(array)
+            entry["data"] = _json_data(name, array)
         entries.append(entry)
     response: dict[str, Any] = {"model_name": model_name, "model_version": str(version)}
     if request.id:

@@ -294,6 +294,16 @@ def test_16_bit_float_outputs_are_written_as_their_values_in_json():
     assert [o["datatype"] for o in document["outputs"]] == ["FP16", "BF16"]
 
 
+def test_bytes_outputs_are_strings_in_json_and_length_prefixed_in_binary():
+    outputs = {"text": np.array([b"hi", "é".encode(), b""], dtype=object)}
+    document, _ = _split(*encode_response("m", 1, InferRequest(), outputs))
+    assert document["outputs"][0] == {"name": "text", "datatype": "BYTES", "shape": [3], "data": ["hi", "é", ""]}
+    body, length = encode_response("m", 1, InferRequest(binary_output=True), outputs)
+    assert body[length:] == raw_bytes(outputs["text"]) == b"\x02\x00\x00\x00hi\x02\x00\x00\x00\xc3\xa9\x00\x00\x00\x00"
+    with pytest.raises(InvalidInput, match="output 'raw' holds bytes that are not UTF-8 text"):
+        encode_response("m", 1, InferRequest(), {"raw": np.array([b"\xff"], dtype=object)})
+
+
 @settings(max_examples=60, deadline=None)
 @given(data=st.data(), datatype=st.sampled_from(NUMERIC), binary=st.booleans())
 def test_an_encoded_output_decodes_to_the_same_array(data, datatype, binary):
