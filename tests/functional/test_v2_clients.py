@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import pathlib
 
+import grpc
 import numpy as np
 import pytest
 import requests
@@ -472,3 +473,24 @@ def test_kserve_clients_rest_json_rest_binary_and_grpc(server, repo, tmp_path):
         assert sorted(outputs) == sorted(MULTI_OUTPUTS), transport
         for name, path in outputs.items():
             np.testing.assert_array_equal(np.load(path), expected[name], err_msg=f"{transport} {name}")
+
+
+def test_grpc_method_paths_and_malformed_messages(server):
+    """The method paths are the spec's (/inference.GRPCInferenceService/...), called here with
+    raw bytes: an empty ServerLiveRequest answers live = true (field 1, varint 1); bytes that
+    are no ModelInferRequest are INVALID_ARGUMENT naming the message, and the server serves on."""
+    with grpc.insecure_channel(server.address) as channel:
+
+        def call(method: str, payload: bytes) -> bytes:
+            return channel.unary_unary(
+                f"/inference.GRPCInferenceService/{method}",
+                request_serializer=lambda raw: raw,
+                response_deserializer=lambda raw: raw,
+            )(payload, timeout=10)
+
+        assert call("ServerLive", b"") == b"\x08\x01"
+        with pytest.raises(grpc.RpcError) as caught:
+            call("ModelInfer", b"\x0a\xff\xff\xff")
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "inference.ModelInferRequest" in caught.value.details()
+        assert call("ServerReady", b"") == b"\x08\x01"
