@@ -5,10 +5,8 @@ VENV := .venv
 TF_VENV := .venv-tf
 PADDLE_VENV := .venv-paddle
 SAGEMAKER_VENV := .venv-sagemaker
-TRITON_VENV := .venv-triton
-# KServe (the benchmarks' peer, and its clients for the v2 tests) in its own venv, so its
-# pins never touch the server's
 BENCH_KSERVE_VENV := .venv-bench-kserve
+TRITON_VENV := .venv-triton
 BIN := $(VENV)/bin
 PORT ?= 9000
 REST_PORT ?= 8501
@@ -146,6 +144,8 @@ image_clean: ## remove the podman images the image targets and tests build, and 
 
 # The benchmark suite (benchmarks/, not part of `make test`): writes benchmarks/RESULTS.md and
 # its plots; `make bench QUICK=1` is a short smoke run written to the system temp directory.
+# KServe (the peer) gets its own venv so its pins never touch the server's; the tests use its
+# SDK and clients too (tests/kserve_sdk/).
 KSERVE_VERSION ?= 0.21.0
 
 .PHONY: bench
@@ -166,7 +166,7 @@ bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## the benchmark
 
 # A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
 # to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
-.PHONY: soak bench_tf bench_metrics bench_v2
+.PHONY: soak bench_tf bench_metrics bench_v2 bench_images
 
 soak: install ## a 10-minute soak test into benchmarks/SOAK.md
 	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
@@ -179,3 +179,6 @@ bench_v2: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## KServe v2 
 
 bench_metrics: install ## the cost of Prometheus metrics on the tiny model's gRPC p50 (docs/performance.md)
 	$(BIN)/python -m benchmarks.metrics_overhead --rounds 20 --requests 1500
+
+bench_images: $(VENV)/.bench-installed ## JPEG over gRPC DT_STRING and /invocations against float32 tensors into benchmarks/IMAGES.md
+	$(BIN)/python -m benchmarks.images --report benchmarks/IMAGES.md

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from ie_serving import tf_serving_flags
+from ie_serving.batching_config import server_batching
 from ie_serving.config import (
     ServerConfig,
     build_server_config,
@@ -95,6 +96,29 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "serves Prometheus metrics at that path (docs/monitoring.md)",
     )
     parser.add_argument(
+        "--enable_batching",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="server-side batching for every model (TF Serving's flag): concurrent requests are merged along the "
+        "batch dimension (docs/performance_tuning.md says when it pays); a model's own `batching` wins",
+    )
+    parser.add_argument(
+        "--batching_parameters_file",
+        help="TF Serving's text BatchingParameters (max_batch_size { value: 8 } batch_timeout_micros { value: 1000 } "
+        "...) for --enable_batching (default: TF Serving's defaults)",
+    )
+    parser.add_argument(
+        "--enable_per_model_batching_parameters",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="with --enable_batching, a version directory's batching_params.pbtxt sets its batching; versions "
+        "without one are not batched (TF Serving's flag)",
+    )
+    parser.add_argument(
         "--enable_serialization_as_tensor_content",
         type=flag_bool,
         nargs="?",
@@ -135,6 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="true (default) or false: also compile a static batch-1 copy of a model whose only dynamic "
         "dimension is the batch, for batch-1 requests",
     )
+    model.add_argument(
+        "--batching",
+        help='true, false, or JSON BatchingParameters {"max_batch_size": 8, "batch_timeout_micros": 1000}: '
+        "server-side batching of this model (over --enable_batching)",
+    )
+    model.add_argument(
+        "--color_format", default="RGB", help="RGB (default) or BGR: the channel order of decoded JPEG/PNG images"
+    )
+    model.add_argument("--layout", help="NHWC or NCHW: the image input's layout, when its shape does not tell")
+    model.add_argument("--mean", help="a number or JSON list, one per channel: subtracted from decoded pixels")
+    model.add_argument("--scale", help="a number or JSON list, one per channel: decoded pixels are divided by it")
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
@@ -156,6 +191,11 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             "plugin_config": args.plugin_config,
             "static_batch_one": args.static_batch_one,
             "version_labels": args.version_labels,
+            "batching": args.batching,
+            "color_format": args.color_format,
+            "layout": args.layout,
+            "mean": args.mean,
+            "scale": args.scale,
         }
         models = (parse_model(raw, where="--model"),)
     else:
@@ -177,6 +217,10 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         prometheus_path=prometheus_path(args.monitoring_config_file) if args.monitoring_config_file else None,
         tls=parse_tls(args.tls_cert_file, args.tls_key_file),
+        batching=server_batching(
+            args.enable_batching, args.batching_parameters_file, args.enable_per_model_batching_parameters
+        ),
+        per_model_batching=args.enable_batching and args.enable_per_model_batching_parameters,
     )
 
 

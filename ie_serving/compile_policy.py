@@ -13,7 +13,7 @@ import numpy as np
 import openvino as ov
 
 from ie_serving.config import ModelConfig
-from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _initialize_bindings() -> None:
     (seen in about 1 start in 15 with concurrent first requests; the GIL holder waited on a
     C++ static initialisation held by a thread waiting for the GIL)."""
     for dtype in NUMPY_BY_OV.values():
-        if dtype != BFLOAT16:
+        if dtype not in (BFLOAT16, STRING):
             ov.Type(dtype).to_dtype()
             ov.Tensor(np.zeros(1, dtype), shared_memory=True)
     ov.Type.bf16.to_dtype()
@@ -86,11 +86,12 @@ def compile_for_serving(
 def _inference_seconds(compiled: ov.CompiledModel) -> float | None:
     """Median time of one inference on zeros (safe as indices and loop counts too), after one
     untimed run; a run at or over FAST_INFERENCE_SECONDS ends the timing. None for dynamic
-    input shapes or input types that are not numbers."""
+    input shapes or input types that are not numbers (strings included)."""
     request = compiled.create_infer_request()
     try:
         for port in compiled.inputs:
-            if port.get_partial_shape().is_dynamic or port.get_element_type().get_type_name() not in NUMPY_BY_OV:
+            type_name = port.get_element_type().get_type_name()
+            if port.get_partial_shape().is_dynamic or NUMPY_BY_OV.get(type_name, STRING) == STRING:
                 return None
             tensor = ov.Tensor(port.get_element_type(), port.get_shape())
             tensor.data.view(np.uint8).fill(0)

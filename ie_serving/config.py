@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ie_serving.batching_config import BatchingParameters
+from ie_serving.batching_config import from_json as parse_batching
 from ie_serving.errors import ConfigError
 from ie_serving.versions import VersionPolicy, parse_policy
 
@@ -31,6 +33,11 @@ MODEL_KEYS = (
     "plugin_config",
     "static_batch_one",
     "version_labels",
+    "batching",
+    "color_format",
+    "layout",
+    "mean",
+    "scale",
 )
 
 
@@ -50,6 +57,15 @@ class ModelConfig:
     static_batch_one: bool = True
     # TF Serving's version labels: label -> version number (e.g. {"stable": 1, "canary": 2})
     version_labels: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    # server-side batching: parameters (on), False (off whatever the server's flags say), None
+    # (the server's flags decide: --enable_batching, SAGEMAKER_TFS_ENABLE_BATCHING)
+    batching: BatchingParameters | bool | None = None
+    # encoded images (JPEG, PNG) sent to a numeric image input: channel order, layout when the
+    # input's shape does not tell, and (pixel - mean) / scale (none: pixels as they are)
+    color_format: str = "RGB"
+    layout: str | None = None
+    mean: tuple[float, ...] | None = None
+    scale: tuple[float, ...] | None = None
 
 
 DEFAULT_MAX_QUEUED = 64  # requests per model version that may wait for a free infer request
@@ -119,6 +135,11 @@ class ServerConfig:
     model_config_file: str | None = None
     model_config_file_format: str = "json"
     model_config_file_poll_wait_seconds: float = 0.0
+    # server-side batching for every model without its own `batching` (TF Serving's
+    # --enable_batching and --batching_parameters_file); None: off
+    batching: BatchingParameters | None = None
+    # TF Serving's --enable_per_model_batching_parameters: batching_params.pbtxt in a version directory
+    per_model_batching: bool = False
 
 
 def _int_at_least(field: str, value: object, minimum: int) -> int:
@@ -215,7 +236,39 @@ def parse_model(raw: Mapping[str, Any], where: str = "config") -> ModelConfig:
         plugin_config=_parse_json_object(f"{where}.plugin_config", raw.get("plugin_config")),
         static_batch_one=_parse_bool(f"{where}.static_batch_one", raw.get("static_batch_one"), True),
         version_labels=parse_version_labels(raw.get("version_labels"), f"{where}.version_labels"),
+        batching=parse_batching(raw.get("batching"), f"{where}.batching"),
+        color_format=_parse_choice(f"{where}.color_format", raw.get("color_format"), ("RGB", "BGR")) or "RGB",
+        layout=_parse_choice(f"{where}.layout", raw.get("layout"), ("NHWC", "NCHW")),
+        mean=parse_channel_values(raw.get("mean"), f"{where}.mean"),
+        scale=parse_channel_values(raw.get("scale"), f"{where}.scale", nonzero=True),
     )
+
+
+def _parse_choice(field: str, value: object, choices: tuple[str, ...]) -> str | None:
+    """One of `choices` (any letter case); none gives None."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or value.upper() not in choices:
+        raise ConfigError(f"{field}: expected one of {', '.join(choices)}, got {value!r}")
+    return value.upper()
+
+
+def parse_channel_values(value: object, field: str, nonzero: bool = False) -> tuple[float, ...] | None:
+    """A number or a list of numbers (one per channel), also as the text of a flag: "127.5",
+    "[123.68, 116.78, 103.94]"; none gives None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{field}: expected a number or a JSON list of numbers, got {value!r}") from None
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        raise ConfigError(f"{field}: expected a number or a list of numbers (one per channel), got {value!r}")
+    if nonzero and any(v == 0 for v in values):
+        raise ConfigError(f"{field}: pixels are divided by it, so it must not be 0, got {value!r}")
+    return tuple(float(v) for v in values)
 
 
 def parse_version_labels(value: object, field: str = "version_labels") -> dict[str, int]:

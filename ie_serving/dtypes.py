@@ -1,9 +1,9 @@
-"""The numeric element types served, with their names in numpy, OpenVINO, TF Serving and the
-KServe v2 / Open Inference Protocol (its "Tensor Data Types" table).
+"""The element types served, with their names in numpy, OpenVINO, TF Serving and the KServe v2 /
+Open Inference Protocol (its "Tensor Data Types" table).
 
-bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses. The v2
-datatype BYTES (strings) has no numeric dtype: requests carry it as a numpy object array of
-bytes, which no served model takes.
+bfloat16 is carried in numpy as ml_dtypes.bfloat16, the same type TensorFlow uses. Strings
+(DT_STRING, OpenVINO's `string`, v2's BYTES) are numpy object arrays of `bytes`, one per element:
+numpy's own fixed-width bytes type would drop trailing zero bytes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import ml_dtypes
 import numpy as np
 
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+STRING = np.dtype(object)
 
 # (numpy dtype, OpenVINO type name, TF DataType name, v2 datatype)
 _TABLE = (
@@ -28,6 +29,7 @@ _TABLE = (
     (np.dtype(np.uint32), "u32", "DT_UINT32", "UINT32"),
     (np.dtype(np.uint64), "u64", "DT_UINT64", "UINT64"),
     (np.dtype(np.bool_), "boolean", "DT_BOOL", "BOOL"),
+    (STRING, "string", "DT_STRING", "BYTES"),
 )
 
 NUMPY_BY_OV = {ov_name: np_dtype for np_dtype, ov_name, _, _ in _TABLE}
@@ -35,9 +37,7 @@ TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name, _ in _TABLE}
 NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name, _ in _TABLE}
 SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name, _ in _TABLE)
 
-V2_BYTES = "BYTES"
-BYTES_DTYPE = np.dtype(object)  # a v2 BYTES tensor: an object array of bytes
-V2_NAME_BY_NUMPY = {np_dtype: v2_name for np_dtype, _, _, v2_name in _TABLE} | {BYTES_DTYPE: V2_BYTES}
+V2_NAME_BY_NUMPY = {np_dtype: v2_name for np_dtype, _, _, v2_name in _TABLE}
 NUMPY_BY_V2_NAME = {v2_name: np_dtype for np_dtype, v2_name in V2_NAME_BY_NUMPY.items()}
 
 
@@ -47,7 +47,7 @@ def tf_name(dtype: np.dtype) -> str:
 
 
 def v2_name(dtype: np.dtype) -> str:
-    """FP32 style (v2 datatype) name of a served numpy dtype, BYTES for an object array."""
+    """FP32 style (v2 datatype) name of a served numpy dtype, BYTES for strings."""
     return V2_NAME_BY_NUMPY[np.dtype(dtype)]
 
 

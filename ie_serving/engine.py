@@ -17,14 +17,18 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import openvino as ov
 
+from ie_serving import batching_config
+from ie_serving.batching import Batcher, BatchStats
+from ie_serving.batching_config import BatchingParameters
 from ie_serving.compile_policy import compile_batch_one, compile_for_serving, core, first_line
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
-from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV
-from ie_serving.errors import InferenceFailed, ModelLoadError
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
+from ie_serving.errors import ConfigError, InferenceFailed, ModelLoadError
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS, ImageOptions
 from ie_serving.inference_stats import Phases
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import PoolStats, RequestPool
-from ie_serving.saved_model import DeclaredSignature, read_signatures
+from ie_serving.saved_model import DeclaredSignature, example_parsing_signatures, read_signatures
 from ie_serving.tensor_spec import PREDICT_METHOD, SIGNATURE, Signature, TensorSpec
 from ie_serving.warmup import run_warmup
 
@@ -41,6 +45,11 @@ class EngineOptions:
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO CACHE_DIR: restarts skip compilation
     # times each warmup record (assets.extra/tf_serving_warmup_requests) is replayed; 0: no warmup
     warmup_iterations: int = 1
+    # server-wide batching (--enable_batching with --batching_parameters_file); None: off unless
+    # a model's own `batching` turns it on
+    batching: BatchingParameters | None = None
+    # --enable_per_model_batching_parameters: a version batches with its batching_params.pbtxt, if any
+    per_model_batching: bool = False
 
 
 DEFAULT_OPTIONS = EngineOptions()
@@ -83,8 +92,11 @@ def _read_mapping(version_dir: pathlib.Path) -> dict[str, dict[str, str]]:
     return {"inputs": mapping.get("inputs", {}), "outputs": mapping.get("outputs", {})}
 
 
-def _target_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str]) -> dict:
-    """New partial shapes per input from the config's `shape` and `batch_size`."""
+def _target_shapes(
+    model: ov.Model, config: ModelConfig, mapping: Mapping[str, str], dynamic_batch: bool = False
+) -> dict:
+    """New partial shapes per input from the config's `shape` and `batch_size`; with
+    `dynamic_batch` (batching on), dimension 0 of every input becomes dynamic."""
     shape, batch = config.shape, config.batch_size
     if isinstance(shape, tuple) and len(model.inputs) != 1:
         raise ModelLoadError(
@@ -109,6 +121,8 @@ def _target_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, s
             dims = list(partial)
             dims[0] = ov.Dimension() if batch == "auto" else ov.Dimension(batch)
             partial = ov.PartialShape(dims)
+        if dynamic_batch and partial.rank.is_static and len(partial) > 0 and partial[0].is_static:
+            partial = ov.PartialShape([ov.Dimension(), *list(partial)[1:]])
         if partial != port.get_partial_shape():
             targets[port] = partial
     return targets
@@ -128,11 +142,19 @@ class CompiledVersion:
         max_waiting: int = DEFAULT_MAX_QUEUED,
         batch_one: ov.CompiledModel | None = None,
         declared: Mapping[str, DeclaredSignature] | None = None,
+        batching: BatchingParameters | None = None,
+        name: str = "",
+        image_options: ImageOptions = DEFAULT_IMAGE_OPTIONS,
     ):
         """batch_one: the same model compiled with a static batch of 1, for batch-1 requests.
         declared: a SavedModel's own signatures (saved_model.py), served through this compiled
-        model where they compute what serving_default does, listed otherwise."""
+        model where they compute what serving_default does, listed otherwise.
+        batching: requests are merged into batches (batching.py) before they take an infer
+        request; max_waiting then bounds the requests in the batching queue. name: the model
+        version, for the batch threads' names. image_options: how encoded images sent to its
+        numeric inputs are decoded (images.py)."""
         self._compiled = compiled
+        self.image_options = image_options
         self._batch_one = batch_one
         in_map, out_map = mapping["inputs"], mapping["outputs"]
         self.inputs: dict[str, TensorSpec] = {}
@@ -152,13 +174,16 @@ class CompiledVersion:
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.hint = str(_property(compiled, "PERFORMANCE_HINT"))
         self.nireq = nireq or _optimal_nireq(compiled)
-        self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), max_waiting)
+        # batch threads wait for an infer request as long as needed: the queue in front bounds the load
+        pool_waiting = max_waiting if batching is None else max(max_waiting, batching.num_batch_threads)
+        self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), pool_waiting)
         self._pool_one = None
         self.batch_one_hint = None
         if batch_one is not None:
             count = nireq or _optimal_nireq(batch_one)
-            self._pool_one = RequestPool((batch_one.create_infer_request() for _ in range(count)), max_waiting)
+            self._pool_one = RequestPool((batch_one.create_infer_request() for _ in range(count)), pool_waiting)
             self.batch_one_hint = str(_property(batch_one, "PERFORMANCE_HINT"))
+        self._batcher = None if batching is None else Batcher(self._infer_now, batching, max_waiting, name)
 
     def infer(
         self,
@@ -167,11 +192,25 @@ class CompiledVersion:
         deadline: float | None = None,
         phases: Phases | None = None,
     ) -> dict[str, np.ndarray]:
-        """Run the model on validated inputs (client names) and return the named outputs.
+        """Run the model on validated inputs (client names) and return the named outputs, in a
+        batch with other requests when batching is on.
 
-        deadline is a time.monotonic() value after which no infer request is waited for;
-        phases, when given, receives the wait for an infer request (queue), OpenVINO's infer
-        (compute_infer) and the copy of the outputs (compute_output) in nanoseconds."""
+        deadline is a time.monotonic() value after which no infer request (or batch) is waited
+        for; phases, when given, receives the wait for an infer request (queue), OpenVINO's infer
+        (compute_infer) and the copy of the outputs (compute_output) in nanoseconds (batched: the
+        time in the batching queue, and its batch's run as compute_infer)."""
+        if self._batcher is not None:
+            return self._batcher.submit(inputs, tuple(outputs), deadline, phases)
+        return self._infer_now(inputs, outputs, deadline, phases)
+
+    def _infer_now(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Iterable[str],
+        deadline: float | None = None,
+        phases: Phases | None = None,
+    ) -> dict[str, np.ndarray]:
+        """One inference on one infer request (the batch-1 copy's for batch-1 inputs)."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
         pool = self._pool
         if self._pool_one is not None and all(array.shape[0] == 1 for array in inputs.values()):
@@ -199,6 +238,20 @@ class CompiledVersion:
         """The infer request pools' counts (both, with the static batch-1 copy), for metrics."""
         stats = self._pool.stats()
         return stats if self._pool_one is None else stats + self._pool_one.stats()
+
+    @property
+    def batching(self) -> BatchingParameters | None:
+        """The batching parameters in effect (None: requests are not batched)."""
+        return None if self._batcher is None else self._batcher.params
+
+    def batch_stats(self) -> BatchStats | None:
+        """The batching queue's counts, for metrics (None: requests are not batched)."""
+        return None if self._batcher is None else self._batcher.stats()
+
+    def close(self) -> None:
+        """Stop the batch threads once the queued batches are done (the version is unloaded)."""
+        if self._batcher is not None:
+            self._batcher.close()
 
 
 def _signatures(
@@ -231,7 +284,13 @@ def _property(compiled: ov.CompiledModel, key: str) -> object:
 
 
 def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
-    """An input OpenVINO can take: writable numpy memory it shares, or a bf16 tensor."""
+    """An input OpenVINO can take: writable numpy memory it shares, a bf16 tensor, or a string
+    tensor filled from an object array of bytes."""
+    if array.dtype == STRING:
+        tensor = ov.Tensor(ov.Type.string, list(array.shape))
+        if array.size:
+            tensor.bytes_data = [bytes(value) for value in array.flat]
+        return tensor
     if array.dtype != BFLOAT16:
         # read-only buffers (decoded straight from the request) are copied once here;
         # OpenVINO refuses read-only scalars and would copy read-only arrays itself
@@ -242,9 +301,51 @@ def _to_ov(array: np.ndarray) -> np.ndarray | ov.Tensor:
 
 
 def _from_ov(tensor: ov.Tensor) -> np.ndarray:
+    """A copy of an output; strings as an object array of bytes (OpenVINO's Python API hands
+    them out as numpy fixed-width bytes, which drop a string's trailing zero bytes)."""
+    if tensor.element_type == ov.Type.string:
+        strings = np.empty(tuple(tensor.shape), dtype=STRING)
+        if tensor.size:
+            strings.flat[:] = [bytes(value) for value in tensor.bytes_data.flat]
+        return strings
     if tensor.element_type == ov.Type.bf16:
         return tensor.data.view(np.uint16).copy().view(BFLOAT16)
     return tensor.data.copy()
+
+
+def _batching_for(version_dir: pathlib.Path, config: ModelConfig, options: EngineOptions) -> BatchingParameters | None:
+    """The batching parameters of one version: its batching_params.pbtxt with
+    --enable_per_model_batching_parameters (TF Serving: a version without one is not batched
+    unless the model's own `batching` asks for it), else the model's `batching` (False: off),
+    else the server-wide ones. ModelLoadError for a bad file."""
+    own = config.batching
+    params = options.batching if own is None else own or None
+    if params is None or not options.per_model_batching:
+        return params
+    path = version_dir / batching_config.PER_MODEL_FILE
+    if not path.exists():
+        return own or None
+    try:
+        return batching_config.read_file(str(path), "--enable_per_model_batching_parameters")
+    except ConfigError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str], what: str) -> tuple[dict, bool]:
+    """The reshape targets with every input's batch dimension dynamic, and True; or, when the
+    model cannot batch (an input without dimensions, a static batch_size asked for), the plain
+    targets and False, with a warning saying why."""
+    why = None
+    if isinstance(config.batch_size, int):
+        why = f"batch_size {config.batch_size} asks for a static batch"
+    for port in model.inputs:
+        partial = port.get_partial_shape()
+        if partial.rank.is_dynamic or len(partial) == 0:
+            why = f"input {_port_name(port)!r} has no batch dimension (shape {partial})"
+    if why is not None:
+        log.warning("%s: batching is off for this version: %s", what, why)
+        return _target_shapes(model, config, mapping), False
+    return _target_shapes(model, config, mapping, dynamic_batch=True), True
 
 
 def load_version(
@@ -254,13 +355,54 @@ def load_version(
     options: EngineOptions = DEFAULT_OPTIONS,
 ) -> CompiledVersion:
     """Read (with the frontend for its format), reshape and compile one version, then replay its
-    warmup requests (warmup.py); raise ModelLoadError with the reason."""
+    warmup requests (warmup.py); raise ModelLoadError with the reason. With batching, every
+    input's batch dimension is made dynamic (the log says which were static)."""
     mapping = _read_mapping(version_dir)
-    try:
-        model = core().read_model(*(str(version_dir / path) for path in files.paths))
-    except RuntimeError as exc:
-        raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {first_line(exc)}") from None
+    what = f"model {config.name} version {version_dir.name}"
+
+    def read() -> ov.Model:
+        try:
+            return core().read_model(*(str(version_dir / path) for path in files.paths))
+        except RuntimeError as exc:
+            hint = ""
+            parsing = example_parsing_signatures(version_dir) if files.format == "TF SavedModel" else []
+            if parsing:
+                hint = (
+                    f"; signature(s) {parsing} take serialized tf.Examples parsed inside the graph, which OpenVINO "
+                    "cannot convert: export the model with inputs named like the features instead, and this "
+                    "server parses the examples of Classify/Regress (docs/grpc_api.md)"
+                )
+            raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {first_line(exc)}{hint}") from None
+
+    model = read()
+    batching = _batching_for(version_dir, config, options)
     targets = _target_shapes(model, config, mapping["inputs"])
+    if batching is not None:
+        batch_targets, batchable = _batching_shapes(model, config, mapping["inputs"], what)
+        batching = batching if batchable else None
+        made_dynamic = [
+            f"{_port_name(port)} {port.get_partial_shape()} -> {shape}"
+            for port, shape in batch_targets.items()
+            if targets.get(port, port.get_partial_shape()) != shape
+        ]
+        if made_dynamic:
+            try:
+                model.reshape(batch_targets)
+                targets = {}
+            except RuntimeError as exc:
+                log.warning(
+                    "%s: batching is off for this version: its batch dimension cannot be made dynamic (%s)",
+                    what,
+                    first_line(exc),
+                )
+                batching, model = None, read()
+        if batching is not None:
+            log.info(
+                "%s: batching on (%s)%s",
+                what,
+                batching.describe(),
+                f"; compiled with a dynamic batch dimension: {', '.join(made_dynamic)}" if made_dynamic else "",
+            )
     try:
         if targets:
             model.reshape(targets)
@@ -269,7 +411,14 @@ def load_version(
         raise ModelLoadError(f"cannot compile for {config.target_device}: {first_line(exc)}") from None
     batch_one = compile_batch_one(model, config, options.compile_cache_dir) if config.static_batch_one else None
     declared = read_signatures(version_dir) if files.format == "TF SavedModel" else None
-    version = CompiledVersion(compiled, mapping, config.nireq, options.max_queued, batch_one, declared)
+    images = ImageOptions(config.color_format, config.layout, config.mean, config.scale)
+    version = CompiledVersion(
+        compiled, mapping, config.nireq, options.max_queued, batch_one, declared, batching, what, images
+    )
     if options.warmup_iterations:
-        run_warmup(version_dir, version, options.warmup_iterations)
+        try:
+            run_warmup(version_dir, version, options.warmup_iterations)
+        except BaseException:
+            version.close()
+            raise
     return version

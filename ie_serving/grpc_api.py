@@ -1,6 +1,6 @@
-"""TF Serving gRPC servicers: PredictionService (Predict, GetModelMetadata) and
-ModelService (GetModelStatus). Thin: decode, call the service, encode; failures answer
-through the errors table."""
+"""TF Serving gRPC servicers: PredictionService (Predict, Classify, Regress, MultiInference,
+GetModelMetadata) and ModelService (GetModelStatus, HandleReloadConfigRequest). Thin: decode,
+call the service, encode; failures answer through the errors table."""
 
 from __future__ import annotations
 
@@ -16,12 +16,17 @@ from grpc_health.v1.health import HealthServicer
 from ie_serving import v2_grpc
 from ie_serving.errors import InvalidInput, Unimplemented
 from ie_serving.grpc_common import abort, parsing_handlers
+from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Result, Task
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
+    classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     model_management_pb2,
+    model_pb2,
     predict_pb2,
+    regression_pb2,
 )
 from ie_serving.service import Call, Service
 from ie_serving.tensor_proto import predict_decoder, tf_dtype_enum, to_proto
@@ -69,14 +74,50 @@ class _Handler:
         self.service = service
 
     def _call(self, method: str, request: object, context: grpc.ServicerContext, body):
+        """Run body(name, version) for the request's model_spec ("Missing ModelSpec" without one)."""
+        return self._run(method, request.model_spec if request.HasField("model_spec") else None, context, body)
+
+    def _run(self, method: str, spec: model_pb2.ModelSpec | None, context: grpc.ServicerContext, body):
         try:
-            with Call("grpc", method, request.model_spec.name, metrics=self.service.metrics) as call:
-                if not request.HasField("model_spec"):
+            with Call("grpc", method, spec.name if spec else "", metrics=self.service.metrics) as call:
+                if spec is None:
                     raise InvalidInput("Missing ModelSpec")
-                call.version = requested_version(request.model_spec, self.service)
+                call.version = requested_version(spec, self.service)
                 return body(call.name, call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
             abort(context, exc)
+
+
+def _deadline(context: grpc.ServicerContext) -> float | None:
+    """The client's deadline as a time.monotonic() value (None: none)."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
+
+
+def _model_spec(spec: model_pb2.ModelSpec, name: str, signature_name: str, version: int) -> None:
+    """The answer's model_spec as TF Serving's MakeModelSpec writes it (servables/tensorflow/util.cc)."""
+    spec.name = name
+    spec.signature_name = signature_name or SIGNATURE
+    spec.version.value = version
+
+
+def _fill_classifications(result: Classifications, into: classification_pb2.ClassificationResult) -> None:
+    for row in result.rows():
+        classes = into.classifications.add().classes
+        for label, score in row:
+            classes.add(label=label, score=score)
+
+
+def _fill_regressions(result: Regressions, into: regression_pb2.RegressionResult) -> None:
+    for value in result.values.tolist():
+        into.regressions.add(value=value)
+
+
+def _fill_result(result: Result, into: inference_pb2.InferenceResult) -> None:
+    if isinstance(result, Classifications):
+        _fill_classifications(result, into.classification_result)
+    else:
+        _fill_regressions(result, into.regression_result)
 
 
 class PredictionServicer(_Handler):
@@ -89,9 +130,7 @@ class PredictionServicer(_Handler):
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
-            remaining = context.time_remaining()
-            deadline = None if remaining is None else time.monotonic() + remaining
-            result = self.service.predict(name, version, predict_decoder(request), deadline)
+            result = self.service.predict(name, version, predict_decoder(request), _deadline(context))
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
             response.model_spec.version.value = result.version
@@ -101,6 +140,53 @@ class PredictionServicer(_Handler):
             return response
 
         return self._call("Predict", request, context, body)
+
+    def Classify(self, request, context):  # noqa: N802
+        def body(name: str, version: int | None) -> classification_pb2.ClassificationResponse:
+            signature_name = request.model_spec.signature_name
+            decoder = ExamplesDecoder([Task(Method.CLASSIFY, signature_name)], request.input)
+            result = self.service.predict(name, version, decoder, _deadline(context))
+            response = classification_pb2.ClassificationResponse()
+            _model_spec(response.model_spec, name, signature_name, result.version)
+            _fill_classifications(decoder.results(result.outputs)[0], response.result)
+            return response
+
+        return self._call("Classify", request, context, body)
+
+    def Regress(self, request, context):  # noqa: N802
+        def body(name: str, version: int | None) -> regression_pb2.RegressionResponse:
+            signature_name = request.model_spec.signature_name
+            decoder = ExamplesDecoder([Task(Method.REGRESS, signature_name)], request.input)
+            result = self.service.predict(name, version, decoder, _deadline(context))
+            response = regression_pb2.RegressionResponse()
+            _model_spec(response.model_spec, name, signature_name, result.version)
+            _fill_regressions(decoder.results(result.outputs)[0], response.result)
+            return response
+
+        return self._call("Regress", request, context, body)
+
+    def MultiInference(self, request, context):  # noqa: N802
+        """The tasks over one model, run once (TF Serving's multi_inference.cc rules: the
+        model is the first task's; every task names it; no signature twice)."""
+
+        def body(name: str, version: int | None) -> inference_pb2.MultiInferenceResponse:
+            for task in request.tasks:
+                if not task.model_spec.name:
+                    raise InvalidInput("Found ModelSpec with an empty model name.")
+                if task.model_spec.name != name:
+                    raise InvalidInput("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+            tasks = [Task(Method.named(t.method_name), t.model_spec.signature_name) for t in request.tasks]
+            decoder = ExamplesDecoder(tasks, request.input)
+            result = self.service.predict(name, version, decoder, _deadline(context))
+            response = inference_pb2.MultiInferenceResponse()
+            for task, answer_of_task in zip(request.tasks, decoder.results(result.outputs), strict=True):
+                entry = response.results.add()
+                _model_spec(entry.model_spec, name, task.model_spec.signature_name, result.version)
+                _fill_result(answer_of_task, entry)
+            return response
+
+        first = request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec()
+        return self._run("MultiInference", first, context, body)
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         def body(name: str, version: int | None) -> get_model_metadata_pb2.GetModelMetadataResponse:
@@ -195,6 +281,9 @@ def start_grpc_server(
                 "tensorflow.serving.PredictionService",
                 {
                     "Predict": (predictions.Predict, predict_pb2.PredictRequest),
+                    "Classify": (predictions.Classify, classification_pb2.ClassificationRequest),
+                    "Regress": (predictions.Regress, regression_pb2.RegressionRequest),
+                    "MultiInference": (predictions.MultiInference, inference_pb2.MultiInferenceRequest),
                     "GetModelMetadata": (predictions.GetModelMetadata, get_model_metadata_pb2.GetModelMetadataRequest),
                 },
             ),

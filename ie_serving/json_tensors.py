@@ -1,15 +1,22 @@
 """TF Serving's JSON tensors <-> numpy: request bodies in the row (`instances`) and column
 (`inputs`) formats, and predict answers in the matching form.
 
-Only numeric tensors are served. JSON values become arrays with one `np.asarray` call per
-input (no per-element Python loop when the nesting is regular) and are then converted to the
-model's input dtype under TF Serving's rules: integers into float inputs, integral floats into
-integer inputs, `true`/`false` only into bool inputs, nothing that loses range. As TF Serving
-does, `NaN`, `Infinity` and `-Infinity` are accepted as number literals and written back as such.
+JSON numbers become arrays with one `np.asarray` call per input (no per-element Python loop
+when the nesting is regular) and are then converted to the model's input dtype under TF
+Serving's rules: integers into float inputs, integral floats into integer inputs,
+`true`/`false` only into bool inputs, nothing that loses range. As TF Serving does, `NaN`,
+`Infinity` and `-Infinity` are accepted as number literals and written back as such.
+
+Strings (util/json_tensor.cc): a DT_STRING input takes JSON strings (their UTF-8 bytes) and
+`{"b64": "..."}` objects (the decoded bytes); a numeric input takes `{"b64": ...}` values as
+encoded images (decoded in the pipeline, images.py). String outputs are written as JSON
+strings, or as `{"b64": ...}` when the output's name ends in `_bytes` (TF Serving's rule).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import enum
 import json
 import math
@@ -19,11 +26,11 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ie_serving.dtypes import BFLOAT16, tf_name
+from ie_serving.dtypes import BFLOAT16, STRING, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.tensor_spec import Signature, TensorSpec
 
-NUMERIC_ONLY = "only numeric tensors are served"
+BYTES_SUFFIX = "_bytes"  # string outputs named so are written as {"b64": ...}
 
 # stands in for a value named after no input: the pipeline reports the name
 _UNCONVERTED = np.empty(0)
@@ -145,7 +152,10 @@ def _column_values(inputs: Any, specs: Mapping[str, TensorSpec]) -> dict[str, An
 
 
 def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = True) -> np.ndarray:
-    """One input's JSON value -> an array of the spec's dtype, or InvalidInput saying why not."""
+    """One input's JSON value -> an array of the spec's dtype (for a numeric input sent
+    {"b64": ...} values: a string array of the files), or InvalidInput saying why not."""
+    if spec.dtype == STRING:
+        return _strings(name, np.asarray(value, dtype=STRING), text=True)
     try:
         array = np.asarray(value)
     except (ValueError, TypeError, RecursionError) as exc:
@@ -156,8 +166,13 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
             ) from None
         raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
     kind = array.dtype.kind
+    if kind == "O" and all(_is_b64(leaf) for leaf in array.flat):
+        return _strings(name, array, text=False)
     if kind not in "biuf":
-        raise InvalidInput(f"input {name!r}: {NUMERIC_ONLY}; got {_first_bad_leaf(value)}")
+        raise InvalidInput(
+            f'input {name!r} expects {tf_name(spec.dtype)} numbers (or {{"b64": ...}} JPEG/PNG files for an image '
+            f"input); got {_first_bad_leaf(value)}"
+        )
     if array.size == 0:
         return array.astype(spec.dtype)
     if kind != "b" and has_bool_literals and _holds_bool(value):
@@ -170,6 +185,28 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
         if exact is not None:
             return exact
     return _convert(name, array, spec.dtype)
+
+
+def _strings(name: str, array: np.ndarray, text: bool) -> np.ndarray:
+    """An object array of JSON leaves -> the bytes of each: {"b64": ...} decoded, and strings
+    as UTF-8 when `text` (a DT_STRING input)."""
+    strings = np.empty(array.shape, dtype=STRING)
+    for index, leaf in enumerate(array.flat):
+        if _is_b64(leaf) and isinstance(leaf["b64"], str):
+            try:
+                text64 = leaf["b64"]
+                strings.flat[index] = base64.b64decode(text64 + "=" * (-len(text64) % 4), validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidInput(
+                    f'input {name!r}: item {index} {{"b64": ...}} is not valid base64 ({exc}); expected the file\'s '
+                    "bytes in standard base64 (RFC 4648: A-Z, a-z, 0-9, + and /)"
+                ) from None
+        elif text and isinstance(leaf, str):
+            strings.flat[index] = leaf.encode()
+        else:
+            expected = 'JSON strings or {"b64": "..."} objects' if text else '{"b64": "..."} objects'
+            raise InvalidInput(f"input {name!r} expects {expected}; item {index} is {_kind(leaf)}")
+    return strings
 
 
 def _as_uint64(value: Any, as_float: np.ndarray) -> np.ndarray | None:
@@ -289,13 +326,13 @@ def _kind(value: Any) -> str:
 def encode_predict(form: Format, outputs: Mapping[str, np.ndarray]) -> bytes:
     """Outputs -> TF Serving's answer: `predictions` for the row format, `outputs` for the column
     format; a single output unnamed, several keyed by name."""
-    arrays = {name: _jsonable(array) for name, array in outputs.items()}
+    arrays = {name: _jsonable(name, array) for name, array in outputs.items()}
     if form is Format.COLUMN:
         body: Any = {"outputs": next(iter(arrays.values())) if len(arrays) == 1 else arrays}
     else:
         body = {"predictions": _rows(arrays)}
     if all(a.dtype.kind != "f" or np.isfinite(a).all() for a in arrays.values()):
-        return orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+        return orjson.dumps(body, default=_tolist, option=orjson.OPT_SERIALIZE_NUMPY)
     # NaN/Infinity: written as the literals NaN, Infinity, -Infinity, as TF Serving does
     return json.dumps(body, default=_tolist, separators=(",", ":")).encode()
 
@@ -319,10 +356,18 @@ def _rows(arrays: Mapping[str, np.ndarray]) -> Any:
     return [{name: array[index] for name, array in arrays.items()} for index in range(batch or 0)]
 
 
-def _jsonable(array: np.ndarray) -> np.ndarray | np.generic:
+def _jsonable(name: str, array: np.ndarray) -> np.ndarray | np.generic:
     """What orjson writes: float16/bfloat16 through float32 (exact), arrays C-contiguous,
-    0-d arrays as numpy scalars."""
+    0-d arrays as numpy scalars; strings as an object array of str, or of {"b64": ...} when
+    the output's name ends in _bytes (TF Serving's rule; in other strings each byte that is
+    not UTF-8 becomes U+FFFD), which orjson writes through _tolist."""
     array = np.asarray(array)
+    if array.dtype == STRING:
+        if name.endswith(BYTES_SUFFIX):
+            array = np.frompyfunc(lambda value: {"b64": base64.b64encode(value).decode()}, 1, 1)(array)
+        else:
+            array = np.frompyfunc(lambda value: bytes(value).decode("utf-8", "replace"), 1, 1)(array)
+        return np.asarray(array, dtype=STRING)
     if array.dtype == np.float16 or array.dtype == BFLOAT16:
         array = array.astype(np.float32)
     if array.ndim == 0:

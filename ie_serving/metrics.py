@@ -18,13 +18,15 @@ Those are read from the store when scraped, so they cost a request nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from ie_serving.batching import BatchStats
+from ie_serving.histogram import HistogramSnapshot, exponential
 from ie_serving.versions import State
 
 if TYPE_CHECKING:
@@ -35,18 +37,8 @@ RUNTIME = "OpenVINO"  # the runtime label of runtime_latency (TF Serving's are "
 PREDICT_API = "Predict"  # predict_util.cc records runtime_latency with api "Predict" from every front end
 
 
-def _exponential(scale: float, growth: float, count: int) -> tuple[float, ...]:
-    """tensorflow/core/lib/monitoring/sampler.cc ExponentialBuckets: scale x growth^i, computed
-    by repeated multiplication as TF does (the same doubles); TF adds DBL_MAX, printed +Inf."""
-    limits, bound = [], scale
-    for _ in range(count):
-        limits.append(bound)
-        bound *= growth
-    return tuple(limits)
-
-
 # util.cc: "Scale of 10, power of 1.8 with bucket count 33 (~20 minutes)", in microseconds
-TF_BUCKETS = _exponential(10, 1.8, 33)
+TF_BUCKETS = exponential(10, 1.8, 33)
 
 # Which requests TF Serving counts, with its API and entrypoint labels, by (protocol, method)
 # of the Call. gRPC: Predict, Classify and Regress (prediction_service_impl.cc; GetModelMetadata,
@@ -128,8 +120,11 @@ class Metrics:
 
     def tf_text(self) -> str:
         """TF Serving's three request metrics as util/prometheus_exporter.cc writes them, in the
-        order of its metric map (by name), points ordered by their label values."""
-        lines = ["# TYPE :tensorflow:serving:request_count counter"]
+        order of its metric map (by name: the batching metrics, when a version batches, first),
+        points ordered by their label values."""
+        lines: list[str] = []
+        _batching_lines(self.store, lines)  # /tensorflow/serving/batching_session/... sort first
+        lines.append("# TYPE :tensorflow:serving:request_count counter")
         for labels, value in sorted(_counter_points(self._request_count)):
             lines.append(f":tensorflow:serving:request_count{{{_label_text(labels)}}} {int(value)}")
         _histogram_lines(":tensorflow:serving:request_latency", self._request_latency, lines)
@@ -149,9 +144,7 @@ def _counter_points(counter: Counter) -> Iterator[tuple[tuple[tuple[str, str], .
 
 
 def _histogram_lines(name: str, histogram: Histogram, lines: list[str]) -> None:
-    """prometheus_exporter.cc SerializeHistogram: cumulative buckets with TF's limits, the
-    last as +Inf, then _sum (%g) and _count."""
-    lines.append(f"# TYPE {name} histogram")
+    """A prometheus-client histogram in TF Serving's exporter's text (_snapshot_lines)."""
     points: dict[tuple[tuple[str, str], ...], dict] = {}
     for metric in histogram.collect():
         for sample in metric.samples:
@@ -163,14 +156,58 @@ def _histogram_lines(name: str, histogram: Histogram, lines: list[str]) -> None:
                 point["sum"] = sample.value
             elif sample.name.endswith("_count"):
                 point["count"] = sample.value
-    limits = [_g(limit) for limit in TF_BUCKETS] + ["+Inf"]
+    snapshots = {
+        labels: HistogramSnapshot(TF_BUCKETS, tuple(p["buckets"][:-1]), int(p["count"]), p["sum"])
+        for labels, p in points.items()
+    }
+    _snapshot_lines(name, snapshots, lines)
+
+
+def _snapshot_lines(
+    name: str, points: Mapping[tuple[tuple[str, str], ...], HistogramSnapshot], lines: list[str]
+) -> None:
+    """prometheus_exporter.cc SerializeHistogram: cumulative buckets with TF's limits, the
+    last as +Inf, then _sum (%g) and _count."""
+    lines.append(f"# TYPE {name} histogram")
     for labels in sorted(points):
         point, text = points[labels], _label_text(labels)
         prefix = f"{name}_bucket{{{text}{',' if text else ''}"
-        for limit, cumulative in zip(limits, point["buckets"], strict=True):
-            lines.append(f'{prefix}le="{limit}"}} {int(cumulative)}')
-        lines.append(f"{name}_sum{{{text}}} {_g(point['sum'])}")
-        lines.append(f"{name}_count{{{text}}} {int(point['count'])}")
+        for limit, cumulative in zip(point.limits, point.cumulative, strict=True):
+            lines.append(f'{prefix}le="{_g(limit)}"}} {int(cumulative)}')
+        lines.append(f'{prefix}le="+Inf"}} {int(point.count)}')
+        lines.append(f"{name}_sum{{{text}}} {_g(point.total)}")
+        lines.append(f"{name}_count{{{text}}} {int(point.count)}")
+
+
+def _batching_lines(store: ModelStore, lines: list[str]) -> None:
+    """TF Serving's batching metrics, summed over the versions that batch (none: not written):
+    batching_session.cc's queuing_latency {thread_pool_name} (microseconds from a request's
+    enqueue to its batch's start) and batching_util.h's input_batch_size and
+    processed_batch_size (rows per batch before and after padding to an allowed size)."""
+    queuing: dict[tuple[tuple[str, str], ...], HistogramSnapshot] = {}
+    sizes: dict[str, HistogramSnapshot] = {}
+    for _, _, stats in _batch_stats(store):
+        key = (("thread_pool_name", stats.thread_pool_name),)
+        queuing[key] = queuing[key] + stats.queuing_micros if key in queuing else stats.queuing_micros
+        for metric, snapshot in (("input", stats.input_batch_size), ("processed", stats.processed_batch_size)):
+            sizes[metric] = sizes[metric] + snapshot if metric in sizes else snapshot
+    if not sizes:
+        return
+    _snapshot_lines(":tensorflow:serving:batching_session:input_batch_size", {(): sizes["input"]}, lines)
+    _snapshot_lines(":tensorflow:serving:batching_session:processed_batch_size", {(): sizes["processed"]}, lines)
+    _snapshot_lines(":tensorflow:serving:batching_session:queuing_latency", queuing, lines)
+
+
+def _batch_stats(store: ModelStore) -> Iterator[tuple[str, int, BatchStats]]:
+    """(model, version, batching counts) of every version that batches and still holds its model."""
+    for name, model in sorted(store.models.items()):
+        for number, served in sorted(model.versions.items()):
+            compiled = served.compiled
+            if compiled is None or served.state not in (State.AVAILABLE, State.UNLOADING):
+                continue
+            stats = compiled.batch_stats()
+            if stats is not None:
+                yield name, number, stats
 
 
 class StoreCollector(Collector):
@@ -216,6 +253,26 @@ class StoreCollector(Collector):
             "1 for the version's current state (TF Serving's states: START, LOADING, AVAILABLE, UNLOADING, END).",
             labels=[*labels, "state"],
         )
+        batch_sizes = HistogramMetricFamily(
+            "ie_serving_batch_size",
+            "Rows per batch run for the version with server-side batching (after padding to an allowed batch size).",
+            labels=labels,
+        )
+        batch_queuing = HistogramMetricFamily(
+            "ie_serving_batch_queuing_seconds",
+            "Seconds a request waited in the version's batching queue before its batch started.",
+            labels=labels,
+        )
+        batch_queued = GaugeMetricFamily(
+            "ie_serving_batch_queued_requests",
+            "Requests waiting now in the version's batching queue.",
+            labels=labels,
+        )
+        for name, number, stats in _batch_stats(self.store):
+            values = [name, str(number)]
+            batch_queued.add_metric(values, stats.queued)
+            _add_histogram(batch_sizes, values, stats.processed_batch_size)
+            _add_histogram(batch_queuing, values, stats.queuing_micros, 1e-6)
         for name, model in sorted(self.store.models.items()):
             for number, served in sorted(model.versions.items()):
                 values = [name, str(number)]
@@ -229,11 +286,20 @@ class StoreCollector(Collector):
                 stats = compiled.pool_stats()
                 waiting.add_metric(values, stats.waiting)
                 infer_requests.add_metric(values, stats.size)
-                rejected.add_metric(values, stats.rejected)
-                timeouts.add_metric(values, stats.timeouts)
+                batch = compiled.batch_stats()
+                rejected.add_metric(values, stats.rejected + (batch.rejected if batch else 0))
+                timeouts.add_metric(values, stats.timeouts + (batch.timeouts if batch else 0))
                 buckets = [(_g(limit), count) for limit, count in zip(stats.limits, stats.cumulative, strict=True)]
                 waits.add_metric(values, [*buckets, ("+Inf", stats.count)], stats.total_seconds)
         yield from (in_flight, waiting, infer_requests, waits, rejected, timeouts, load_seconds, state)
+        yield from (batch_sizes, batch_queuing, batch_queued)
+
+
+def _add_histogram(
+    family: HistogramMetricFamily, values: list[str], snapshot: HistogramSnapshot, scale: float = 1.0
+) -> None:
+    buckets = [(_g(limit * scale), count) for limit, count in zip(snapshot.limits, snapshot.cumulative, strict=True)]
+    family.add_metric(values, [*buckets, ("+Inf", snapshot.count)], snapshot.total * scale)
 
 
 def mount(app: object, metrics: Metrics, path: str) -> None:

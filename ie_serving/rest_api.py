@@ -1,5 +1,5 @@
 """TF Serving's REST API as a Flask app over the protocol-free Service: model status, model
-metadata and predict. Thin: parse the path and body, call the service, encode the answer.
+metadata, predict, classify and regress. Thin: parse the path and body, call the service, encode the answer.
 
 Paths follow TF Serving's patterns; anything else under /v1/ is a 400 `Malformed request`.
 Failures answer `{"error": "<message>"}` through the errors table, the one gRPC uses, so
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
 
+from ie_serving import json_examples
 from ie_serving.dtypes import tf_name
-from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound, Unimplemented
+from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound
 from ie_serving.http_common import create_flask_app, error_response, json_response, read_body, started
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import encode_predict
@@ -34,7 +35,7 @@ _PREDICT_PATH = re.compile(rf"(?i)/v1/models/(?P<name>[^/:]+){_VERSION}:(?P<verb
 _GET_PATH = re.compile(rf"(?i)/v1/models(?:/(?P<name>[^/:]+))?{_VERSION}(?P<metadata>/metadata)?")
 EXPECTED_ROUTES = (
     "expected GET /v1/models/{name}[/versions/{number}][/metadata] "
-    "or POST /v1/models/{name}[/versions/{number}]:predict"
+    "or POST /v1/models/{name}[/versions/{number}]:(predict|classify|regress)"
 )
 
 _MAX_VERSION = 2**63 - 1
@@ -163,12 +164,18 @@ class _Routes:
         )
 
     def predict(self, name: str, version: int | None, verb: str) -> Response:
-        if verb != "predict":
-            raise Unimplemented(f"{verb} is not supported by this server; use POST .../{name}:predict")
-        decoder = JsonPredictBody(read_body())
+        """POST :predict, :classify or :regress."""
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        if verb != "predict":
+            examples = json_examples.decoder(read_body(), verb)
+            result = self.service.predict(name, version, examples, deadline)
+            return Response(json_examples.encode_results(examples.results(result.outputs)[0]), mimetype=JSON)
+        decoder = JsonPredictBody(read_body())
         result = self.service.predict(name, version, decoder, deadline)
-        return Response(encode_predict(decoder.form, result.outputs), mimetype="application/json")
+        return Response(encode_predict(decoder.form, result.outputs), mimetype=JSON)
+
+
+JSON = "application/json"
 
 
 def create_app(

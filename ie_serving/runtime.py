@@ -78,7 +78,13 @@ def start(config: ServerConfig) -> Runtime:
         return storage_for(base_path, config.model_cache_dir)
 
     store = ModelStore(tuple(ServedModel(model, storage(model.base_path)) for model in config.models))
-    options = EngineOptions(config.max_queued_requests, config.compile_cache_dir, config.warmup_iterations)
+    options = EngineOptions(
+        config.max_queued_requests,
+        config.compile_cache_dir,
+        config.warmup_iterations,
+        config.batching,
+        config.per_model_batching,
+    )
     reconciler = Reconciler(store, storage, options)
     log.info("loading %d model(s): %s", len(config.models), ", ".join(m.name for m in config.models))
     reconciler.reconcile_all(fatal_storage_errors=True)

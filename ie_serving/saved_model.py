@@ -38,6 +38,26 @@ class DeclaredSignature:
     same_as_default: bool  # computed by serving_default's function, with its keys
 
 
+_EXAMPLE_METHODS = ("tensorflow/serving/classify", "tensorflow/serving/regress")
+
+
+def example_parsing_signatures(version_dir: pathlib.Path) -> list[str]:
+    """The signatures that take serialized tf.Examples (TF's classify/regress signatures: a
+    DT_STRING input parsed inside the graph, which OpenVINO cannot convert); [] when none or
+    unreadable."""
+    try:
+        saved = saved_model_pb2.SavedModel.FromString((version_dir / "saved_model.pb").read_bytes())
+    except (OSError, DecodeError):
+        return []
+    return sorted(
+        name
+        for graph in saved.meta_graphs
+        for name, signature in graph.signature_def.items()
+        if signature.method_name in _EXAMPLE_METHODS
+        and any(info.dtype == types_pb2.DT_STRING for info in signature.inputs.values())
+    )
+
+
 def read_signatures(version_dir: pathlib.Path) -> dict[str, DeclaredSignature]:
     """The signatures of the `serve` meta graph (serving_default included); empty when the file
     cannot be read this way (OpenVINO's own reading then decides whether the version loads)."""

@@ -117,7 +117,8 @@ class Service:
             phases = Phases()
             began = time.perf_counter_ns()
             try:
-                inputs, wanted = prepare_request(compiled.signatures, decode, f"model {name} version {served.version}")
+                where = f"model {name} version {served.version}"
+                inputs, wanted = prepare_request(compiled.signatures, decode, where, compiled.image_options)
                 prepared = time.perf_counter_ns()
                 outputs = compiled.infer(inputs, wanted, deadline, phases)
             except BaseException:

@@ -114,9 +114,12 @@ class ServedVersion:
             self._transition(State.AVAILABLE, State.UNLOADING)
 
     def finish_unload(self) -> None:
-        """Wait for in-flight requests, release the compiled model, UNLOADING -> END."""
+        """Wait for in-flight requests (batches queued for them included), release the compiled
+        model (its batch threads end), UNLOADING -> END."""
         with self._cond:
             self._cond.wait_for(lambda: self._inflight == 0)
+            if self.compiled is not None:
+                self.compiled.close()
             self.compiled = None
             self._transition(State.UNLOADING, State.END)
 

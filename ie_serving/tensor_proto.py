@@ -4,7 +4,9 @@ tensor_content is read and written in the host's byte order, which is little-end
 every platform OpenVINO's CPU plugin runs on, as the TF wire format expects.
 
 Requests are checked before anything large is allocated: the declared shape must match
-the bytes or values that came with it.
+the bytes or values that came with it. DT_STRING tensors (string_val) become numpy object
+arrays of bytes (dtypes.STRING): a string input's values, or encoded images for a numeric
+image input (images.py decodes them in the pipeline).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import math
 
 import numpy as np
 
-from ie_serving.dtypes import BFLOAT16, NUMPY_BY_TF_NAME, SERVED_TF_NAMES, TF_NAME_BY_NUMPY
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_TF_NAME, SERVED_TF_NAMES, STRING, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
@@ -83,6 +85,8 @@ def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
     dtype_name = TF_NAME_BY_NUMPY[dtype]
     shape = _shape_of(name, proto)
     count = math.prod(shape)
+    if dtype == STRING:
+        return _strings(name, proto, shape, count)
     content = proto.tensor_content  # a new bytes object on every access: read it once
     if content:
         expected = count * dtype.itemsize
@@ -101,6 +105,21 @@ def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
     raise InvalidInput(
         f"input {name!r}: shape {list(shape)} needs {count} values, got {len(values)} in "
         f"{_TYPED_FIELD[dtype_name]} and no tensor_content"
+    )
+
+
+def _strings(name: str, proto: tensor_pb2.TensorProto, shape: tuple[int, ...], count: int) -> np.ndarray:
+    """string_val as an object array of bytes; one value per element (a single value fills
+    the shape, as TF's make_ndarray broadcasts it)."""
+    values = proto.string_val
+    if len(values) == count:
+        array = np.empty(count, dtype=STRING)
+        array[:] = list(values)
+        return array.reshape(shape)
+    if len(values) == 1 and count <= MAX_BROADCAST_BYTES // 8:
+        return np.full(shape, values[0], dtype=STRING)
+    raise InvalidInput(
+        f"input {name!r}: shape {list(shape)} of DT_STRING needs {count} values in string_val, got {len(values)}"
     )
 
 
@@ -132,12 +151,18 @@ def to_proto(
     dims = proto.tensor_shape.dim
     for size in array.shape:
         dims.add().size = size
-    if tensor_content:
+    if array.dtype == STRING:
+        proto.string_val.extend(_as_bytes(value) for value in array.flat)
+    elif tensor_content:
         bits = array.view(np.uint16) if array.dtype == BFLOAT16 else array
         proto.tensor_content = np.ascontiguousarray(bits).tobytes()
     elif array.size:
         proto.MergeFromString(_packed_field(array))
     return proto
+
+
+def _as_bytes(value: object) -> bytes:
+    return value.encode() if isinstance(value, str) else bytes(value)  # type: ignore[arg-type]
 
 
 # TensorProto's typed value fields: (field number, how values are written)

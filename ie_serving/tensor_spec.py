@@ -10,6 +10,7 @@ import numpy as np
 
 from ie_serving.dtypes import can_convert, tf_name
 from ie_serving.errors import FailedPrecondition, InvalidInput
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS, ImageOptions, decode_encoded_inputs
 
 SIGNATURE = "serving_default"
 PREDICT_METHOD = "tensorflow/serving/predict"
@@ -129,12 +130,15 @@ Decoder = Callable[[SignatureLookup], Decoded]
 
 
 def prepare_request(
-    signatures: Mapping[str, Signature], decode: Decoder, where: str
+    signatures: Mapping[str, Signature], decode: Decoder, where: str, images: ImageOptions = DEFAULT_IMAGE_OPTIONS
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """A request decoded against `signatures` and checked once: the inputs in the signature's
     dtypes and the outputs to compute. The one preparation every predict goes through (the
-    service's pipeline, and warmup records before a version serves)."""
+    service's pipeline, and warmup records before a version serves). String tensors sent to
+    numeric inputs (DT_STRING, {"b64": ...}, an image body) are decoded as images first, with
+    the model's `images` options, and then validated like any other input."""
     request = decode(lambda signature_name: find_signature(signatures, signature_name))
     signature = find_signature(signatures, request.signature_name)
-    inputs = validate_inputs(request.inputs, signature.inputs, where, request.dtype_name)
+    inputs = decode_encoded_inputs(request.inputs, signature.inputs, images, where, request.dtype_name)
+    inputs = validate_inputs(inputs, signature.inputs, where, request.dtype_name)
     return inputs, check_output_filter(request.output_filter, signature.outputs, where)

@@ -7,9 +7,9 @@ Every flag of TF Serving's main.cc is known by name (FLAGS). Each is either
 - mapped: it means the same thing here and sets it (port, threads, REST timeout, CORS, ...);
 - warned: it has no meaning here (TensorFlow sessions, XLA, TFLite, TPU, ...): accepted with
   one warning line naming it and saying why;
-- refused: it has a meaning here that is not built yet (batching, monitoring, ...): start-up
+- refused: it has a meaning here that is not built yet (a UNIX socket, ALTS, ...): start-up
   stops naming it, rather than quietly doing nothing.
-A value that means what this server does anyway (`--enable_batching=false`) is accepted
+A value that means what this server does anyway (`--use_alts_credentials=false`) is accepted
 silently. A flag TF Serving does not have is refused (TF Serving prints it and starts anyway;
 here a typo must not pass unnoticed).
 """
@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Sequence
 
+from ie_serving.batching_config import server_batching
 from ie_serving.config import (
     ModelConfig,
     ServerConfig,
@@ -71,7 +72,6 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-_BATCHING = "server-side batching is not built yet"
 _TF_SESSION = "models run in OpenVINO, not in a TensorFlow session"
 _TFLITE = "OpenVINO runs .tflite models itself; there are no TFLite interpreter pools"
 _RETRIES = (
@@ -112,7 +112,14 @@ FLAGS: tuple[TfFlag, ...] = (
         "REST answers carry TF Serving's CORS headers (Access-Control-Allow-Origin: *, "
         "Access-Control-Allow-Methods: POST, GET, Access-Control-Allow-Headers: Content-Type)",
     ),
-    TfFlag("enable_batching", bool, "false", REFUSED, _BATCHING, (False,)),
+    TfFlag(
+        "enable_batching",
+        bool,
+        "false",
+        MAPPED,
+        "server-side batching of every model: concurrent requests merged along the batch dimension "
+        "(defaults or --batching_parameters_file); a static batch dimension is compiled dynamic",
+    ),
     TfFlag(
         "allow_version_labels_for_unavailable_models",
         bool,
@@ -120,8 +127,23 @@ FLAGS: tuple[TfFlag, ...] = (
         MAPPED,
         "version labels may name versions that are not AVAILABLE (else such a label stops start-up or a reload)",
     ),
-    TfFlag("batching_parameters_file", str, '""', REFUSED, _BATCHING, ("",)),
-    TfFlag("enable_per_model_batching_parameters", bool, "false", REFUSED, _BATCHING, (False,)),
+    TfFlag(
+        "batching_parameters_file",
+        str,
+        '""',
+        MAPPED,
+        "text BatchingParameters: max_batch_size, batch_timeout_micros, max_enqueued_batches, num_batch_threads, "
+        "thread_pool_name, allowed_batch_sizes, pad_variable_length_inputs (enable_large_batch_splitting true is "
+        "refused); without --enable_batching it stops start-up, as in TF Serving",
+    ),
+    TfFlag(
+        "enable_per_model_batching_parameters",
+        bool,
+        "false",
+        MAPPED,
+        "with --enable_batching, a version directory's batching_params.pbtxt sets its batching; "
+        "versions without one are not batched, as in TF Serving",
+    ),
     TfFlag(
         "model_config_file",
         str,
@@ -509,6 +531,10 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
         model_config_file_format="text",
         model_config_file_poll_wait_seconds=float(args.model_config_file_poll_wait_seconds or 0),
         enable_grpc_healthcheck_service=bool(args.enable_grpc_healthcheck_service),
+        batching=server_batching(
+            bool(args.enable_batching), args.batching_parameters_file, bool(args.enable_per_model_batching_parameters)
+        ),
+        per_model_batching=bool(args.enable_batching and args.enable_per_model_batching_parameters),
     )
 
 

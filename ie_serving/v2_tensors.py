@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ie_serving.dtypes import BFLOAT16, BYTES_DTYPE, NUMPY_BY_V2_NAME, v2_name
+from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, STRING, v2_name
 from ie_serving.errors import InvalidInput, Unimplemented
 from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
 
@@ -78,7 +78,7 @@ def _bytes_elements(chunk: memoryview, count: int, where: str) -> np.ndarray:
     (a count the bytes cannot hold is refused before anything is allocated)."""
     if count * 4 > len(chunk):
         raise InvalidInput(f"{where}: {count} BYTES elements need at least {count * 4} bytes, the data is {len(chunk)}")
-    elements = np.empty(count, dtype=BYTES_DTYPE)
+    elements = np.empty(count, dtype=STRING)
     offset = 0
     for index in range(count):
         if offset + 4 > len(chunk):
@@ -102,7 +102,7 @@ def binary_tensor(chunk: memoryview | bytes, datatype: str, shape: Sequence[int]
     dtype = numpy_dtype(datatype, where)
     count = element_count(shape, where)
     chunk = memoryview(chunk)
-    if dtype == BYTES_DTYPE:
+    if dtype == STRING:
         return _bytes_elements(chunk, count, where).reshape(shape)
     expected = count * dtype.itemsize
     if len(chunk) != expected:
@@ -124,11 +124,11 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
     count = element_count(shape, where)
     if not isinstance(data, list):
         data = [data]
-    if dtype == BYTES_DTYPE:
+    if dtype == STRING:
         flat = _flatten(data)
         if not all(isinstance(value, str) for value in flat):
             raise InvalidInput(f"{where}: BYTES data must be strings")
-        values = np.empty(len(flat), dtype=BYTES_DTYPE)
+        values = np.empty(len(flat), dtype=STRING)
         values[:] = [value.encode() for value in flat]
     else:
         try:
@@ -254,7 +254,7 @@ def raw_request_tensor(body: memoryview, specs: Mapping[str, TensorSpec]) -> tup
     if not len(body):
         raise InvalidInput(f"{what}: the body is empty; expected the bytes of input {name!r}")
     variable = [index for index, dim in enumerate(spec.shape or ()) if dim == -1]
-    if spec.shape is None or len(variable) > 1 or spec.dtype == BYTES_DTYPE:
+    if spec.shape is None or len(variable) > 1 or spec.dtype == STRING:
         raise InvalidInput(
             f"{what}: input {name!r} has shape {spec.shape}; its shape must be known but for one dimension"
         )
@@ -342,16 +342,25 @@ def _input(
     return name, array, offset + size
 
 
-def _json_data(array: np.ndarray) -> object:
-    """An output's values as a flat JSON array (16-bit floats written as their float32 values)."""
+def _json_data(name: str, array: np.ndarray) -> object:
+    """An output's values as a flat JSON array: 16-bit floats written as their float32 values,
+    BYTES as strings (UTF-8; other bytes are refused, binary output carries them)."""
     if array.dtype in (np.dtype(np.float16), BFLOAT16):
         array = array.astype(np.float32)
+    if array.dtype == STRING:
+        try:
+            return [value.decode() for value in array.reshape(-1)]
+        except UnicodeDecodeError:
+            raise InvalidInput(
+                f"output {name!r} holds bytes that are not UTF-8 text, which JSON cannot carry; "
+                'ask for it as binary (output parameter "binary_data": true)'
+            ) from None
     return np.ascontiguousarray(array).reshape(-1)
 
 
 def raw_bytes(array: np.ndarray) -> bytes:
     """A tensor's binary form: little-endian row-major elements, BYTES length-prefixed."""
-    if array.dtype == BYTES_DTYPE:
+    if array.dtype == STRING:
         return b"".join(_LENGTH.pack(len(value)) + value for value in array.reshape(-1))
     return np.ascontiguousarray(array).tobytes()
 
@@ -372,7 +381,7 @@ def encode_response(
             entry["parameters"] = {"binary_data_size": len(blob)}
             blobs.append(blob)
         else:
-            entry["data"] = _json_data(array)
+            entry["data"] = _json_data(name, array)
         entries.append(entry)
     response: dict[str, Any] = {"model_name": model_name, "model_version": str(version)}
     if request.id:

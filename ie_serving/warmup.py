@@ -76,7 +76,12 @@ def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> 
             continue
         try:
             decoder = predict_decoder(record.predict_log.request)
-            inputs, wanted = prepare_request(compiled.signatures, decoder, f"warmup record {number}")  # type: ignore[attr-defined]
+            inputs, wanted = prepare_request(
+                compiled.signatures,  # type: ignore[attr-defined]
+                decoder,
+                f"warmup record {number}",
+                compiled.image_options,  # type: ignore[attr-defined]
+            )
             for _ in range(iterations):
                 compiled.infer(inputs, wanted)  # type: ignore[attr-defined]
                 count += 1

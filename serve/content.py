@@ -11,6 +11,11 @@ Accept header names first (application/jsonlines included), as AWS's container a
 The type names are the sagemaker-inference toolkit's (`content_types`); the toolkit itself is
 not a dependency: it pulls in scipy and psutil for a handful of constants, and its npy decoder
 loads pickles. Arrays are read here with allow_pickle=False.
+
+An image body (application/x-image, image/jpeg, image/png: the file itself, as SageMaker's
+built-in image algorithms take it) is the one image of a single-input image model, decoded
+in the pipeline (ie_serving/images.py); AWS's container answers these types 415 unless
+custom code handles them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 import orjson
 
+from ie_serving.dtypes import STRING
 from ie_serving.errors import InvalidInput, NotAcceptable, UnsupportedMediaType
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import Format, encode_predict, parse_body, to_array
@@ -36,7 +42,8 @@ CSV = "text/csv"
 NPY = "application/x-npy"
 NPZ = "application/x-npz"
 JSON_TYPES = (JSON, JSONLINES, JSONS)
-REQUEST_TYPES = (*JSON_TYPES, CSV, NPY, NPZ)
+IMAGE_TYPES = ("application/x-image", "image/jpeg", "image/png")
+REQUEST_TYPES = (*JSON_TYPES, CSV, NPY, NPZ, *IMAGE_TYPES)
 ANSWER_TYPES = (JSON, JSONLINES, NPY, NPZ, CSV)
 
 # AWS's tests on the body's text (tensorflowServing.js is_tfs_json, is_json_lines)
@@ -145,8 +152,9 @@ def _shaped_rows(name: str, rows: list, spec: TensorSpec) -> np.ndarray:
 
 
 class _TensorBody:
-    """application/x-npz (named tensors, answered in the column format), application/x-npy and
-    text/csv (the one input of a single-input model, answered in the row format)."""
+    """application/x-npz (named tensors, answered in the column format), application/x-npy,
+    text/csv and the image types (the one input of a single-input model, answered in the row
+    format)."""
 
     def __init__(self, content_type: str, body: bytes):
         self.content_type = content_type
@@ -160,6 +168,10 @@ class _TensorBody:
         name = _single_input(specs, self.content_type)
         if self.content_type == NPY:
             return Decoded({name: _load_npy(self.body)})
+        if self.content_type in IMAGE_TYPES:
+            files = np.empty(1, dtype=STRING)
+            files[0] = self.body
+            return Decoded({name: files})
         return Decoded({name: _shaped_rows(name, _csv_rows(self.body), specs[name])})
 
 

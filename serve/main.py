@@ -114,6 +114,7 @@ def main() -> int:
             rest_workers=env.threads,
             rest_max_body_mb=env.max_payload_mb,
             prometheus_path=env.prometheus_path,
+            batching=settings.batching(env),
         )
     except ConfigError as exc:
         print(f"serve: error: {exc}", file=sys.stderr)
@@ -134,4 +135,8 @@ def main() -> int:
     log.info("serve: %s", {**dataclasses.asdict(env), "default_model_name": models.default_model})
     for line in settings.no_effect(env):
         log.warning("%s", line)
+    if config.batching is not None:
+        for line in settings.defaulted_batching():
+            log.warning("%s", line)
+        log.info("batching for every model: %s", config.batching.describe())
     return serve(config, start, SHUTDOWN_GRACE_SECONDS, hosting)

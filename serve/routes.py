@@ -3,7 +3,8 @@
 
 /invocations picks the model from X-Amzn-SageMaker-Target-Model, else from
 X-Amzn-SageMaker-Custom-Attributes (tfs-model-name; also tfs-model-version, tfs-method),
-decodes the body by Content-Type (content.py), runs the protocol-free Service and answers in
+decodes the body by Content-Type (content.py; TF Serving's classify/regress JSON for
+tfs-method=classify|regress), runs the protocol-free Service and answers in
 the Accept type; custom handlers wrap that when present.
 Failures answer TF Serving's `{"error": message}` through the errors table, with 503 for
 RESOURCE_EXHAUSTED (STATUS_OVERRIDES).
@@ -22,8 +23,8 @@ from typing import TYPE_CHECKING
 import grpc
 from flask import Blueprint, Flask, Response, request
 
-from ie_serving import http_common
-from ie_serving.errors import Code, InferenceFailed, InvalidInput, ServingError, Unimplemented, answer
+from ie_serving import http_common, json_examples
+from ie_serving.errors import Code, InferenceFailed, InvalidInput, ServingError, answer
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.json_tensors import encode_predict
 from ie_serving.rest_api import EXPECTED_ROUTES, create_app
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ATTRIBUTES_HEADER = "X-Amzn-SageMaker-Custom-Attributes"
+# tfs-method: the TF Serving REST verb AWS's container posts the body to (tfs_utils.py make_tfs_uri)
+METHODS = ("predict", "classify", "regress")
 TARGET_MODEL_HEADER = "X-Amzn-SageMaker-Target-Model"
 _ATTRIBUTE = re.compile(r"(tfs-[a-z\-]+)=([^,]+)")
 
@@ -63,8 +66,8 @@ def target(header: str | None, default_model: str | None, models: list[str], mod
     if version_text is not None and not version_text.isdigit():
         raise InvalidInput(f"tfs-model-version: expected a version number, got {version_text!r}")
     method = attributes.get("tfs-method", "predict")
-    if method != "predict":
-        raise Unimplemented(f"tfs-method={method} is not supported by this server; use tfs-method=predict")
+    if method not in METHODS:
+        raise InvalidInput(f"Malformed request: tfs-method={method}; expected one of {', '.join(METHODS)}")
     version = int(version_text) if version_text else None
     return Target(name, version or None, method)  # 0 means the latest, as for gRPC clients
 
@@ -112,6 +115,8 @@ class _Invocations:
                 body = read_body()
                 if code is not None:
                     return self._custom(code, chosen, body)
+                if chosen.method != "predict":
+                    return Response(self._predict_json(chosen, _content_type(), body), mimetype=content.JSON)
                 kind = content.answer_type(request.headers.get("Accept"))
                 decoder = content.decoder(_content_type(), body)
                 result = self.service.predict(chosen.name, chosen.version, decoder)
@@ -120,7 +125,17 @@ class _Invocations:
             return error_response(exc, STATUS_OVERRIDES)
 
     def _predict_json(self, chosen: Target, content_type: str, body: bytes) -> bytes:
-        """The model's JSON answer for a body of `content_type`."""
+        """The model's JSON answer for a body of `content_type`: TF Serving's classify/regress
+        JSON for tfs-method=classify|regress (AWS's container posts the body to that REST verb)."""
+        if chosen.method != "predict":
+            if content_type != content.JSON:
+                raise InvalidInput(
+                    f"tfs-method={chosen.method} takes TF Serving's {chosen.method} JSON "
+                    f'({{"examples": [...]}}) as {content.JSON}, got Content-Type {content_type}'
+                )
+            examples = json_examples.decoder(body, chosen.method)
+            result = self.service.predict(chosen.name, chosen.version, examples)
+            return json_examples.encode_results(examples.results(result.outputs)[0])
         decoder = content.decoder(content_type, body)
         result = self.service.predict(chosen.name, chosen.version, decoder)
         return encode_predict(decoder.form, result.outputs)

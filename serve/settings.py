@@ -3,7 +3,9 @@
 AWS's TF Serving container reads more variables than have a meaning here (its nginx, TF
 Serving's threads and GPU memory, gevent): each of those that is set is named in a start-up
 warning (`no_effect`), never silently ignored. SAGEMAKER_TFS_ENABLE_BATCHING must be true or
-false, as AWS requires; `true` gets a warning while batching is not built.
+false, as AWS requires; `true` turns on server-side batching with SAGEMAKER_TFS_MAX_BATCH_SIZE,
+SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS, SAGEMAKER_TFS_NUM_BATCH_THREADS and
+SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES, with AWS's defaults (tfs_utils.py create_batching_config).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pathlib
 import re
 from collections.abc import Mapping
 
+from ie_serving.batching_config import BatchingParameters, schedulable_cpus
 from ie_serving.errors import ConfigError
 
 
@@ -30,7 +33,12 @@ class Settings:
     timeout_seconds: int = 60  # SAGEMAKER_GUNICORN_TIMEOUT_SECONDS (AWS), else SAGEMAKER_MODEL_SERVER_TIMEOUT
     gunicorn_log_level: str = "info"  # SAGEMAKER_GUNICORN_LOGLEVEL: gunicorn's own messages
     intra_op_threads: int | None = None  # SAGEMAKER_TFS_INTRA_OP_PARALLELISM: OpenVINO's threads per model
-    enable_batching: bool = False  # SAGEMAKER_TFS_ENABLE_BATCHING: validated; batching is not built yet
+    enable_batching: bool = False  # SAGEMAKER_TFS_ENABLE_BATCHING
+    max_batch_size: int = 8  # SAGEMAKER_TFS_MAX_BATCH_SIZE
+    batch_timeout_micros: int = 1000  # SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS
+    num_batch_threads: int | None = None  # SAGEMAKER_TFS_NUM_BATCH_THREADS; None: the CPUs
+    max_enqueued_batches: int | None = None  # SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES; None: AWS's default
+    batch_transform: bool = False  # SAGEMAKER_BATCH is set (Batch Transform): AWS's max_enqueued_batches 100000000
     nireq: int | None = None
     max_payload_mb: int | None = None  # SAGEMAKER_MAX_PAYLOAD_IN_MB; none: no cap, as AWS's nginx
     multi_model: bool = False  # SAGEMAKER_MULTI_MODEL=true: start empty, load through /models
@@ -41,10 +49,6 @@ class Settings:
 
 # AWS's variables that change nothing here, with the reason named in the warning.
 NO_EFFECT = {
-    "SAGEMAKER_TFS_MAX_BATCH_SIZE": "server-side batching is not built yet",
-    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": "server-side batching is not built yet",
-    "SAGEMAKER_TFS_NUM_BATCH_THREADS": "server-side batching is not built yet",
-    "SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES": "server-side batching is not built yet",
     "SAGEMAKER_TFS_INSTANCE_COUNT": "one process serves every request (use SAGEMAKER_GUNICORN_THREADS)",
     "SAGEMAKER_TFS_INTER_OP_PARALLELISM": "OpenVINO has no inter-op thread pool to size",
     "SAGEMAKER_TFS_FRACTIONAL_GPU_MEM_MARGIN": "models run on the CPU",
@@ -78,9 +82,50 @@ def execution_parameters(settings: Settings) -> dict[str, object]:
 def no_effect(settings: Settings, environ: Mapping[str, str] = os.environ) -> list[str]:
     """One line per AWS variable that is set but changes nothing here, with the reason."""
     lines = [f"{name}={environ[name]!r} has no effect: {why}" for name, why in NO_EFFECT.items() if name in environ]
-    if settings.enable_batching:
-        lines.insert(0, "SAGEMAKER_TFS_ENABLE_BATCHING=true has no effect yet: server-side batching is not built")
+    if not settings.enable_batching:
+        lines += [
+            f"{name}={environ[name]!r} has no effect: SAGEMAKER_TFS_ENABLE_BATCHING is not true"
+            for name in BATCHING_VARIABLES
+            if name in environ
+        ]
     return lines
+
+
+# AWS's batching variables (tfs_utils.py create_batching_config), in its order
+BATCHING_VARIABLES = (
+    "SAGEMAKER_TFS_MAX_BATCH_SIZE",
+    "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS",
+    "SAGEMAKER_TFS_NUM_BATCH_THREADS",
+    "SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES",
+)
+# tfs_utils.py: "Batch limits number of concurrent requests, which limits number of enqueued
+# batches, so this can be set high for Batch"
+BATCH_TRANSFORM_MAX_ENQUEUED_BATCHES = 100000000
+
+
+def batching(settings: Settings) -> BatchingParameters | None:
+    """The batching parameters every model gets with SAGEMAKER_TFS_ENABLE_BATCHING=true: AWS's
+    defaults (max_batch_size 8, batch_timeout_micros 1000, num_batch_threads and
+    max_enqueued_batches the CPU count, max_enqueued_batches 100000000 under Batch Transform)."""
+    if not settings.enable_batching:
+        return None
+    cpus = schedulable_cpus()
+    enqueued = BATCH_TRANSFORM_MAX_ENQUEUED_BATCHES if settings.batch_transform else cpus
+    return BatchingParameters(
+        max_batch_size=settings.max_batch_size,
+        batch_timeout_micros=settings.batch_timeout_micros,
+        num_batch_threads=settings.num_batch_threads or cpus,
+        max_enqueued_batches=settings.max_enqueued_batches or enqueued,
+    )
+
+
+def defaulted_batching(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """AWS's warning for each batching variable left to its default (with batching on)."""
+    return [
+        f"{name} not set: its default is used; tuning it may yield better performance"
+        for name in BATCHING_VARIABLES
+        if name not in environ
+    ]
 
 
 def _int(environ: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -174,6 +219,11 @@ def from_environ(environ: Mapping[str, str] = os.environ) -> Settings:
         gunicorn_log_level=log_level,
         intra_op_threads=intra_op or None,
         enable_batching=_flag(environ, "SAGEMAKER_TFS_ENABLE_BATCHING"),  # AWS refuses all but true/false
+        max_batch_size=_int(environ, "SAGEMAKER_TFS_MAX_BATCH_SIZE", 8, 1),
+        batch_timeout_micros=_int(environ, "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS", 1000, 0),
+        num_batch_threads=_int(environ, "SAGEMAKER_TFS_NUM_BATCH_THREADS", 0, 1) or None,
+        max_enqueued_batches=_int(environ, "SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES", 0, 1) or None,
+        batch_transform=bool(environ.get("SAGEMAKER_BATCH", "").strip()),
         nireq=nireq or None,
         max_payload_mb=_int(environ, "SAGEMAKER_MAX_PAYLOAD_IN_MB", 0, 1) or None,
         multi_model=multi_model,

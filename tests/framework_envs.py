@@ -1,8 +1,8 @@
 """The test-only framework environments, built by `make test`: TensorFlow (.venv-tf),
 PaddlePaddle (.venv-paddle), the SageMaker Python SDK (.venv-sagemaker), Triton's client
-(.venv-triton) and KServe (.venv-bench-kserve, shared with the benchmarks). Scripts under
-tests/tfclient/, tests/sagemaker_sdk/, tests/tritonclient/ and tests/kserveclient/ run there,
-so no framework ever enters the server or the test process."""
+(.venv-triton) and KServe with its SDK and clients (.venv-bench-kserve, which the benchmarks
+use too). Scripts under tests/tfclient/, tests/sagemaker_sdk/, tests/tritonclient/ and
+tests/kserve_sdk/ run there, so no framework ever enters the server or the test process."""
 
 from __future__ import annotations
 
@@ -57,5 +57,6 @@ def run_triton(script: str, *args: str, timeout: float = 300) -> subprocess.Comp
 
 
 def run_kserve(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run tests/kserveclient/<script> with KServe's environment's Python (its own pins); fail on error."""
-    return _run(KSERVE_PYTHON, script, args, timeout, {}, "kserveclient")
+    """Run tests/kserve_sdk/<script> with the KServe environment's Python (KServe's SDK and
+    clients pin their own dependencies); fail on error."""
+    return _run(KSERVE_PYTHON, script, args, timeout, {}, "kserve_sdk")

@@ -127,3 +127,58 @@ def pairs_model() -> ov.Model:
     x = ops.parameter([-1], np.float32, name="x")
     y = ops.reshape(x, ops.constant(np.array([2, -1], dtype=np.int64)), special_zero=False)
     return ov.Model([_named(y, "y")], [x], "pairs")
+
+
+def classifier_model() -> ov.Model:
+    """Inputs named like tf.Example features, x f32 [-1, 3] and bias i64 [-1, 1] -> the top
+    3 classes of softmax(x * [1, 2, 3] + bias): scores f32 [-1, 3] and classes i64 [-1, 3]."""
+    x = ops.parameter([-1, 3], np.float32, name="x")
+    bias = ops.parameter([-1, 1], np.int64, name="bias")
+    logits = ops.add(ops.multiply(x, ops.constant(np.array([1, 2, 3], dtype=np.float32))), ops.convert(bias, "f32"))
+    top = ops.topk(ops.softmax(logits, 1), ops.constant(np.int64(3)), 1, "max", "value", "i64")
+    top.output(0).get_tensor().set_names({"scores"})
+    top.output(1).get_tensor().set_names({"classes"})
+    return ov.Model([top.output(0), top.output(1)], [x, bias], "classifier")
+
+
+def regressor_model() -> ov.Model:
+    """x f32 [-1, 2] -> outputs f32 [-1, 1] = x . [1.5, -2] + 0.5, the regression of each example."""
+    x = ops.parameter([-1, 2], np.float32, name="x")
+    weights = ops.constant(np.array([[1.5], [-2.0]], dtype=np.float32))
+    y = ops.add(ops.matmul(x, weights, False, False), ops.constant(np.float32(0.5)))
+    return ov.Model([_named(y, "outputs")], [x], "regressor")
+
+
+def mlp_model(batch: int = 1, width: int = 32, hidden: int = 64, classes: int = 8) -> ov.Model:
+    """x f32 [batch, width] (a static batch, as many exported models have) through a ReLU layer
+    to logits y [batch, classes]: each row's answer depends on that row only."""
+    rng = np.random.default_rng(1)
+    x = ops.parameter([batch, width], np.float32, name="x")
+    hidden_layer = ops.relu(
+        ops.matmul(x, ops.constant(rng.standard_normal((width, hidden)).astype(np.float32)), False, False)
+    )
+    y = ops.matmul(hidden_layer, ops.constant(rng.standard_normal((hidden, classes)).astype(np.float32)), False, False)
+    return ov.Model([_named(y, "y")], [x], "mlp")
+
+
+def image_model(shape: tuple[int, ...] = (-1, 16, 16, 3), name: str = "image") -> ov.Model:
+    """An image classifier's shape: image f32 NHWC [shape] (or NCHW when shape[1] == 3) -> a
+    3x3 convolution to 4 channels, ReLU, global mean -> scores f32 [N, 4]. Every pixel counts."""
+    x = ops.parameter(list(shape), np.float32, name=name)
+    nchw = x if shape[1] == 3 else ops.transpose(x, ops.constant(np.array([0, 3, 1, 2], np.int64)))
+    weights = np.random.default_rng(18).standard_normal((4, 3, 3, 3)).astype(np.float32) / 100
+    y = ops.relu(ops.convolution(nchw, ops.constant(weights), [1, 1], [1, 1], [1, 1], [1, 1]))
+    scores = ops.reduce_mean(y, ops.constant(np.array([2, 3], np.int64)), keep_dims=False)
+    return ov.Model([_named(scores, "scores")], [x], "image")
+
+
+def strings_model() -> ov.Model:
+    """text string [-1] -> echo and echo_bytes, the strings as they came (TF Serving writes an
+    output named *_bytes as {"b64": ...} in JSON)."""
+    text = ops.parameter([-1], ov.Type.string, name="text")
+    flat = ops.constant(np.array([-1], np.int64))
+    outputs = [
+        _named(ops.reshape(text, flat, False), "echo"),
+        _named(ops.reshape(text, flat, False), "echo_bytes"),
+    ]
+    return ov.Model(outputs, [text], "strings")

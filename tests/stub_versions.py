@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ie_serving.config import ModelConfig
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS
 from ie_serving.storage.listing import VersionListing
 from ie_serving.store import ModelStore, ServedModel, ServedVersion
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec
@@ -20,11 +21,18 @@ class Scale:
         self.failure = failure
         spec = TensorSpec("x", np.dtype(np.float32), (-1, 2))
         self.signatures = {SIGNATURE: Signature({"x": spec}, {"y": TensorSpec("y", spec.dtype, spec.shape)})}
+        self.image_options = DEFAULT_IMAGE_OPTIONS
 
     def infer(self, inputs, outputs, deadline=None, phases=None):
         if self.failure is not None:
             raise self.failure
         return {name: inputs["x"] * self.factor for name in outputs}
+
+    def batch_stats(self) -> None:
+        return None  # no server-side batching
+
+    def close(self) -> None:
+        pass  # no batch threads to stop
 
 
 def served(version: int, compiled: Scale, name: str = "m") -> ServedVersion:

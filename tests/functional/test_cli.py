@@ -98,10 +98,10 @@ def test_unsupported_tensorflow_model_server_flags_are_named():
     """A TF Serving flag whose feature is not built here is refused by name; one that is mapped
     (--tensorflow_intra_op_parallelism) is not (tests/functional/test_tf_serving_flags.py)."""
     result = _run(
-        "--model_name", "m", "--model_base_path", "/x", "--enable_batching", "--tensorflow_intra_op_parallelism=2"
+        "--model_name", "m", "--model_base_path", "/x", "--use_alts_credentials", "--tensorflow_intra_op_parallelism=2"
     )
     assert result.returncode == 2
-    assert "--enable_batching=true: server-side batching is not built yet" in result.stderr
+    assert "--use_alts_credentials=true: ALTS credentials are not built" in result.stderr
     assert "tensorflow_intra_op_parallelism" not in result.stderr
 
 

@@ -1,7 +1,7 @@
 """deploy/kserve against KServe's own API types: every field of the ClusterServingRuntime and
 the InferenceService, recursively, must be one KServe's Python SDK declares for that type
 (kserve.models, with the Kubernetes types from kubernetes.client.models), checked in the
-KServe environment (tests/kserveclient/check_manifests.py). tests/unit/test_deploy_kserve.py
+KServe environment (tests/kserve_sdk/check_manifests.py). tests/unit/test_deploy_kserve.py
 checks the same manifests against the Kubernetes schemas and the server's own CLI."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def test_a_misspelt_field_is_caught(tmp_path):
     text = (KSERVE / "clusterservingruntime.yaml").read_text()
     (tmp_path / "runtime.yaml").write_text(text.replace("protocolVersions:", "protocolVersion:"))
     result = subprocess.run(
-        [KSERVE_PYTHON, str(REPO / "tests" / "kserveclient" / "check_manifests.py"), str(tmp_path)],
+        [KSERVE_PYTHON, str(REPO / "tests" / "kserve_sdk" / "check_manifests.py"), str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=120,

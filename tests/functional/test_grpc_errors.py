@@ -144,7 +144,11 @@ def test_version_that_failed_to_load_is_not_found_with_its_error_in_status(raw):
         (models.tensor_proto([1 << 20, 1 << 20], float_val=[1.0]), "needs 1099511627776 values, got 1"),
         (models.tensor_proto([1, 4], float_val=[1.0, 2.0]), "needs 4 values, got 2 in float_val"),
         (models.tensor_proto([-1, 4], float_val=[1.0] * 4), "negative dimension"),
-        (models.tensor_proto([1], dtype=types_pb2.DT_STRING, string_val=[b"x"]), "dtype DT_STRING is not served"),
+        (
+            models.tensor_proto([1], dtype=types_pb2.DT_STRING, string_val=[b"x"]),
+            "encoded images (JPEG, PNG) are accepted only by numeric inputs of rank 4",
+        ),
+        (models.tensor_proto([1 << 20, 1 << 20], dtype=types_pb2.DT_STRING, string_val=[b"x"]), "got 1"),
         (models.tensor_proto([1], dtype=77), "dtype 77 is not served"),
     ],
 )
@@ -182,8 +186,11 @@ def test_status_errors(raw):
     "INVALID_ARGUMENT / UNIMPLEMENTED, server keeps serving",
 )
 def test_unserved_methods_and_garbage_bytes(raw):
+    session_run = raw.channel.unary_unary("/tensorflow.serving.SessionService/SessionRun")
+    assert _error(lambda: session_run(b"", timeout=10)).code() == grpc.StatusCode.UNIMPLEMENTED
     classify = raw.channel.unary_unary("/tensorflow.serving.PredictionService/Classify")
-    assert _error(lambda: classify(b"", timeout=10)).code() == grpc.StatusCode.UNIMPLEMENTED
+    error = _error(lambda: classify(b"", timeout=10))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details() == "Missing ModelSpec"
     predict_bytes = raw.channel.unary_unary("/tensorflow.serving.PredictionService/Predict")
     error = _error(lambda: predict_bytes(b"\xff\xff\xff\xff garbage", timeout=10))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT

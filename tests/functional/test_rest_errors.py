@@ -101,12 +101,15 @@ def test_paths_outside_the_api_are_404(server):
     assert_error(requests.get(f"{server.url}/models/scale", timeout=10), 404, "Not found", "/models/scale")
 
 
-def test_unknown_labels_are_400_and_classify_and_regress_unimplemented(server):
-    """An unknown label: TF Serving's INVALID_ARGUMENT (server_core.cc GetModelVersionForLabel)."""
+def test_unknown_labels_are_400_and_classify_and_regress_need_examples(server):
+    """An unknown label: TF Serving's INVALID_ARGUMENT (server_core.cc GetModelVersionForLabel);
+    a classify/regress body without "examples": json_tensor.cc's words."""
     label = requests.get(f"{server.url}/v1/models/scale/labels/stable", timeout=10)
     assert_error(label, 400, "Unrecognized servable version label: stable")
     for verb in ("classify", "regress"):
-        assert_error(_post(server, f"/v1/models/scale:{verb}", {}), 501, f"{verb} is not supported", ":predict")
+        assert_error(
+            _post(server, f"/v1/models/scale:{verb}", {}), 400, f"When method is {verb}, key 'examples' is expected"
+        )
 
 
 @pytest.mark.parametrize(
@@ -160,10 +163,11 @@ def test_version_that_failed_to_load_is_404_and_reported_in_status(server):
         (b'{"inputs": [[1, 2, 3, 4], [1, 2]]}', ["input 'x'", "ragged"]),
         (b'{"instances": [[1, 2, 3, 4], [1, 2]]}', ["input 'x'", "ragged"]),
         (b'{"inputs": [[1, 2, 3, [4]]]}', ["input 'x'", "ragged"]),
-        (b'{"inputs": [[{"b64": "AAEC"}]]}', ["only numeric tensors are served", '{"b64": ...}']),
-        (b'{"instances": [{"b64": "AAEC"}]}', ["only numeric tensors are served", '{"b64": ...}']),
-        (b'{"inputs": [["a", "b", "c", "d"]]}', ["only numeric tensors are served", "the string 'a'"]),
-        (b'{"inputs": [[1, null, 3, 4]]}', ["only numeric tensors are served", "null"]),
+        (b'{"inputs": [[{"b64": "AAEC"}]]}', ["expects DT_FLOAT of shape [-1, 4]", "encoded images (JPEG, PNG)"]),
+        (b'{"instances": [{"b64": "AAEC"}]}', ["expects DT_FLOAT of shape [-1, 4]", "accepted only by numeric inputs"]),
+        (b'{"instances": [{"b64": "A*EC"}]}', ["input 'x'", "is not valid base64"]),
+        (b'{"inputs": [["a", "b", "c", "d"]]}', ["expects DT_FLOAT numbers", "the string 'a'"]),
+        (b'{"inputs": [[1, null, 3, 4]]}', ["expects DT_FLOAT numbers", "null"]),
         (b'{"inputs": [[true, false, true, true]]}', ["expects DT_FLOAT", "true/false"]),
         (b'{"inputs": [[1, 2, 3, true]]}', ["expects DT_FLOAT", "true/false mixed with numbers"]),
         (b'{"inputs": [[1e300, 2, 3, 4]]}', ["1e+300", "outside the range of DT_FLOAT"]),

@@ -152,7 +152,14 @@ def test_errors(server: ServeProcess) -> None:
     assert_error(server.invoke(json_body(X), "application/json", attributes="tfs-model-name=nope"), 404, "nope")
     assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=9"), 404)
     assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-model-version=x"), 400, "x")
-    assert_error(server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-method=classify"), 501)
+    assert_error(
+        server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-method=classify"),
+        400,
+        'Is not an object; expected {"examples": [...]}',
+    )
+    assert_error(
+        server.invoke(json_body(X), "application/json", attributes=f"{SCALE},tfs-method=x"), 400, "tfs-method=x"
+    )
     assert_error(server.invoke(json_body([[1, 2]]), "application/json", attributes=SCALE), 400, "shape")
     assert_error(server.invoke(b"1,2,x,4", "text/csv", attributes=SCALE), 400, "line 1")
     big = np.zeros((70_000, 4), np.float32)  # about 1.1 MB > SAGEMAKER_MAX_PAYLOAD_IN_MB=1

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import pathlib
 
+import grpc
 import numpy as np
 import pytest
 import requests
 
 from ie_serving.dtypes import BFLOAT16
-from tests import models
+from tests import image_files, models
 from tests.framework_envs import run_kserve, run_triton
 from tests.rest_helpers import RestServer, assert_error, write_config
 from tests.sagemaker_helpers import ServeProcess
@@ -41,8 +42,10 @@ def repo(tmp_path_factory):
         "flags": models.save(models.dtype_model(np.bool_), root / "flags"),
         "small": models.save(models.dtype_model(np.int8), root / "small"),
         "brain": models.save(models.dtype_model(BFLOAT16), root / "brain"),
+        "strings": models.save(models.strings_model(), root / "strings"),
+        "image": models.save(models.image_model(), root / "image"),
     }
-    names = ["multi", "dynamic", "half", "flags", "small", "brain"]
+    names = ["multi", "dynamic", "half", "flags", "small", "brain", "strings", "image"]
     entries = [{"name": n, "base_path": str(root / n)} for n in names]
     entries.append({"name": "scale", "base_path": str(root / "scale"), "model_version_policy": {"all": {}}})
     return paths, write_config(root / "config.json", entries)
@@ -266,13 +269,41 @@ def test_bf16_inputs_travel_raw(triton, repo, transport):
     np.testing.assert_array_equal(result["arrays"]["y"], expected.astype(np.float32))
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_bytes_reach_a_string_model_and_come_back(triton, transport):
+    """BYTES where a model takes them: a string input, echoed as BYTES outputs (length-prefixed
+    binary, JSON strings, gRPC raw)."""
+    texts = ["hello", "", "ünïcode", "x" * 300]
+    text = {"name": "text", "datatype": "BYTES", "strings": texts}
+    result = triton.call(transport, "infer", model="strings", inputs=[text], all_outputs=["echo", "echo_bytes"])
+    assert result["ok"], result
+    expected = [t.encode().hex() for t in texts]
+    assert result["strings"] == {"echo": expected, "echo_bytes": expected}
+    assert [o["datatype"] for o in result["value"]["outputs"]] == ["BYTES", "BYTES"]
+
+
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_bytes_are_refused_clearly_when_no_model_takes_them(triton, transport):
+def test_bytes_holding_images_feed_an_image_input(triton, repo, transport):
+    """BYTES elements that are PNG and JPEG files, sent to a rank-4 FP32 input, are decoded as
+    images (docs/image_inputs.md); the scores equal OpenVINO's on the decoded pixels."""
+    pictures = [image_files.picture(16, 16, seed) for seed in (1, 2)]
+    files = [image_files.encode(pictures[0], "PNG"), image_files.encode(pictures[1], "JPEG", quality=95)]
+    image = {"name": "image", "datatype": "BYTES", "hex": [f.hex() for f in files]}
+    result = triton.call(transport, "infer", model="image", inputs=[image])
+    assert result["ok"], result
+    pixels = np.stack([pictures[0], image_files.jpeg_decoded(files[1])]).astype(np.float32)
+    expected = models.direct_infer(repo[0]["image"] / "model.xml", {"image": pixels})["scores"]
+    np.testing.assert_allclose(result["arrays"]["scores"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_bytes_are_refused_clearly_by_a_model_that_takes_no_images(triton, transport):
     bytes_input = {"name": "x", "datatype": "BYTES", "strings": ["a", "b", "c", "d"]}
     result = triton.call(transport, "infer", model="scale", inputs=[bytes_input])
     assert result["ok"] is False
     assert result["status"] == ("400" if transport == "http" else "StatusCode.INVALID_ARGUMENT")
-    assert "input 'x' expects dtype FP32, got BYTES" in result["message"]
+    # strings for a numeric input are taken as encoded images, which only rank-4 inputs take
+    assert "input 'x' expects FP32 of shape [-1, 4]; encoded images (JPEG, PNG) are accepted only" in result["message"]
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
@@ -442,3 +473,24 @@ def test_kserve_clients_rest_json_rest_binary_and_grpc(server, repo, tmp_path):
         assert sorted(outputs) == sorted(MULTI_OUTPUTS), transport
         for name, path in outputs.items():
             np.testing.assert_array_equal(np.load(path), expected[name], err_msg=f"{transport} {name}")
+
+
+def test_grpc_method_paths_and_malformed_messages(server):
+    """The method paths are the spec's (/inference.GRPCInferenceService/...), called here with
+    raw bytes: an empty ServerLiveRequest answers live = true (field 1, varint 1); bytes that
+    are no ModelInferRequest are INVALID_ARGUMENT naming the message, and the server serves on."""
+    with grpc.insecure_channel(server.address) as channel:
+
+        def call(method: str, payload: bytes) -> bytes:
+            return channel.unary_unary(
+                f"/inference.GRPCInferenceService/{method}",
+                request_serializer=lambda raw: raw,
+                response_deserializer=lambda raw: raw,
+            )(payload, timeout=10)
+
+        assert call("ServerLive", b"") == b"\x08\x01"
+        with pytest.raises(grpc.RpcError) as caught:
+            call("ModelInfer", b"\x0a\xff\xff\xff")
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "inference.ModelInferRequest" in caught.value.details()
+        assert call("ServerReady", b"") == b"\x08\x01"

@@ -12,7 +12,7 @@ Two runtime clients carry the predictor's requests to POST /invocations on 127.0
   /invocations by a before-send hook: the deserializer sees the server's real Content-Type, and
   an error answer raises botocore's ClientError, as a deployed endpoint's client sees them.
 
-A plan entry: {"client", "serializer": json|csv|npy|jsonlines, "deserializer":
+A plan entry: {"client", "serializer": json|csv|npy|jsonlines|data (data: a file path), "deserializer":
 json|npy|csv|jsonlines, "content_type" and "accept" (optional: the serializer's content type,
 the deserializer's accept), "data", "dtype"
 (optional: data becomes a numpy array of that dtype), "model_name", "model_version",
@@ -40,6 +40,7 @@ SERIALIZERS = {
     "csv": serializers.CSVSerializer,
     "npy": serializers.NumpySerializer,
     "jsonlines": serializers.JSONLinesSerializer,
+    "data": serializers.DataSerializer,  # a file path's bytes as the body (images)
 }
 DESERIALIZERS = {
     "json": deserializers.JSONDeserializer,

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from ie_serving.dtypes import STRING
 from ie_serving.errors import InvalidInput
 from ie_serving.json_tensors import Format, decode_predict, encode_predict, may_hold_bools, parse_body
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature
@@ -125,8 +126,9 @@ def test_json_numbers_convert_to_the_input_dtype(dtype, value, expected):
         ("f2", b'{"inputs": [[65520, 1, 2]]}', "got 65520, which is outside the range of DT_HALF"),
         ("f4", b'{"inputs": [[true, 1, 2]]}', "true/false mixed with numbers"),
         ("?", b'{"inputs": [[1, 0, 1]]}', "expects DT_BOOL .JSON true/false., got JSON integers"),
-        ("f4", b'{"inputs": [["1", 2, 3]]}', "only numeric tensors are served; got the string '1'"),
-        ("f4", b'{"inputs": [{"b64": "AAA="}]}', 'only numeric tensors are served; got a {"b64": ...} binary value'),
+        ("f4", b'{"inputs": [["1", 2, 3]]}', "expects DT_FLOAT numbers .* got the string '1'"),
+        ("f4", b'{"inputs": [{"b64": "AAA="}, 1]}', 'expects DT_FLOAT numbers .* got a {"b64": ...} binary value'),
+        ("f4", b'{"inputs": [{"b64": "AA$="}]}', "item 0 .* is not valid base64"),
         ("f4", b'{"inputs": [[1, 2], [3]]}', "ragged"),
         ("f4", b'{"inputs": ' + b"[" * 70 + b"1" + b"]" * 70 + b"}", "cannot read the value as a tensor"),
         ("f4", b"{", "JSON Parse error"),
@@ -155,3 +157,48 @@ def test_bool_check_is_skipped_when_the_body_has_no_bool_literals():
 )
 def test_bool_literal_scan(body, expected):
     assert may_hold_bools(body) is expected
+
+
+def _strings(*values: bytes) -> np.ndarray:
+    array = np.empty(len(values), dtype=STRING)
+    array[:] = list(values)
+    return array
+
+
+def test_string_inputs_take_json_strings_and_b64():
+    """tensorflow/serving util/json_tensor.cc: a DT_STRING value is a JSON string or {"b64": ...}."""
+    body = b'{"instances": ["caf\xc3\xa9", {"b64": "AP8A"}, {"b64": "AA"}]}'
+    _, inputs, _ = _decode(body, _spec(STRING, (-1,), "text"))
+    assert inputs["text"].dtype == STRING
+    assert list(inputs["text"]) == ["café".encode(), b"\x00\xff\x00", b"\x00"]
+
+
+def test_numeric_inputs_take_b64_files_as_strings_for_the_image_step():
+    body = b'{"inputs": {"image": [{"b64": "iVBORw=="}], "k": [1]}}'
+    specs = {**_spec(np.float32, (-1, 8, 8, 3), "image"), **_spec(np.int64, (-1,), "k")}
+    _, inputs, _ = _decode(body, specs)
+    assert inputs["image"].dtype == STRING and list(inputs["image"]) == [b"\x89PNG"]
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b'{"inputs": [1, "a"]}', "expects JSON strings or .* item 0 is the number 1"),
+        (b'{"inputs": [{"b64": 5}]}', "item 0 is an object"),
+        (b'{"inputs": [{"b64": "@@"}]}', "item 0 .* is not valid base64"),
+        (b'{"inputs": [["a"], "b"]}', "item 0 is a list"),
+    ],
+)
+def test_string_inputs_refuse_other_values(body, fragment):
+    with pytest.raises(InvalidInput, match=fragment):
+        _decode(body, _spec(STRING, (-1,), "text"))
+
+
+def test_string_outputs_are_json_strings_or_b64_for_bytes_names():
+    """TF Serving's json_tensor.cc IsNamedTensorBytes: a DT_STRING output whose alias ends in
+    _bytes is written as {"b64": ...}; other strings as JSON strings."""
+    outputs = {"label": _strings(b"cat", b"dog"), "raw_bytes": _strings(b"\x00\xff", b"")}
+    assert json.loads(encode_predict(Format.ROW, outputs)) == {
+        "predictions": [{"label": "cat", "raw_bytes": {"b64": "AP8="}}, {"label": "dog", "raw_bytes": {"b64": ""}}]
+    }
+    assert json.loads(encode_predict(Format.COLUMN, {"label": _strings(b"cat")})) == {"outputs": ["cat"]}

@@ -164,3 +164,41 @@ def test_monitoring_config_file(tmp_path) -> None:
     config.write_text("prometheus_config { enabled: true }")
     with pytest.raises(Exception, match="enabled"):
         prometheus_path(str(config))
+
+
+def test_batching_metrics_keep_tf_servings_names_and_buckets() -> None:
+    """batching_session.cc: /tensorflow/serving/batching_session/queuing_latency {thread_pool_name}
+    over Buckets::Exponential(100, 1.2, 52) microseconds; batching_util.h: input_batch_size and
+    processed_batch_size (no labels) over Exponential(1, 2, 14); written first, as the exporter
+    orders metrics by name. ie_serving's per-version twins follow in its own exposition."""
+    from ie_serving.batching import Batcher
+    from ie_serving.batching_config import BatchingParameters
+
+    def run(inputs, outputs):
+        return {"y": inputs["x"] * 2}
+
+    batcher = Batcher(run, BatchingParameters(max_batch_size=4, allowed_batch_sizes=(4,), num_batch_threads=1), 0, "m")
+    batcher.submit({"x": np.ones((3, 2), np.float32)}, ["y"])
+    batcher.close()
+
+    class _Batched(_Pooled):
+        def batch_stats(self):
+            return batcher.stats()
+
+    metrics = Metrics(store_of("m", served(1, _Batched(2.0))))
+    lines = metrics.tf_text().splitlines()
+    assert lines[0] == "# TYPE :tensorflow:serving:batching_session:input_batch_size histogram"
+    assert ':tensorflow:serving:batching_session:input_batch_size_bucket{le="2"} 0' in lines
+    assert ':tensorflow:serving:batching_session:input_batch_size_bucket{le="4"} 1' in lines
+    assert ":tensorflow:serving:batching_session:input_batch_size_sum{} 3" in lines
+    assert ":tensorflow:serving:batching_session:processed_batch_size_sum{} 4" in lines
+    assert ':tensorflow:serving:batching_session:processed_batch_size_bucket{le="8192"} 1' in lines
+    queuing = [line for line in lines if line.startswith(":tensorflow:serving:batching_session:queuing_latency_bucket")]
+    assert len(queuing) == 53 and queuing[0].startswith(
+        ':tensorflow:serving:batching_session:queuing_latency_bucket{thread_pool_name="batch_threads",le="100"}'
+    )
+    assert lines.index("# TYPE :tensorflow:serving:request_count counter") > len(queuing)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.page().decode())}
+    sizes = families["ie_serving_batch_size"].samples
+    assert any(s.name == "ie_serving_batch_size_sum" and s.labels["version"] == "1" and s.value == 4 for s in sizes)
+    assert "ie_serving_batch_queuing_seconds" in families and "ie_serving_batch_queued_requests" in families

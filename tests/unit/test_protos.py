@@ -16,6 +16,12 @@ MODULES = [
     "tensorflow_serving.apis.predict_pb2",
     "tensorflow_serving.apis.get_model_metadata_pb2",
     "tensorflow_serving.apis.get_model_status_pb2",
+    "tensorflow.core.example.feature_pb2",
+    "tensorflow.core.example.example_pb2",
+    "tensorflow_serving.apis.input_pb2",
+    "tensorflow_serving.apis.classification_pb2",
+    "tensorflow_serving.apis.regression_pb2",
+    "tensorflow_serving.apis.inference_pb2",
 ]
 
 
@@ -49,7 +55,7 @@ def test_package_and_service_names_are_tf_servings():
     assert get_model_metadata_pb2.SignatureDefMap.DESCRIPTOR.full_name == "tensorflow.serving.SignatureDefMap"
     predict = prediction_service_pb2.DESCRIPTOR.services_by_name["PredictionService"]
     assert predict.full_name == "tensorflow.serving.PredictionService"
-    assert {m.name for m in predict.methods} == {"Predict", "GetModelMetadata"}
+    assert {m.name for m in predict.methods} == {"Classify", "Regress", "Predict", "MultiInference", "GetModelMetadata"}
     status = model_service_pb2.DESCRIPTOR.services_by_name["ModelService"]
     assert status.full_name == "tensorflow.serving.ModelService"
     assert [m.name for m in status.methods] == ["GetModelStatus", "HandleReloadConfigRequest"]

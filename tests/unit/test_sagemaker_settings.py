@@ -7,6 +7,7 @@ import pathlib
 
 import pytest
 
+from ie_serving.batching_config import schedulable_cpus
 from ie_serving.errors import ConfigError
 from serve import layout, settings
 
@@ -131,11 +132,45 @@ def test_aws_variables_with_a_meaning_here_are_honoured() -> None:
 
 
 def test_aws_variables_without_a_meaning_here_are_named_in_a_warning() -> None:
-    environ = {"SAGEMAKER_TFS_ENABLE_BATCHING": "true", "SAGEMAKER_TFS_INSTANCE_COUNT": "2", "OTHER": "x"}
+    environ = {"SAGEMAKER_TFS_MAX_BATCH_SIZE": "4", "SAGEMAKER_TFS_INSTANCE_COUNT": "2", "OTHER": "x"}
     lines = settings.no_effect(settings.from_environ(environ), environ)
-    assert lines[0].startswith("SAGEMAKER_TFS_ENABLE_BATCHING=true has no effect yet")
-    assert lines[1] == "SAGEMAKER_TFS_INSTANCE_COUNT='2' has no effect: one process serves every request " + (
+    assert lines[0] == "SAGEMAKER_TFS_INSTANCE_COUNT='2' has no effect: one process serves every request " + (
         "(use SAGEMAKER_GUNICORN_THREADS)"
     )
+    assert lines[1] == "SAGEMAKER_TFS_MAX_BATCH_SIZE='4' has no effect: SAGEMAKER_TFS_ENABLE_BATCHING is not true"
     assert len(lines) == 2
+    environ["SAGEMAKER_TFS_ENABLE_BATCHING"] = "true"
+    assert len(settings.no_effect(settings.from_environ(environ), environ)) == 1
     assert settings.no_effect(settings.from_environ({}), {}) == []
+
+
+def test_batching_variables_take_aws_defaults_and_values() -> None:
+    """AWS's tfs_utils.py create_batching_config: max_batch_size 8, batch_timeout_micros 1000,
+    num_batch_threads and max_enqueued_batches the CPU count (max_enqueued_batches 100000000
+    when SAGEMAKER_BATCH is set), a warning per variable left to its default; serve.py refuses
+    SAGEMAKER_TFS_ENABLE_BATCHING other than true/false (any case)."""
+    assert settings.batching(settings.from_environ({})) is None
+    cpus = schedulable_cpus()
+    defaults = settings.batching(settings.from_environ({"SAGEMAKER_TFS_ENABLE_BATCHING": "TRUE"}))
+    assert defaults is not None
+    assert (defaults.max_batch_size, defaults.batch_timeout_micros) == (8, 1000)
+    assert (defaults.num_batch_threads, defaults.max_enqueued_batches) == (cpus, cpus)
+    batch = settings.from_environ({"SAGEMAKER_TFS_ENABLE_BATCHING": "true", "SAGEMAKER_BATCH": "true"})
+    assert settings.batching(batch).max_enqueued_batches == 100000000  # type: ignore[union-attr]
+    environ = {
+        "SAGEMAKER_TFS_ENABLE_BATCHING": "true",
+        "SAGEMAKER_TFS_MAX_BATCH_SIZE": "16",
+        "SAGEMAKER_TFS_BATCH_TIMEOUT_MICROS": "500",
+        "SAGEMAKER_TFS_NUM_BATCH_THREADS": "100",
+        "SAGEMAKER_TFS_MAX_ENQUEUED_BATCHES": "1",
+    }
+    given = settings.batching(settings.from_environ(environ))
+    assert given is not None
+    assert (given.max_batch_size, given.batch_timeout_micros, given.num_batch_threads) == (16, 500, 100)
+    assert given.max_enqueued_batches == 1
+    assert settings.defaulted_batching(environ) == []
+    assert len(settings.defaulted_batching({"SAGEMAKER_TFS_ENABLE_BATCHING": "true"})) == 4
+    with pytest.raises(ConfigError, match="SAGEMAKER_TFS_MAX_BATCH_SIZE: expected an integer >= 1, got 'eight'"):
+        settings.from_environ({"SAGEMAKER_TFS_MAX_BATCH_SIZE": "eight"})
+    with pytest.raises(ConfigError, match="SAGEMAKER_TFS_ENABLE_BATCHING: expected true or false, got '1'"):
+        settings.from_environ({"SAGEMAKER_TFS_ENABLE_BATCHING": "1"})

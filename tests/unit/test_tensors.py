@@ -7,14 +7,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from ie_serving.dtypes import BFLOAT16, TF_NAME_BY_NUMPY
+from ie_serving.dtypes import BFLOAT16, STRING, TF_NAME_BY_NUMPY
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.framework import tensor_pb2, types_pb2
 from ie_serving.tensor_proto import to_numpy, to_proto
 from tests.models import tensor_proto
 
 SERVED = list(TF_NAME_BY_NUMPY)
-HYPOTHESIS_DTYPES = [d for d in SERVED if d != BFLOAT16]
+HYPOTHESIS_DTYPES = [d for d in SERVED if d not in (BFLOAT16, STRING)]
 
 
 def _arrays():
@@ -33,6 +33,25 @@ def test_every_dtype_and_shape_round_trips(array):
     wire = to_proto(array).SerializeToString()
     decoded = to_numpy("x", tensor_pb2.TensorProto.FromString(wire))
     assert _same(decoded, array)
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4), st.data())
+def test_strings_round_trip_in_string_val(shape, data):
+    """DT_STRING travels in string_val, one bytes value per element (zero bytes kept)."""
+    values = data.draw(st.lists(st.binary(max_size=8), min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    array = np.empty(shape, dtype=STRING)
+    array.flat[:] = values
+    proto = tensor_pb2.TensorProto.FromString(to_proto(array).SerializeToString())
+    assert types_pb2.DataType.Name(proto.dtype) == "DT_STRING" and list(proto.string_val) == values
+    decoded = to_numpy("x", proto)
+    assert decoded.dtype == STRING and decoded.shape == shape and list(decoded.flat) == values
+
+
+def test_string_val_count_must_match_the_shape():
+    proto = tensor_proto([3], types_pb2.DT_STRING, string_val=[b"a", b"b"])
+    with pytest.raises(InvalidInput, match=r"shape \[3\] of DT_STRING needs 3 values in string_val, got 2"):
+        to_numpy("x", proto)
 
 
 def test_bfloat16_round_trips():
@@ -96,7 +115,8 @@ def _proto(dtype=types_pb2.DT_FLOAT, dims=(2, 2), **fields):
         (_proto(dims=(2**31, 2**31), float_val=[1.0]), "needs 4611686018427387904 values, got 1"),
         (_proto(float_val=[1.0, 2.0, 3.0]), "shape [2, 2] needs 4 values, got 3 in float_val"),
         (_proto(dims=(-1, 2), float_val=[1.0, 2.0]), "negative dimension"),
-        (_proto(dtype=types_pb2.DT_STRING, string_val=[b"a"]), "dtype DT_STRING is not served"),
+        (_proto(dtype=types_pb2.DT_VARIANT, dims=(1,)), "dtype DT_VARIANT is not served"),
+        (_proto(dtype=types_pb2.DT_STRING, dims=(2**31, 2**31), string_val=[b"a"]), "needs 4611686018427387904 values"),
         (_proto(dtype=types_pb2.DT_INT8, dims=(1,), int_val=[300]), "outside the range of DT_INT8"),
         (tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, tensor_shape={"unknown_rank": True}), "unknown_rank"),
     ],

@@ -165,7 +165,7 @@ def test_each_ignored_flag_is_one_warning_line(caplog) -> None:
         "--xla_cpu_compilation_enabled=true",
         "--flush_filesystem_caches=false",
         "--num_load_threads=0",  # TF Serving's 0 is what happens here: no word
-        "--enable_batching=false",
+        "--use_alts_credentials=false",
     )
     lines = sorted(r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     assert len(lines) == 2, lines
@@ -197,12 +197,12 @@ def test_health_flag_turns_on_the_health_service() -> None:
 def test_flags_with_a_feature_not_built_are_refused_by_name() -> None:
     with pytest.raises(ConfigError) as info:
         _config(
-            "--enable_batching",
+            "--use_alts_credentials",
             "--ssl_config_file=/ssl.config",
         )
     message = str(info.value)
     for fragment in (
-        "--enable_batching=true: server-side batching is not built yet",
+        "--use_alts_credentials=true: ALTS credentials are not built",
         "--ssl_config_file=/ssl.config",
     ):
         assert fragment in message
@@ -310,3 +310,53 @@ def test_gzip_bodies_are_decompressed_within_the_limit() -> None:
 def test_corrupt_gzip_is_invalid_input(body) -> None:
     with pytest.raises(InvalidInput, match="Content-Encoding gzip"):
         _read(body)
+
+
+def test_batching_flags_map_as_server_cc_reads_them(tmp_path) -> None:
+    """server.cc: --enable_batching without a file gets the defaults and the pool name
+    model_server_batch_threads; with --batching_parameters_file its text BatchingParameters
+    (session_bundle_config.proto); the file without --enable_batching is refused; the
+    per-model flag counts only with --enable_batching (main.cc's help)."""
+    assert _config().batching is None
+    defaults = _config("--enable_batching").batching
+    assert defaults is not None and defaults.thread_pool_name == "model_server_batch_threads"
+    assert (defaults.max_batch_size, defaults.batch_timeout_micros, defaults.max_enqueued_batches) == (1000, 0, 10)
+    path = tmp_path / "batching.config"
+    path.write_text(
+        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 1000 }\nmax_enqueued_batches { value: 4 }\n"
+        "num_batch_threads { value: 3 }\nallowed_batch_sizes: 4\nallowed_batch_sizes: 8\n"
+        "pad_variable_length_inputs: true\n"
+    )
+    config = _config(
+        "--enable_batching=true", f"--batching_parameters_file={path}", "--enable_per_model_batching_parameters"
+    )
+    assert config.batching is not None and config.per_model_batching is True
+    assert (config.batching.max_batch_size, config.batching.batch_timeout_micros) == (8, 1000)
+    assert (config.batching.max_enqueued_batches, config.batching.num_batch_threads) == (4, 3)
+    assert config.batching.allowed_batch_sizes == (4, 8) and config.batching.pad_variable_length_inputs is True
+    assert config.batching.thread_pool_name == "batch_threads"
+    assert _config("--enable_per_model_batching_parameters").per_model_batching is False
+    with pytest.raises(ConfigError, match="--batching_parameters_file is set without setting --enable_batching"):
+        _config(f"--batching_parameters_file={path}")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (
+            "max_batch_size { value: 8 } allowed_batch_sizes: 4",
+            "Last entry in allowed_batch_sizes must match max_batch_size; last entry was 4; expected 8",
+        ),
+        ("max_batch_size { value: 8 } allowed_batch_sizes: 8 allowed_batch_sizes: 4", "monotonically increasing"),
+        ("max_batch_size { value: 0 }", "max_batch_size: expected an integer >= 1, got 0"),
+        ("num_batch_threads { value: 0 }", "num_batch_threads: expected an integer >= 1"),
+        ("enable_large_batch_splitting { value: true }", "enable_large_batch_splitting is not built"),
+        ("max_batch_size: 8", "1:17"),
+    ],
+)
+def test_a_bad_batching_parameters_file_stops_start_up_naming_the_fault(tmp_path, text, fragment) -> None:
+    path = tmp_path / "batching.config"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="--batching_parameters_file") as info:
+        _config("--enable_batching", f"--batching_parameters_file={path}")
+    assert fragment in str(info.value)

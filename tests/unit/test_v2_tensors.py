@@ -248,9 +248,10 @@ def test_raw_binary_requests_the_model_cannot_take_are_refused(specs, body, frag
 
 
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
-    """The one validation (tensor_spec.prepare_request) names dtypes as the v2 client knows them."""
+    """The one preparation (tensor_spec.prepare_request) names dtypes as the v2 client knows
+    them: BYTES sent to a numeric input that takes no images, FP64 to an FP32 input."""
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input(["a", "b", "c"], "BYTES", (1, 3))]}))
-    with pytest.raises(InvalidInput, match="input 'x' expects dtype FP32, got BYTES"):
+    with pytest.raises(InvalidInput, match="input 'x' expects FP32 of shape \\[-1, 3\\]; encoded images"):
         prepare_request({SIGNATURE: Signature(SPECS, {})}, decoder, "model m version 1")
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input([1, 2, 3], "FP64", (1, 3))]}))
     with pytest.raises(InvalidInput, match="expects dtype FP32, got FP64"):
@@ -291,6 +292,16 @@ def test_16_bit_float_outputs_are_written_as_their_values_in_json():
     document, _ = _split(*encode_response("m", 1, InferRequest(), outputs))
     assert [o["data"] for o in document["outputs"]] == [[0.5, 1.25], [2.5]]
     assert [o["datatype"] for o in document["outputs"]] == ["FP16", "BF16"]
+
+
+def test_bytes_outputs_are_strings_in_json_and_length_prefixed_in_binary():
+    outputs = {"text": np.array([b"hi", "é".encode(), b""], dtype=object)}
+    document, _ = _split(*encode_response("m", 1, InferRequest(), outputs))
+    assert document["outputs"][0] == {"name": "text", "datatype": "BYTES", "shape": [3], "data": ["hi", "é", ""]}
+    body, length = encode_response("m", 1, InferRequest(binary_output=True), outputs)
+    assert body[length:] == raw_bytes(outputs["text"]) == b"\x02\x00\x00\x00hi\x02\x00\x00\x00\xc3\xa9\x00\x00\x00\x00"
+    with pytest.raises(InvalidInput, match="output 'raw' holds bytes that are not UTF-8 text"):
+        encode_response("m", 1, InferRequest(), {"raw": np.array([b"\xff"], dtype=object)})
 
 
 @settings(max_examples=60, deadline=None)

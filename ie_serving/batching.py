@@ -1,0 +1,368 @@
+"""Server-side batching (TF Serving's --enable_batching): a queue per model version in front of
+its infer requests that merges concurrent requests along dimension 0 and splits the outputs
+back, as TF Serving's BatchingSession over a SharedBatchScheduler queue does
+(tensorflow_serving/batching/batching_session.cc; scheduling as in tensorflow/core/kernels/
+batching_util/shared_batch_scheduler.h).
+
+- A request (a task) joins the open batch of requests it can merge with: the same output names
+  and, per input, the same dtype and the same dimensions after the first (the same rank with
+  pad_variable_length_inputs, whose batches pad every input to the largest dimensions with the
+  tensor's first value, as TF Serving pads). Requests that cannot merge form their own batches.
+- A batch is run when it holds max_batch_size rows, when the next request does not fit, or when
+  its first request has waited batch_timeout_micros, by one of num_batch_threads threads; the
+  oldest ready batch goes first. With allowed_batch_sizes, the batch is padded up to the next
+  allowed size with copies of its last request's first row, and the padding rows are dropped.
+- Bounds: a request larger than max_batch_size is refused (TF Serving's words); a request that
+  needs a new batch while max_enqueued_batches wait, or that finds --max_queued_requests
+  requests already queued, is refused as overload; a request whose deadline passes while it is
+  queued leaves the queue with DEADLINE_EXCEEDED (a running batch is not interrupted).
+- close() lets the threads finish every queued batch and then end (a version being unloaded has
+  no requests left by then: the store waits for its leases first).
+
+Knows numpy and threads only: `run` (the version's infer requests) does the inference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from ie_serving.batching_config import BatchingParameters
+from ie_serving.errors import (
+    DeadlineExceeded,
+    FailedPrecondition,
+    InferenceFailed,
+    InvalidInput,
+    Overloaded,
+    ServingError,
+)
+from ie_serving.histogram import Histogram, HistogramSnapshot, exponential
+from ie_serving.inference_stats import Phases
+
+log = logging.getLogger(__name__)
+
+Run = Callable[[dict[str, np.ndarray], tuple[str, ...]], dict[str, np.ndarray]]
+# what requests must share to be merged: sorted output names, and per input (name, dtype, the
+# dimensions after the first, or only the rank when variable-length inputs are padded)
+Key = tuple[tuple[str, ...], tuple[tuple[str, str, tuple[int, ...] | int], ...]]
+
+# batching_session.cc: queuing_latency, "Scale of 100, power of 1.2 with bucket count 52 (~1 second)"
+QUEUING_LIMITS = exponential(100, 1.2, 52)
+# batching_util.h: input_batch_size and processed_batch_size, "[1*2^0, ..., 1*2^13, DBL_MAX]"
+SIZE_LIMITS = exponential(1, 2, 14)
+QUEUE_FULL = "The batch scheduling queue to which this session is bound is full"
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchStats:
+    """What a batcher has done so far (metrics read it when scraped)."""
+
+    thread_pool_name: str
+    queued: int  # requests in the queue now
+    rejected: int  # refused as overload (queue full)
+    timeouts: int  # deadline passed while queued
+    queuing_micros: HistogramSnapshot  # per request: enqueue to the batch's start
+    input_batch_size: HistogramSnapshot  # per batch: the rows requests brought
+    processed_batch_size: HistogramSnapshot  # per batch: the rows run, padding included
+
+
+class _Task:
+    __slots__ = (
+        "inputs",
+        "outputs",
+        "size",
+        "key",
+        "enqueued",
+        "started",
+        "finished",
+        "done",
+        "result",
+        "error",
+        "batch",
+    )
+
+    def __init__(self, inputs: Mapping[str, np.ndarray], outputs: tuple[str, ...], size: int, key: Key):
+        self.inputs = inputs
+        self.outputs = outputs
+        self.size = size
+        self.key = key
+        self.enqueued = time.perf_counter()
+        self.started = self.finished = 0.0  # when its batch was taken by a thread, and when it ended
+        self.done = threading.Event()
+        self.result: dict[str, np.ndarray] | None = None
+        self.error: ServingError | None = None
+        self.batch: _Batch | None = None  # the queued batch holding it; None once taken
+
+
+class _Batch:
+    __slots__ = ("key", "tasks", "size", "opened", "closed")
+
+    def __init__(self, key: Key, opened: float):
+        self.key = key
+        self.tasks: list[_Task] = []
+        self.size = 0
+        self.opened = opened
+        self.closed = False  # full, or the next request did not fit: ready now
+
+
+def task_size(inputs: Mapping[str, np.ndarray]) -> int:
+    """The rows a request brings: dimension 0, equal across its inputs (TF Serving's words)."""
+    sizes = set()
+    for array in inputs.values():
+        if array.ndim == 0:
+            raise InvalidInput("Batching input tensors must have at least one dimension")
+        sizes.add(array.shape[0])
+    if len(sizes) != 1:
+        raise InvalidInput("Batching Run() input tensors must have equal 0th-dimension size")
+    return sizes.pop()
+
+
+def merge_key(inputs: Mapping[str, np.ndarray], outputs: Sequence[str], pad: bool) -> Key:
+    return (
+        tuple(sorted(outputs)),
+        tuple(
+            (name, array.dtype.str, array.ndim if pad else array.shape[1:]) for name, array in sorted(inputs.items())
+        ),
+    )
+
+
+def padded_size(size: int, allowed: Sequence[int]) -> int:
+    """The smallest allowed batch size >= size (size itself when none is given)."""
+    return next((a for a in allowed if a >= size), size)
+
+
+def merge(tasks: Sequence[_Task], pad: bool, target: int) -> dict[str, np.ndarray]:
+    """The tasks' inputs concatenated along dimension 0 (padded to common dimensions when
+    `pad`), then padded to `target` rows with copies of the last task's first row."""
+    if len(tasks) == 1 and tasks[0].size == target:
+        return dict(tasks[0].inputs)
+    merged = {}
+    for name in tasks[0].inputs:
+        arrays = [task.inputs[name] for task in tasks]
+        if pad:
+            dims = tuple(max(a.shape[d] for a in arrays) for d in range(1, arrays[0].ndim))
+            arrays = [_pad_to(a, dims) for a in arrays]
+        rows = sum(a.shape[0] for a in arrays)
+        if target > rows:
+            arrays.append(np.repeat(arrays[-1][:1], target - rows, axis=0))
+        merged[name] = np.concatenate(arrays)
+    return merged
+
+
+def _pad_to(array: np.ndarray, dims: tuple[int, ...]) -> np.ndarray:
+    """batching_util.cc PadTensor: pad each dimension after the first at its end, with the
+    tensor's first value."""
+    widths = [(0, 0)] + [(0, want - have) for want, have in zip(dims, array.shape[1:], strict=True)]
+    if all(after == 0 for _, after in widths):
+        return array
+    value = array.flat[0] if array.size else np.zeros((), array.dtype)[()]
+    return np.pad(array, widths, mode="constant", constant_values=value)
+
+
+def split(outputs: Mapping[str, np.ndarray], sizes: Sequence[int], rows: int) -> list[dict[str, np.ndarray]]:
+    """Each task's rows of every output (views); the padding rows after sum(sizes) are dropped.
+    FailedPrecondition (TF Serving's words) when an output has no batch dimension to split."""
+    for array in outputs.values():
+        if array.ndim == 0:
+            raise FailedPrecondition("Batched output tensor has 0 dimensions")
+        if array.shape[0] != rows:
+            raise FailedPrecondition(
+                "Batched output tensor's 0th dimension does not equal the sum of the 0th dimension sizes of "
+                "the input tensors"
+            )
+    parts, start = [], 0
+    for size in sizes:
+        parts.append({name: array[start : start + size] for name, array in outputs.items()})
+        start += size
+    return parts
+
+
+class Batcher:
+    """The batching queue of one model version and its batch threads."""
+
+    def __init__(self, run: Run, params: BatchingParameters, max_queued: int, name: str):
+        """run: infer on merged inputs; max_queued: requests that may wait in the queue (0: only
+        max_enqueued_batches bounds it); name: the model version, for the threads' names."""
+        self._run = run
+        self.params = params
+        self._max_queued = max_queued
+        self._cond = threading.Condition()
+        self._batches: list[_Batch] = []  # queued (not yet taken by a thread), oldest first
+        self._open: dict[Key, _Batch] = {}  # per key, the batch a new task may join
+        self._queued = 0
+        self._closing = False
+        self._timeout = params.batch_timeout_micros / 1e6
+        self._rejected = 0
+        self._timeouts = 0
+        self._queuing = Histogram(QUEUING_LIMITS)
+        self._input_sizes = Histogram(SIZE_LIMITS)
+        self._processed_sizes = Histogram(SIZE_LIMITS)
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"{params.thread_pool_name} {name} #{i}", daemon=True)
+            for i in range(params.num_batch_threads)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def submit(
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        deadline: float | None = None,
+        phases: Phases | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The request's outputs, computed in a batch with others; deadline: a time.monotonic()
+        value after which the request leaves the queue (DeadlineExceeded); phases, when given,
+        receives the time in the queue (queue) and its batch's run (compute_infer), in ns."""
+        size = task_size(inputs)
+        if size > self.params.max_batch_size:
+            raise InvalidInput(f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}")
+        if size == 0:  # nothing to merge
+            return self._run(dict(inputs), tuple(outputs))
+        task = _Task(
+            inputs, tuple(sorted(outputs)), size, merge_key(inputs, outputs, self.params.pad_variable_length_inputs)
+        )
+        with self._cond:
+            self._enqueue(task)
+        if not task.done.wait(None if deadline is None else deadline - time.monotonic()):
+            with self._cond:
+                if task.batch is not None:  # still queued: leave
+                    self._remove(task)
+                    raise DeadlineExceeded("deadline exceeded while waiting in the batching queue")
+            task.done.wait()  # its batch is running: inference is not interrupted
+        if task.error is not None:
+            raise task.error
+        assert task.result is not None
+        if phases is not None:
+            phases.queue = int((task.started - task.enqueued) * 1e9)
+            phases.compute_infer = int((task.finished - task.started) * 1e9)
+        return task.result
+
+    def stats(self) -> BatchStats:
+        with self._cond:
+            return BatchStats(
+                self.params.thread_pool_name,
+                self._queued,
+                self._rejected,
+                self._timeouts,
+                self._queuing.snapshot(),
+                self._input_sizes.snapshot(),
+                self._processed_sizes.snapshot(),
+            )
+
+    def close(self) -> None:
+        """The threads finish the queued batches, then end."""
+        with self._cond:
+            self._closing = True
+            self._cond.notify_all()
+
+    def _enqueue(self, task: _Task) -> None:
+        limit = self.params.max_batch_size
+        if self._max_queued and self._queued >= self._max_queued:
+            self._rejected += 1
+            raise Overloaded(
+                f"{self._queued} requests already wait in the batching queue (--max_queued_requests "
+                f"{self._max_queued}); retry later"
+            )
+        batch = self._open.get(task.key)
+        if batch is not None and batch.size + task.size > limit:
+            self._close_batch(batch)
+            batch = None
+        if batch is None:
+            if len(self._batches) >= self.params.max_enqueued_batches:
+                self._rejected += 1
+                raise Overloaded(f"{QUEUE_FULL} (max_enqueued_batches {self.params.max_enqueued_batches}); retry later")
+            batch = _Batch(task.key, task.enqueued)
+            self._batches.append(batch)
+            self._open[task.key] = batch
+        batch.tasks.append(task)
+        batch.size += task.size
+        task.batch = batch
+        self._queued += 1
+        if batch.size == limit:
+            self._close_batch(batch)
+        self._cond.notify()
+
+    def _close_batch(self, batch: _Batch) -> None:
+        batch.closed = True
+        if self._open.get(batch.key) is batch:
+            del self._open[batch.key]
+
+    def _remove(self, task: _Task) -> None:
+        """Take a queued task out of its batch (its deadline passed)."""
+        batch = task.batch
+        assert batch is not None
+        batch.tasks.remove(task)
+        batch.size -= task.size
+        task.batch = None
+        self._queued -= 1
+        self._timeouts += 1
+        if not batch.tasks:
+            self._batches.remove(batch)
+            self._close_batch(batch)
+
+    def _ready(self, now: float) -> tuple[_Batch | None, float | None]:
+        """The oldest batch that may run now, else how long until the first one may (None: no batch)."""
+        for batch in self._batches:
+            if batch.closed or self._closing or now - batch.opened >= self._timeout:
+                return batch, None
+        if not self._batches:
+            return None, None
+        return None, self._batches[0].opened + self._timeout - now
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    batch, wait = self._ready(time.perf_counter())
+                    if batch is not None:
+                        break
+                    if self._closing and not self._batches:
+                        return
+                    self._cond.wait(wait)
+                self._take(batch)
+                if self._batches:
+                    self._cond.notify()  # another thread may take the next one
+            self._execute(batch)
+
+    def _take(self, batch: _Batch) -> None:
+        self._batches.remove(batch)
+        self._close_batch(batch)
+        now = time.perf_counter()
+        for task in batch.tasks:
+            task.batch = None
+            task.started = now
+            self._queuing.observe((now - task.enqueued) * 1e6 // 1)
+        self._queued -= len(batch.tasks)
+
+    def _execute(self, batch: _Batch) -> None:
+        tasks = batch.tasks
+        rows = padded_size(batch.size, self.params.allowed_batch_sizes)
+        try:
+            with self._cond:
+                self._input_sizes.observe(batch.size)
+                self._processed_sizes.observe(rows)
+            merged = merge(tasks, self.params.pad_variable_length_inputs, rows)
+            outputs = self._run(merged, batch.key[0])
+            if len(tasks) == 1 and rows == batch.size:
+                tasks[0].result = outputs
+            else:
+                for task, part in zip(tasks, split(outputs, [t.size for t in tasks], rows), strict=True):
+                    task.result = part
+        except ServingError as exc:
+            for task in tasks:
+                task.error = exc
+        except Exception as exc:  # a bug: every request of the batch still gets an answer
+            log.exception("batch of %d request(s) failed", len(tasks))
+            for task in tasks:
+                task.error = InferenceFailed(f"batch failed: {type(exc).__name__}: {exc}")
+        finally:
+            finished = time.perf_counter()
+            for task in tasks:
+                task.finished = finished
+                task.done.set()
