@@ -92,11 +92,11 @@ def decode_images(
         )
     items = list(files)
     if len(items) == 1:
-        pictures = [decode_one(items[0], target, options.color_format, f"{prefix} image 0")]
+        pictures = [_decode_one(items[0], target, options.color_format, f"{prefix} image 0")]
     else:
         pictures = list(
             _pool().map(
-                lambda index: decode_one(items[index], target, options.color_format, f"{prefix} image {index}"),
+                lambda index: _decode_one(items[index], target, options.color_format, f"{prefix} image {index}"),
                 range(len(items)),
             )
         )
@@ -113,7 +113,7 @@ def decode_images(
     return batch.transpose(0, 3, 1, 2) if target.layout == "NCHW" else batch
 
 
-def decode_one(data: object, target: _Target, color_format: str = "RGB", label: str = "image") -> np.ndarray:
+def _decode_one(data: object, target: _Target, color_format: str = "RGB", label: str = "image") -> np.ndarray:
     """One file -> uint8 pixels [height, width, channels]; InvalidInput for anything else than a
     whole JPEG or PNG within MAX_IMAGE_PIXELS."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
