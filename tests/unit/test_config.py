@@ -1,6 +1,7 @@
 """Config file and CLI parsing: accepted forms and error messages naming the field."""
 
 import json
+import re
 
 import pytest
 
@@ -169,3 +170,34 @@ def test_poll_wait_from_environment():
 def test_parse_model_rejects_non_string_device():
     with pytest.raises(ConfigError, match="target_device"):
         parse_model({"name": "m", "base_path": "/m", "target_device": 3})
+
+
+def test_image_options_from_flags_and_config_keys():
+    args = cli.build_parser().parse_args(
+        ["model", "--model_name", "m", "--model_path", "/m", "--color_format", "bgr", "--layout", "NCHW"]
+        + ["--mean", "[123.68, 116.78, 103.94]", "--scale", "58.8"]
+    )
+    (model,) = cli.config_from_args(args).models
+    assert (model.color_format, model.layout, model.mean, model.scale) == (
+        "BGR",
+        "NCHW",
+        (123.68, 116.78, 103.94),
+        (58.8,),
+    )
+    plain = parse_model({"name": "m", "base_path": "/m", "mean": 127.5, "scale": [1, 2, 3]})
+    assert (plain.color_format, plain.layout, plain.mean, plain.scale) == ("RGB", None, (127.5,), (1.0, 2.0, 3.0))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("color_format", "RGBA", "config.color_format: expected one of RGB, BGR, got 'RGBA'"),
+        ("layout", "HWC", "config.layout: expected one of NHWC, NCHW, got 'HWC'"),
+        ("mean", "[1, 'a']", "config.mean: expected a number or a JSON list of numbers"),
+        ("mean", [], "config.mean: expected a number or a list of numbers (one per channel), got []"),
+        ("scale", [1, 0], "config.scale: pixels are divided by it, so it must not be 0"),
+    ],
+)
+def test_bad_image_options(key, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_model({"name": "m", "base_path": "/m", key: value})
