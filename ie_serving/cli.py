@@ -95,6 +95,15 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "serves Prometheus metrics at that path (docs/monitoring.md)",
     )
     parser.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=defaults.allow_version_labels_for_unavailable_models,
+        help="version labels may name versions that are not AVAILABLE (TF Serving's flag); by default such a "
+        "label is refused at start-up and by a config reload",
+    )
+    parser.add_argument(
         "--enable_serialization_as_tensor_content",
         type=flag_bool,
         nargs="?",
@@ -138,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
+    config.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="seconds between reads of --config_path; a changed file replaces the served models as TF Serving's "
+        "flag of that name does (0, the default: never)",
+    )
     _add_server_flags(config)
     return parser
 
@@ -177,6 +193,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         prometheus_path=prometheus_path(args.monitoring_config_file) if args.monitoring_config_file else None,
         tls=parse_tls(args.tls_cert_file, args.tls_key_file),
+        allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
+        **(
+            {
+                "model_config_file": args.config_path,
+                "model_config_file_format": "json",
+                "model_config_file_poll_wait_seconds": args.model_config_file_poll_wait_seconds,
+            }
+            if args.command == "config"
+            else {}
+        ),
     )
 
 
