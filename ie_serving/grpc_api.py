@@ -13,6 +13,7 @@ from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 
+from ie_serving.config import GrpcTls
 from ie_serving.errors import InvalidInput, Unimplemented, answer
 from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Result, Task
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
@@ -276,14 +277,16 @@ def start_grpc_server(
     port: int,
     workers: int,
     max_message_bytes: int,
-    tls: tuple[bytes, bytes] | None = None,
+    tls: GrpcTls | None = None,
     tensor_content: bool = False,
     extra_options: Sequence[tuple[str, int | str]] = (),
     health: HealthServicer | None = None,
     reload: Callable[[object], None] | None = None,
+    socket_path: str | None = None,
 ) -> grpc.Server:
-    """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
-    OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
+    """Bind 0.0.0.0:port, and the UNIX socket socket_path when given (TF Serving's
+    --grpc_socket_path), with TLS when tls is given, and start serving; raise OSError when
+    either cannot be bound. tensor_content: Predict outputs in tensor_content.
     extra_options (TF Serving's --grpc_channel_arguments) replace the server's own of the same
     name, so grpc.max_receive_message_length=N sets the limit. health: grpc.health.v1.Health
     is served too when given."""
@@ -325,15 +328,25 @@ def start_grpc_server(
     )
     if health is not None:
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    try:
-        address = f"0.0.0.0:{port}"
-        if tls is None:
-            bound = server.add_insecure_port(address)
-        else:
-            bound = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
-    except RuntimeError as exc:
-        raise OSError(f"cannot bind gRPC port {port}: {exc}") from None
-    if bound == 0:
-        raise OSError(f"cannot bind gRPC port {port}: address in use or not permitted")
+    credentials = None
+    if tls is not None:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key, tls.chain)], root_certificates=tls.custom_ca, require_client_auth=tls.client_verify
+        )
+    _bind(server, f"0.0.0.0:{port}", credentials, f"gRPC port {port}")
+    if socket_path:
+        _bind(server, f"unix:{socket_path}", credentials, f"gRPC UNIX socket {socket_path}")
     server.start()
     return server
+
+
+def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None, what: str) -> None:
+    try:
+        if credentials is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        raise OSError(f"cannot bind {what}: {exc}") from None
+    if bound == 0:
+        raise OSError(f"cannot bind {what}: address in use or not permitted")
