@@ -15,7 +15,15 @@ from grpc_health.v1.health import HealthServicer
 
 from ie_serving.config import GrpcTls
 from ie_serving.errors import InvalidInput, Unimplemented, answer
-from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Result, Task
+from ie_serving.inference_tasks import (
+    Classifications,
+    ExamplesDecoder,
+    Method,
+    Regressions,
+    Result,
+    Task,
+    multi_inference_tasks,
+)
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     classification_pb2,
@@ -172,13 +180,7 @@ class PredictionServicer(_Handler):
         model is the first task's; every task names it; no signature twice)."""
 
         def body(name: str, version: int | None) -> inference_pb2.MultiInferenceResponse:
-            for task in request.tasks:
-                if not task.model_spec.name:
-                    raise InvalidInput("Found ModelSpec with an empty model name.")
-                if task.model_spec.name != name:
-                    raise InvalidInput("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
-            tasks = [Task(Method.named(t.method_name), t.model_spec.signature_name) for t in request.tasks]
-            decoder = ExamplesDecoder(tasks, request.input)
+            decoder = ExamplesDecoder(multi_inference_tasks(request.tasks), request.input)
             result = self.service.predict(name, version, decoder, _deadline(context))
             response = inference_pb2.MultiInferenceResponse()
             for task, answer_of_task in zip(request.tasks, decoder.results(result.outputs), strict=True):

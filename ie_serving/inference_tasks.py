@@ -31,7 +31,7 @@ import numpy as np
 
 from ie_serving.dtypes import tf_name
 from ie_serving.errors import FailedPrecondition, InvalidInput, Unimplemented
-from ie_serving.protos.tensorflow_serving.apis import input_pb2
+from ie_serving.protos.tensorflow_serving.apis import inference_pb2, input_pb2
 from ie_serving.tensor_spec import SIGNATURE, Decoded, Signature, SignatureLookup
 from ie_serving.tf_example import batch_inputs, examples_of
 
@@ -59,6 +59,20 @@ class Task:
 
     method: Method
     signature_name: str = ""
+
+
+def multi_inference_tasks(tasks: Sequence[inference_pb2.InferenceTask]) -> list[Task]:
+    """The tasks of a MultiInferenceRequest, checked as TF Serving's multi_inference.cc does:
+    every task names the first task's model; each method is classify or regress."""
+    if not tasks:
+        raise InvalidInput("MultiInferenceRequest has no tasks")
+    name = tasks[0].model_spec.name
+    for task in tasks:
+        if not task.model_spec.name:
+            raise InvalidInput("Found ModelSpec with an empty model name.")
+        if task.model_spec.name != name:
+            raise InvalidInput("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+    return [Task(Method.named(task.method_name), task.model_spec.signature_name) for task in tasks]
 
 
 @dataclasses.dataclass(frozen=True)
