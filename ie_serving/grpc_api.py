@@ -155,7 +155,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> classification_pb2.ClassificationResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.CLASSIFY, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
             response = classification_pb2.ClassificationResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_classifications(decoder.results(result.outputs)[0], response.result)
@@ -167,7 +167,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> regression_pb2.RegressionResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.REGRESS, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
             response = regression_pb2.RegressionResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_regressions(decoder.results(result.outputs)[0], response.result)
@@ -181,7 +181,7 @@ class PredictionServicer(_Handler):
 
         def body(name: str, version: int | None) -> inference_pb2.MultiInferenceResponse:
             decoder = ExamplesDecoder(multi_inference_tasks(request.tasks), request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
             response = inference_pb2.MultiInferenceResponse()
             for task, answer_of_task in zip(request.tasks, decoder.results(result.outputs), strict=True):
                 entry = response.results.add()

@@ -158,6 +158,14 @@ class ExamplesDecoder:
         self._plans: list[_Plan] = []
         self._examples = 0
 
+    @property
+    def runtime_api(self) -> str | None:
+        """runtime_latency's API label: "Classify" or "Regress" for one task, None (not
+        recorded) for MultiInference, as TF Serving records them."""
+        if len(self.tasks) != 1:
+            return None
+        return "Classify" if self.tasks[0].method is Method.CLASSIFY else "Regress"
+
     def __call__(self, signature_of: SignatureLookup) -> Decoded:
         self._examples = len(examples_of(self.input)[0])
         names = [task.signature_name or SIGNATURE for task in self.tasks]

@@ -105,19 +105,28 @@ class Service:
         self.store = store
         self.metrics = metrics
 
-    def predict(self, name: str, version: int | None, decode: Decoder, deadline: float | None = None) -> Prediction:
+    def predict(
+        self,
+        name: str,
+        version: int | None,
+        decode: Decoder,
+        deadline: float | None = None,
+        runtime_api: str | None = "Predict",
+    ) -> Prediction:
         """Run one request; raise a ServingError subclass for anything the client must fix.
 
         The version is leased once: decoding, validation and inference all see the same one.
-        deadline (a time.monotonic() value) bounds the wait for a free infer request."""
+        deadline (a time.monotonic() value) bounds the wait for a free infer request.
+        runtime_api: the API label of the inference's runtime_latency ("Classify", "Regress";
+        None: not recorded, as TF Serving records none for MultiInference)."""
         with self.store.lease(name, version) as served:
             compiled = served.compiled
             assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
             inputs, wanted = prepare_request(compiled.signatures, decode, f"model {name} version {served.version}")
             began = time.perf_counter()
             outputs = compiled.infer(inputs, wanted, deadline)
-            if self.metrics is not None:
-                self.metrics.runtime(name, time.perf_counter() - began)
+            if self.metrics is not None and runtime_api is not None:
+                self.metrics.runtime(name, time.perf_counter() - began, runtime_api)
             return Prediction(served.version, outputs)
 
     def labeled_version(self, name: str, label: str) -> int:

@@ -164,3 +164,21 @@ def test_monitoring_config_file(tmp_path) -> None:
     config.write_text("prometheus_config { enabled: true }")
     with pytest.raises(Exception, match="enabled"):
         prometheus_path(str(config))
+
+
+def test_runtime_latency_api_is_classify_or_regress_and_multi_inference_records_none() -> None:
+    """classifier.cc / regressor.cc RecordRuntimeLatency(model, "Classify"|"Regress", ...);
+    multi_inference.cc records no runtime latency."""
+    metrics, service = _metrics()
+    service.predict("m", None, _decode, runtime_api="Classify")
+    service.predict("m", None, _decode, runtime_api="Regress")
+    service.predict("m", None, _decode, runtime_api=None)
+    service.predict("m", None, _decode)
+    counts = [
+        line for line in metrics.tf_text().splitlines() if line.startswith(":tensorflow:serving:runtime_latency_count")
+    ]
+    assert sorted(counts) == [
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Classify",runtime="OpenVINO"} 1',
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Predict",runtime="OpenVINO"} 1',
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Regress",runtime="OpenVINO"} 1',
+    ]
