@@ -167,7 +167,7 @@ class ExamplesDecoder:
         return "Classify" if self.tasks[0].method is Method.CLASSIFY else "Regress"
 
     def __call__(self, signature_of: SignatureLookup) -> Decoded:
-        self._examples = len(examples_of(self.input)[0])
+        """The signatures and their outputs are checked before the examples, in TF Serving's order."""
         names = [task.signature_name or SIGNATURE for task in self.tasks]
         repeated = [name for index, name in enumerate(names) if name in names[:index]]
         if repeated:
@@ -182,9 +182,9 @@ class ExamplesDecoder:
                 )
         self._plans = [_plan(task, signature) for task, signature in zip(self.tasks, signatures, strict=True)]
         wanted = [name for plan in self._plans for name in (plan.classes, plan.values) if name is not None]
-        return Decoded(
-            batch_inputs(first.inputs, self.input), self.tasks[0].signature_name, list(dict.fromkeys(wanted))
-        )
+        inputs = batch_inputs(first.inputs, self.input)
+        self._examples = len(examples_of(self.input)[0])
+        return Decoded(inputs, self.tasks[0].signature_name, list(dict.fromkeys(wanted)))
 
     def results(self, outputs: Mapping[str, np.ndarray]) -> list[Result]:
         """Each task's answer from the model's outputs, checked as TF Serving checks them."""
