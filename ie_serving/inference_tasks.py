@@ -84,19 +84,17 @@ class Classifications:
     labels: list[list[str]] | None
     scores: np.ndarray | None  # float32 [examples, classes]
 
-    def rows(self) -> list[list[tuple[str, np.float32]]]:
-        """[(label, score), ...] per example."""
-        source = self.scores if self.scores is not None else self.labels
-        assert source is not None
+    def rows(self, shortest: bool = False) -> list[list[tuple[str, float]]]:
+        """[(label, score), ...] per example, scores as Python floats: the float32 values, or with
+        shortest=True the float nearest each float32's shortest decimal (0.2, not
+        0.20000000298023224), which is what a JSON writer should print."""
+        if self.scores is None:
+            assert self.labels is not None
+            return [[(label, 0.0) for label in row] for row in self.labels]
+        scores = (self.scores.astype(str).astype(np.float64) if shortest else self.scores).tolist()
+        labels = self.labels if self.labels is not None else [[""] * len(row) for row in scores]
         return [
-            [
-                (
-                    self.labels[row][column] if self.labels is not None else "",
-                    self.scores[row, column] if self.scores is not None else np.float32(0),
-                )
-                for column in range(len(source[row]))
-            ]
-            for row in range(len(source))
+            list(zip(label_row, score_row, strict=True)) for label_row, score_row in zip(labels, scores, strict=True)
         ]
 
 
@@ -238,4 +236,4 @@ def _labels(array: np.ndarray, name: str) -> list[list[str]]:
             f"Expected classes Tensor of integer class ids (DT_STRING in TF Serving). Got: {tf_name(array.dtype)} "
             f"(output {name!r})"
         )
-    return [[str(int(value)) for value in row] for row in array.tolist()]
+    return array.astype(np.int64).astype(str).tolist()
