@@ -201,3 +201,36 @@ def test_image_options_from_flags_and_config_keys():
 def test_bad_image_options(key, value, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         parse_model({"name": "m", "base_path": "/m", key: value})
+
+
+def test_config_command_polls_its_file_and_both_commands_take_the_labels_flag(tmp_path):
+    """TF Serving's --model_config_file_poll_wait_seconds and --allow_version_labels_for_unavailable_models
+    (model_servers/main.cc) on `ie_serving config` / `ie_serving model`."""
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps({"model_config_list": [{"config": {"name": "m", "base_path": "/m"}}]}))
+    parser = cli.build_parser()
+    polled = cli.config_from_args(
+        parser.parse_args(
+            ["config", "--config_path", str(path), "--model_config_file_poll_wait_seconds", "2.5"]
+            + ["--allow_version_labels_for_unavailable_models"]
+        )
+    )
+    assert (polled.model_config_file, polled.model_config_file_format) == (str(path), "json")
+    assert polled.model_config_file_poll_wait_seconds == 2.5
+    assert polled.allow_version_labels_for_unavailable_models is True
+    plain = cli.config_from_args(parser.parse_args(["config", "--config_path", str(path)]))
+    assert plain.model_config_file_poll_wait_seconds == 0 and not plain.allow_version_labels_for_unavailable_models
+    model = cli.config_from_args(
+        parser.parse_args(
+            ["model", "--model_name", "m", "--model_path", "/m", "--allow_version_labels_for_unavailable_models=false"]
+        )
+    )
+    assert model.allow_version_labels_for_unavailable_models is False and model.model_config_file is None
+    with pytest.raises(ConfigError, match="--model_config_file_poll_wait_seconds: expected seconds >= 0"):
+        cli.config_from_args(
+            parser.parse_args(["config", "--config_path", str(path), "--model_config_file_poll_wait_seconds", "-1"])
+        )
+    with pytest.raises(SystemExit):
+        parser.parse_args(
+            ["model", "--model_name", "m", "--model_path", "/m", "--model_config_file_poll_wait_seconds", "1"]
+        )
