@@ -155,7 +155,7 @@ bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## the benchmark
 
 # A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
 # to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
-.PHONY: soak bench_tf bench_metrics
+.PHONY: soak bench_tf bench_metrics bench_batching
 
 soak: install ## a 10-minute soak test into benchmarks/SOAK.md
 	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
@@ -165,3 +165,6 @@ bench_tf: install $(TF_VENV)/.installed ## TensorFlow's runtime against this ser
 
 bench_metrics: install ## the cost of Prometheus metrics on the tiny model's gRPC p50 (docs/performance.md)
 	$(BIN)/python -m benchmarks.metrics_overhead --rounds 20 --requests 1500
+
+bench_batching: install ## server-side batching on and off side by side (mlp, cnn) into benchmarks/BATCHING.md (docs/performance_tuning.md)
+	$(BIN)/python -m benchmarks.batching --rounds 3 --seconds 8 --report benchmarks/BATCHING.md
