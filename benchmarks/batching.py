@@ -1,13 +1,14 @@
-"""Server-side batching, measured side by side: for each model, a server without batching and
-one with it (`--batching`, AWS's SageMaker defaults: max_batch_size 8, batch_timeout_micros
-1000, num_batch_threads the CPUs) run at the same time and are loaded in alternating rounds by
-the closed-loop generator (benchmarks/loadgen.py, gRPC Predict, batch-1 requests): throughput
-at 32 clients and p50 at one client. First, OpenVINO in process: rows/s of each model at batch
-8 against batch 1 (the most batching could give).
+"""Server-side batching, measured side by side: for each model, a server without batching, one
+with it (`--batching`, AWS's SageMaker defaults: max_batch_size 8, batch_timeout_micros 1000,
+num_batch_threads the CPUs) and one with allowed_batch_sizes too, run at the same time and are
+loaded in alternating rounds by the closed-loop generator (benchmarks/loadgen.py, gRPC
+Predict, batch-1 requests): throughput at 32 clients and p50 at one client. First, OpenVINO
+in process: rows/s of each model at batch 8 against batch 1 (the most batching could give).
 
-Models (benchmarks/models.py): mlp (matrix-heavy, static batch 1 made dynamic by batching) and
-cnn (convolution-heavy, ResNet-18-like). Writes the figures as markdown to --report.
-usage: python -m benchmarks.batching [--rounds 2] [--seconds 8] [--report benchmarks/BATCHING.md]
+Models (benchmarks/models.py): mlp and wide_mlp (matrix-heavy, 1024 and 2048 wide, a static
+batch 1 made dynamic by batching) and cnn (convolution-heavy, ResNet-18-like). Writes the
+figures as markdown to --report.
+usage: python -m benchmarks.batching [--rounds 3] [--seconds 8] [--report benchmarks/BATCHING.md]
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ from tests.server import ServerProcess
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
 BATCHING = {"max_batch_size": 8, "batch_timeout_micros": 1000}  # AWS's defaults
+# the servers compared: no batching, AWS's defaults (a dynamic batch), and the same with
+# allowed_batch_sizes (batches padded to a size compiled as a static copy)
+VARIANTS = {
+    "off": [],
+    "on": ["--batching", json.dumps(BATCHING)],
+    "on+sizes": ["--batching", json.dumps({**BATCHING, "allowed_batch_sizes": [1, 2, 4, 8]})],
+}
 
 
 def inproc_rows_per_second(model_xml: pathlib.Path, batch: int, seconds: float) -> float:
@@ -94,7 +102,7 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
     body = work / f"{name}.bin"
     body.write_bytes(request.SerializeToString())
     servers = {}
-    for label, extra in (("off", []), ("on", ["--batching", json.dumps(BATCHING)])):
+    for label, extra in VARIANTS.items():
         args = ["model", "--model_name", name, "--model_path", str(base), *extra]
         servers[label] = ServerProcess(args, work / f"{name}-{label}.log", {"LOG_LEVEL": "INFO"})
     try:
@@ -104,7 +112,7 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
             label: {"rps32": [], "p50_1": [], "errors": []} for label in servers
         }
         for index in range(rounds):
-            order = ("off", "on") if index % 2 == 0 else ("on", "off")
+            order = list(servers) if index % 2 == 0 else list(servers)[::-1]
             for label in order:
                 point = load(servers[label], body, 32, seconds, work)
                 figures[label]["rps32"].append(point["throughput"])
@@ -116,11 +124,17 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
                     f"(p50 {point['p50']:.1f} ms), p50 {single['p50']:.2f} ms at 1 client",
                     flush=True,
                 )
-        compiled_line = next((line for line in servers["on"].log().splitlines() if "batching on" in line), "")
+        compiled = [
+            line for line in servers["on+sizes"].log().splitlines() if "batching on" in line or "static copies" in line
+        ]
     finally:
         for server in servers.values():
             server.stop()
-    return {"inproc": inproc, "figures": figures, "log": compiled_line.split(": ", 1)[-1]}
+    return {
+        "inproc": inproc,
+        "figures": figures,
+        "log": "; ".join(line.split("ie_serving.engine: ")[-1] for line in compiled),
+    }
 
 
 def report(results: dict, loads: list[list[float]], rounds: int, seconds: float) -> str:
@@ -129,30 +143,38 @@ def report(results: dict, loads: list[list[float]], rounds: int, seconds: float)
         "",
         f"{datetime.date.today()}, `make bench_batching` (benchmarks/batching.py): {os.cpu_count()} CPUs, "
         f"load average (1, 5, 15 min) before {loads[0]} and after {loads[1]} (other work shared the machine). "
-        f"Both servers ran at the same time and were loaded in {rounds} alternating rounds of {seconds:.0f} s "
-        "(gRPC Predict, batch-1 requests, closed loop); batching with AWS's defaults "
-        f"{json.dumps(BATCHING)}, num_batch_threads the CPUs.",
+        f"The three servers of a model ran at the same time and were loaded in {rounds} alternating rounds of "
+        f"{seconds:.0f} s (gRPC Predict, batch-1 requests, closed loop): `off` without batching, `on` with "
+        f"AWS's SageMaker defaults {json.dumps(BATCHING)} (num_batch_threads the CPUs; batches run on the "
+        "dynamic-batch model), `on+sizes` the same with allowed_batch_sizes [1, 2, 4, 8] (batches padded to "
+        "those sizes, each compiled as a static copy). OpenVINO in process: rows/s at a static batch of 1 and 8.",
         "",
-        "| model | OpenVINO rows/s batch 1 | batch 8 | ratio | req/s 32 clients, no batching | with batching | ratio "
-        "| p50 1 client, no batching | with batching | difference |",
+        "| model | OpenVINO rows/s batch 1 | batch 8 | ratio | req/s 32 clients: off | on | on+sizes "
+        "| p50 1 client: off | on | on+sizes |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results.items():
         inproc, figures = result["inproc"], result["figures"]
-        off, on = statistics.mean(figures["off"]["rps32"]), statistics.mean(figures["on"]["rps32"])
-        p_off, p_on = statistics.median(figures["off"]["p50_1"]), statistics.median(figures["on"]["p50_1"])
-        lines.append(
-            f"| {name} | {inproc[1]:.0f} | {inproc[8]:.0f} | {inproc[8] / inproc[1]:.2f}x | {off:.1f} | {on:.1f} | "
-            f"{on / off:.2f}x | {p_off:.2f} ms | {p_on:.2f} ms | {p_on - p_off:+.2f} ms |"
+        off = statistics.mean(figures["off"]["rps32"])
+        rps = " | ".join(
+            f"{statistics.mean(figures[label]['rps32']):.1f}"
+            + ("" if label == "off" else f" ({statistics.mean(figures[label]['rps32']) / off:.2f}x)")
+            for label in VARIANTS
         )
-    lines += ["", "Per round (req/s at 32 clients, off / on):", ""]
+        p_off = statistics.median(figures["off"]["p50_1"])
+        p50 = " | ".join(
+            f"{statistics.median(figures[label]['p50_1']):.2f} ms"
+            + ("" if label == "off" else f" ({statistics.median(figures[label]['p50_1']) - p_off:+.2f})")
+            for label in VARIANTS
+        )
+        lines.append(f"| {name} | {inproc[1]:.0f} | {inproc[8]:.0f} | {inproc[8] / inproc[1]:.2f}x | {rps} | {p50} |")
+    lines += ["", "Per round, req/s at 32 clients (" + " / ".join(VARIANTS) + "):", ""]
     for name, result in results.items():
         figures = result["figures"]
-        rounds_text = ", ".join(
-            f"{a:.1f} / {b:.1f}" for a, b in zip(figures["off"]["rps32"], figures["on"]["rps32"], strict=True)
-        )
-        errors = sum(figures["off"]["errors"]) + sum(figures["on"]["errors"])
-        lines.append(f"- {name}: {rounds_text}; failed requests: {errors}; the batching server logged: {result['log']}")
+        per_round = zip(*(figures[label]["rps32"] for label in VARIANTS), strict=True)
+        rounds_text = ", ".join(" / ".join(f"{value:.1f}" for value in values) for values in per_round)
+        errors = sum(sum(figures[label]["errors"]) for label in VARIANTS)
+        lines.append(f"- {name}: {rounds_text}; failed requests: {errors}; `on+sizes` logged: {result['log']}")
     return "\n".join(lines) + "\n"
 
 
@@ -160,7 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--models", nargs="+", default=["mlp", "cnn"])
+    parser.add_argument("--models", nargs="+", default=["mlp", "wide_mlp", "cnn"])
     parser.add_argument("--report", type=pathlib.Path, default=None)
     args = parser.parse_args()
     loads = [list(os.getloadavg())]
