@@ -1,4 +1,4 @@
-"""KServe v2 tensors <-> numpy without a server: the JSON request and response of
+"""KServe v2 tensors and HTTP bodies <-> numpy without a server (v2_tensors, v2_http, v2_proto): the JSON request and response of
 kserve/open-inference-protocol specification/protocol/inference_rest.md, Triton's binary tensor
 data extension (triton-inference-server/server docs/protocol/extension_binary_data.md: body
 layout, binary_data_size, binary_data / binary_data_output, BYTES length prefixes), the gRPC
@@ -20,9 +20,10 @@ from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, v2_name
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
+from ie_serving.v2_http import V2JsonBody, encode_response
 from ie_serving.v2_proto import V2ProtoRequest
 from ie_serving.v2_proto import encode_response as encode_proto
-from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, raw_bytes
+from ie_serving.v2_tensors import InferRequest, RequestedOutput, raw_bytes
 
 NUMERIC = [name for name in NUMPY_BY_V2_NAME if name != "BYTES"]
 SPECS = {"x": TensorSpec("x", np.dtype(np.float32), (-1, 3))}
@@ -85,7 +86,7 @@ def test_the_float_fast_path_and_the_general_parse_agree(monkeypatch):
         {"inputs": [_input([2**60, 1, 2], "FP32", (3,))]},
     ]
     fast = [_decode(document)[1].inputs for document in documents]
-    monkeypatch.setattr("ie_serving.v2_tensors._parse_with_float_arrays", lambda header: None)
+    monkeypatch.setattr("ie_serving.v2_http._parse_with_float_arrays", lambda header: None)
     general = [_decode(document)[1].inputs for document in documents]
     for one, other in zip(fast, general, strict=True):
         assert one.keys() == other.keys()
