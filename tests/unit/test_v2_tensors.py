@@ -1,8 +1,9 @@
-"""KServe v2 tensors and HTTP bodies <-> numpy without a server (v2_tensors, v2_http, v2_proto): the JSON request and response of
-kserve/open-inference-protocol specification/protocol/inference_rest.md, Triton's binary tensor
-data extension (triton-inference-server/server docs/protocol/extension_binary_data.md: body
-layout, binary_data_size, binary_data / binary_data_output, BYTES length prefixes), the gRPC
-ModelInferRequest contents (inference_grpc.md), and the messages for what is refused."""
+"""KServe v2 tensors and HTTP bodies <-> numpy without a server (v2_tensors, v2_http,
+v2_proto): the JSON request and response of kserve/open-inference-protocol
+specification/protocol/inference_rest.md, Triton's binary tensor data extension
+(triton-inference-server/server docs/protocol/extension_binary_data.md: body layout,
+binary_data_size, binary_data / binary_data_output, BYTES length prefixes, raw binary requests),
+the gRPC ModelInferRequest contents (inference_grpc.md), and the messages for what is refused."""
 
 from __future__ import annotations
 
