@@ -23,7 +23,7 @@ import dataclasses
 import functools
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,23 +73,30 @@ def decode_encoded_inputs(
     specs: Mapping[str, TensorSpec],
     options: ImageOptions = DEFAULT_IMAGE_OPTIONS,
     where: str = "",
+    dtype_name: Callable[[np.dtype], str] = tf_name,
 ) -> dict[str, np.ndarray]:
     """The inputs with every string tensor sent to a numeric input decoded as a batch of images
-    (decode_images); other inputs as they came (the pipeline validates them all afterwards)."""
+    (decode_images); other inputs as they came (the pipeline validates them all afterwards).
+    dtype_name: how errors name dtypes (the request's protocol: DT_FLOAT, FP32)."""
     decoded = dict(inputs)
     for name, array in inputs.items():
         spec = specs.get(name)
         if spec is not None and array.dtype == STRING and spec.dtype != STRING:
-            decoded[name] = decode_images(name, array, spec, options, where)
+            decoded[name] = decode_images(name, array, spec, options, where, dtype_name)
     return decoded
 
 
 def decode_images(
-    name: str, files: np.ndarray, spec: TensorSpec, options: ImageOptions = DEFAULT_IMAGE_OPTIONS, where: str = ""
+    name: str,
+    files: np.ndarray,
+    spec: TensorSpec,
+    options: ImageOptions = DEFAULT_IMAGE_OPTIONS,
+    where: str = "",
+    dtype_name: Callable[[np.dtype], str] = tf_name,
 ) -> np.ndarray:
     """N encoded images (a string tensor of shape [N]) -> the batch input `name` takes."""
     prefix = f"{where}: input {name!r}" if where else f"input {name!r}"
-    target = _target(prefix, spec, options)
+    target = _target(prefix, spec, options, dtype_name)
     if files.ndim != 1 or files.size == 0:
         raise InvalidInput(
             f"{prefix}: encoded images come as a list of N files (shape [N], one per batch item), "
@@ -112,7 +119,7 @@ def decode_images(
     batch = np.stack(pictures)
     if target.channels == 3 and options.color_format == "BGR":
         batch = batch[..., ::-1]
-    batch = _convert(prefix, batch, spec.dtype, options, target.channels)
+    batch = _convert(prefix, batch, spec.dtype, options, target.channels, dtype_name)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if target.layout == "NCHW" else batch
 
 
@@ -184,11 +191,11 @@ def _size_text(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]} (width x height)"
 
 
-def _target(prefix: str, spec: TensorSpec, options: ImageOptions) -> _Target:
+def _target(prefix: str, spec: TensorSpec, options: ImageOptions, dtype_name: Callable[[np.dtype], str]) -> _Target:
     shape = spec.shape
     if shape is None or len(shape) != 4 or spec.dtype.kind not in "fiu" and spec.dtype.name != "bfloat16":
         raise InvalidInput(
-            f"{prefix} expects {tf_name(spec.dtype)} of shape {list(shape) if shape else 'any'}; encoded images "
+            f"{prefix} expects {dtype_name(spec.dtype)} of shape {list(shape) if shape else 'any'}; encoded images "
             "(JPEG, PNG) are accepted only by numeric inputs of rank 4 (NHWC or NCHW)"
         )
     layout = options.layout or infer_layout(shape)
@@ -219,17 +226,24 @@ def infer_layout(shape: Sequence[int]) -> str | None:
     return None
 
 
-def _convert(prefix: str, batch: np.ndarray, dtype: np.dtype, options: ImageOptions, channels: int) -> np.ndarray:
+def _convert(
+    prefix: str,
+    batch: np.ndarray,
+    dtype: np.dtype,
+    options: ImageOptions,
+    channels: int,
+    dtype_name: Callable[[np.dtype], str],
+) -> np.ndarray:
     """uint8 NHWC pixels -> the input's dtype; (pixel - mean) / scale in float32 when asked."""
     if options.mean is None and options.scale is None:
         if not can_convert(batch.dtype, dtype):
             raise InvalidInput(
-                f"{prefix} expects {tf_name(dtype)}, which cannot hold pixel values 0-255; the model's "
+                f"{prefix} expects {dtype_name(dtype)}, which cannot hold pixel values 0-255; the model's "
                 '"mean" and "scale" options map them, for floating-point inputs'
             )
         return batch.astype(dtype)
     if dtype.kind != "f" and dtype.name != "bfloat16":
-        raise FailedPrecondition(f"{prefix} is {tf_name(dtype)}: the model's mean and scale apply to float inputs")
+        raise FailedPrecondition(f"{prefix} is {dtype_name(dtype)}: the model's mean and scale apply to float inputs")
     mean = _per_channel(prefix, "mean", options.mean or (0.0,), channels)
     scale = _per_channel(prefix, "scale", options.scale or (1.0,), channels)
     return ((batch.astype(np.float32) - mean) / scale).astype(dtype)

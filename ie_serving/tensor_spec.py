@@ -139,6 +139,6 @@ def prepare_request(
     the model's `images` options, and then validated like any other input."""
     request = decode(lambda signature_name: find_signature(signatures, signature_name))
     signature = find_signature(signatures, request.signature_name)
-    inputs = decode_encoded_inputs(request.inputs, signature.inputs, images, where)
+    inputs = decode_encoded_inputs(request.inputs, signature.inputs, images, where, request.dtype_name)
     inputs = validate_inputs(inputs, signature.inputs, where, request.dtype_name)
     return inputs, check_output_filter(request.output_filter, signature.outputs, where)

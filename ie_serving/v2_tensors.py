@@ -132,6 +132,8 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
             values = np.asarray(data)
         except ValueError:
             raise InvalidInput(f"{where}: 'data' is a ragged nested array; expected {count} values") from None
+        if dtype.kind in "iu" and values.dtype.kind in "fO":
+            values = _integers_past_int64(data, values)
         if values.size and values.dtype.kind not in _JSON_KINDS[dtype.kind]:
             wanted = {"b": "true/false", "iu": "integers", "iuf": "numbers"}[_JSON_KINDS[dtype.kind]]
             got = _KIND_WORDS.get(values.dtype.kind, "values of mixed types or out of every integer range")
@@ -143,6 +145,18 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
         if values.min() < info.min or values.max() > info.max:
             raise InvalidInput(f"{where}: a value in 'data' is outside {datatype}'s range [{info.min}, {info.max}]")
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+def _integers_past_int64(data: list, values: np.ndarray) -> np.ndarray:
+    """JSON integers of which some are past int64 (numpy reads them as float64 or objects), flat:
+    exactly as uint64 when they all fit it, else as objects (no integer datatype holds them);
+    `values` unchanged when any is no integer."""
+    flat = _flatten(data)
+    if not all(type(value) is int for value in flat):
+        return values
+    if 0 <= min(flat) and max(flat) <= np.iinfo(np.uint64).max:
+        return np.array(flat, dtype=np.uint64)
+    return np.array(flat, dtype=object)
 
 
 def _flatten(data: list) -> list:

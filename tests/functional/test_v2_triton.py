@@ -242,12 +242,14 @@ def test_fp16_bool_and_int8_inputs(triton, repo, transport, model, datatype, arr
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_bytes_are_refused_clearly_when_no_model_takes_them(triton, transport):
+def test_bytes_for_a_numeric_input_that_takes_no_images_are_refused_clearly(triton, transport):
+    """BYTES go to string inputs, or as JPEG/PNG files to rank-4 image inputs (images.py); the
+    scale model's x is FP32 [-1, 4], neither."""
     bytes_input = {"name": "x", "datatype": "BYTES", "strings": ["a", "b", "c", "d"]}
     result = triton.call(transport, "infer", model="scale", inputs=[bytes_input])
     assert result["ok"] is False
     assert result["status"] == ("400" if transport == "http" else "StatusCode.INVALID_ARGUMENT")
-    assert "input 'x' expects dtype FP32, got BYTES" in result["message"]
+    assert "input 'x' expects FP32 of shape [-1, 4]; encoded images (JPEG, PNG) are accepted only" in result["message"]
 
 
 @pytest.mark.parametrize("transport", ["http", "grpc"])

@@ -22,7 +22,7 @@ from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_proto import V2ProtoRequest
 from ie_serving.v2_proto import encode_response as encode_proto
-from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, raw_bytes
+from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, json_tensor, raw_bytes
 
 NUMERIC = [name for name in NUMPY_BY_V2_NAME if name != "BYTES"]
 SPECS = {"x": TensorSpec("x", np.dtype(np.float32), (-1, 3))}
@@ -201,7 +201,7 @@ def test_a_raw_binary_request_without_json_header_is_unimplemented():
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
     """The one validation (tensor_spec.prepare_request) names dtypes as the v2 client knows them."""
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input(["a", "b", "c"], "BYTES", (1, 3))]}))
-    with pytest.raises(InvalidInput, match="input 'x' expects dtype FP32, got BYTES"):
+    with pytest.raises(InvalidInput, match=r"input 'x' expects FP32 of shape \[-1, 3\]; encoded images"):
         prepare_request({SIGNATURE: Signature(SPECS, {})}, decoder, "model m version 1")
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input([1, 2, 3], "FP64", (1, 3))]}))
     with pytest.raises(InvalidInput, match="expects dtype FP32, got FP64"):
@@ -361,3 +361,14 @@ def test_grpc_outputs_go_raw_in_order():
         ("h", "FP16", [1, 1]),
     ]
     assert list(response.raw_output_contents) == [b"\x01\x00", outputs["h"].tobytes()]
+
+
+def test_uint64_json_values_past_int64_are_exact_and_out_of_range_values_refused():
+    """numpy reads JSON integers past int64 as float64; UINT64 keeps them exact (hypothesis found 2**63)."""
+    np.testing.assert_array_equal(
+        json_tensor([2**63, 2**64 - 1], "UINT64", [2], "x"), np.array([2**63, 2**64 - 1], np.uint64)
+    )
+    with pytest.raises(InvalidInput, match="outside INT64's range"):
+        json_tensor([2**63, 1], "INT64", [2], "x")
+    with pytest.raises(InvalidInput, match="out of every integer range"):
+        json_tensor([-(2**63) - 1, 2**63], "UINT64", [2], "x")
