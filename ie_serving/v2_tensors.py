@@ -154,7 +154,7 @@ def _integers_past_int64(data: list, values: np.ndarray) -> np.ndarray:
     flat = _flatten(data)
     if not all(type(value) is int for value in flat):
         return values
-    if 0 <= min(flat) and max(flat) <= np.iinfo(np.uint64).max:
+    if min(flat) >= 0 and max(flat) <= np.iinfo(np.uint64).max:
         return np.array(flat, dtype=np.uint64)
     return np.array(flat, dtype=object)
 
