@@ -37,8 +37,6 @@ TF_NAME_BY_NUMPY = {np_dtype: tf_name for np_dtype, _, tf_name, _ in _TABLE}
 NUMPY_BY_TF_NAME = {tf_name: np_dtype for np_dtype, _, tf_name, _ in _TABLE}
 SERVED_TF_NAMES = tuple(tf_name for _, _, tf_name, _ in _TABLE)
 
-V2_BYTES = "BYTES"
-BYTES_DTYPE = STRING  # TODO(lead): one name once the v2 branch is merged
 V2_NAME_BY_NUMPY = {np_dtype: v2_name for np_dtype, _, _, v2_name in _TABLE}
 NUMPY_BY_V2_NAME = {v2_name: np_dtype for np_dtype, v2_name in V2_NAME_BY_NUMPY.items()}
 

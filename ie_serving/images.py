@@ -77,7 +77,7 @@ def decode_encoded_inputs(
 ) -> dict[str, np.ndarray]:
     """The inputs with every string tensor sent to a numeric input decoded as a batch of images
     (decode_images); other inputs as they came (the pipeline validates them all afterwards).
-    dtype_name: how errors name dtypes (the request's protocol: DT_FLOAT, FP32)."""
+    dtype_name: how errors name dtypes (DT_FLOAT, or FP32 for v2 clients)."""
     decoded = dict(inputs)
     for name, array in inputs.items():
         spec = specs.get(name)

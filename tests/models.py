@@ -11,6 +11,7 @@ import openvino as ov
 from openvino import opset13 as ops
 
 from ie_serving.compile_policy import CPU_DEFAULTS
+from ie_serving.dtypes import BFLOAT16
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def scale_model(factor: float = 2.0, shape: list[int] | None = None) -> ov.Model
 
 def dtype_model(dtype: np.dtype) -> ov.Model:
     """x of dtype [-1, 3] -> y of the same dtype: x + 1 for numbers, not x for bool."""
-    ov_type = ov.Type.boolean if dtype == np.bool_ else ov.Type(np.dtype(dtype))
+    ov_type = ov.Type.boolean if dtype == np.bool_ else ov.Type.bf16 if dtype == BFLOAT16 else ov.Type(np.dtype(dtype))
     x = ops.parameter([-1, 3], ov_type, name="x")
     one = ops.convert(ops.constant(np.float32(1)), ov_type)
     y = ops.logical_not(x) if dtype == np.bool_ else ops.add(x, one)
@@ -81,11 +82,24 @@ def silero_vad_model() -> ov.Model:
 
 
 def direct_infer(model_xml: pathlib.Path, inputs: dict[str, np.ndarray], properties: dict | None = None) -> dict:
-    """OpenVINO's own result for the same IR and input, with the server's default properties."""
+    """OpenVINO's own result for the same IR and input, with the server's default properties
+    (bfloat16 arrays, as ml_dtypes carries them, go in and come out as bf16 tensors)."""
     core = ov.Core()
     compiled = core.compile_model(core.read_model(str(model_xml)), "CPU", properties or dict(CPU_DEFAULTS))
-    result = compiled.create_infer_request().infer(inputs)
-    return {port.get_any_name(): np.array(value) for port, value in result.items()}
+    request = compiled.create_infer_request()
+    request.infer({name: _bf16_tensor(array) if array.dtype == BFLOAT16 else array for name, array in inputs.items()})
+    outputs = {}
+    for port in compiled.outputs:
+        tensor = request.get_tensor(port)
+        bf16 = tensor.element_type == ov.Type.bf16
+        outputs[port.get_any_name()] = tensor.data.view(np.uint16).view(BFLOAT16).copy() if bf16 else tensor.data.copy()
+    return outputs
+
+
+def _bf16_tensor(array: np.ndarray) -> ov.Tensor:
+    tensor = ov.Tensor(ov.Type.bf16, list(array.shape))
+    tensor.data.view(np.uint16)[...] = array.view(np.uint16)
+    return tensor
 
 
 def tensor_proto(dims, dtype: int = 1, **fields):

@@ -5,11 +5,14 @@ usage: v2_calls.py CALLS.json RESULTS.json
 
 CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "op": one of
 live, ready, model_ready, server_metadata, model_metadata, infer, body; "model", "version",
-"id", "inputs": [{"name", "datatype", "npy": path | "strings": [...], "binary": bool}],
-"outputs": [{"name", "binary": bool}] or absent}. `body` writes the HTTP request body the
-client would send (generate_request_body) to "body_path" and answers its JSON length.
+"id", "inputs": [{"name", "datatype", "npy": path | "strings": [...] | "hex": [...], "binary": bool}],
+"outputs": [{"name", "binary": bool}] or absent, "compression": "gzip" (HTTP request body)}.
+BF16 arrays travel as float32 .npy files (converted to ml_dtypes.bfloat16, the type
+tritonclient takes, and back). `body` writes the HTTP request body the client would send
+(generate_request_body) to "body_path" and answers its JSON length.
 RESULTS.json gets, per call, {"ok": true, "value": ...} (infer: "outputs" maps each output to
-an .npy path written beside RESULTS.json) or {"ok": false, "status": ..., "message": ...}.
+an .npy path written beside RESULTS.json, and "strings" each BYTES output's elements as hex) or
+{"ok": false, "status": ..., "message": ...}.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import pathlib
 import sys
 
+import ml_dtypes
 import numpy as np
 import tritonclient.grpc as grpcclient
 import tritonclient.http as httpclient
@@ -29,8 +33,12 @@ def _inputs(module, specs: list[dict]) -> list:
     for spec in specs:
         if "strings" in spec:
             array = np.array([s.encode() for s in spec["strings"]], dtype=np.object_)
+        elif "hex" in spec:  # BYTES elements given as hex (files such as images)
+            array = np.array([bytes.fromhex(h) for h in spec["hex"]], dtype=np.object_)
         else:
             array = np.load(spec["npy"])
+            if spec["datatype"] == "BF16":
+                array = array.astype(ml_dtypes.bfloat16)
         tensor = module.InferInput(spec["name"], list(array.shape), spec["datatype"])
         if module is httpclient:
             tensor.set_data_from_numpy(array, binary_data=spec.get("binary", True))
@@ -72,14 +80,22 @@ def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
         )
         pathlib.Path(call["body_path"]).write_bytes(body)
         return {"value": json_size}
-    result = client.infer(model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""))
+    options = {"request_compression_algorithm": call["compression"]} if "compression" in call else {}
+    result = client.infer(
+        model, inputs, model_version=version, outputs=outputs, request_id=call.get("id", ""), **options
+    )
     response = result.get_response(**grpc_json)
-    paths = {}
+    paths, strings = {}, {}
     for output in response["outputs"]:
+        array = result.as_numpy(output["name"])
+        if array.dtype == np.object_:  # BYTES: each element's bytes as hex (JSON data gives str)
+            values = array.reshape(-1)
+            strings[output["name"]] = [(v.encode() if isinstance(v, str) else v).hex() for v in values]
+            continue
         path = out_dir / f"call{index}_{output['name']}.npy"
-        np.save(path, result.as_numpy(output["name"]))
+        np.save(path, array.astype(np.float32) if array.dtype == ml_dtypes.bfloat16 else array)
         paths[output["name"]] = str(path)
-    return {"value": response, "outputs": paths}
+    return {"value": response, "outputs": paths, "strings": strings}
 
 
 def main() -> None:

@@ -17,12 +17,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, v2_name
-from ie_serving.errors import InvalidInput, Unimplemented
+from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_proto import V2ProtoRequest
 from ie_serving.v2_proto import encode_response as encode_proto
-from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, json_tensor, raw_bytes
+from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, raw_bytes
 
 NUMERIC = [name for name in NUMPY_BY_V2_NAME if name != "BYTES"]
 SPECS = {"x": TensorSpec("x", np.dtype(np.float32), (-1, 3))}
@@ -73,6 +73,34 @@ def test_every_datatype_has_a_numpy_dtype_and_back():
     assert NUMPY_BY_V2_NAME["BF16"] == np.dtype(ml_dtypes.bfloat16)
 
 
+def test_the_float_fast_path_and_the_general_parse_agree(monkeypatch):
+    """FP32 data read by simdjson (a float64 buffer) and by orjson give the same arrays, the
+    nesting unchecked in both (only the values count, in order, as Triton reads them)."""
+    rng = np.random.default_rng(7)
+    documents = [
+        {"inputs": [_input(rng.standard_normal(6).tolist(), shape=(2, 3))]},
+        {"inputs": [_input(rng.standard_normal((2, 3)).tolist(), shape=(2, 3))]},
+        {"inputs": [_input([[1, 2.5], [3, 4, 5], [6]], shape=(2, 3))]},
+        {"inputs": [_input([1, 2, 3], "FP64", (3,)), _input([1, 2], "INT64", (2,), name="z")], "id": "a"},
+        {"inputs": [_input([2**60, 1, 2], "FP32", (3,))]},
+    ]
+    fast = [_decode(document)[1].inputs for document in documents]
+    monkeypatch.setattr("ie_serving.v2_tensors._parse_with_float_arrays", lambda header: None)
+    general = [_decode(document)[1].inputs for document in documents]
+    for one, other in zip(fast, general, strict=True):
+        assert one.keys() == other.keys()
+        for name in one:
+            assert one[name].dtype == other[name].dtype
+            np.testing.assert_array_equal(one[name], other[name])
+
+
+def test_the_float_fast_path_leaves_refusals_to_the_general_parse():
+    """Booleans, strings or nulls among FP32 data are refused in the general parse's words."""
+    _refused({"inputs": [_input([1.0, True, 2.0])]}, "takes numbers in 'data', got true/false among them")
+    _refused({"inputs": [_input([1, False, 2], "INT32")]}, "takes numbers in 'data', got true/false among them")
+    _refused({"inputs": [_input([1.0, "2", 3.0])]}, "takes numbers in 'data', got")
+
+
 def test_flat_and_nested_json_data_give_the_same_array():
     """The spec: data is flat or nested in row-major order; id and outputs are kept."""
     flat = _decode({"id": "42", "inputs": [_input([1, 2, 3, 4, 5, 6], shape=(2, 3))], "outputs": [{"name": "y"}]})
@@ -91,9 +119,12 @@ def test_flat_and_nested_json_data_give_the_same_array():
         ([1, 0, 1], "BOOL", "takes true/false"),
         ([1, 2, 300], "INT8", "outside INT8's range [-128, 127]"),
         ([-1, 2, 3], "UINT16", "outside UINT16's range"),
+        ([-1, 2, 2**64 - 1], "UINT64", "outside UINT64's range"),
+        ([0.5, 2, 2**63], "UINT64", "takes integers in 'data', got numbers with a fraction"),
         (["a", "b", "c"], "FP32", "got strings"),
         ([1, 2], "FP32", "shape [1, 3] holds 3 elements, 'data' has 2"),
-        ([[1, 2], [3]], "FP32", "ragged"),
+        ([[1, 2], [3, 4]], "FP32", "shape [1, 3] holds 3 elements, 'data' has 4"),
+        ([[1, 2], [None]], "FP32", "takes numbers in 'data', got values of mixed types"),
         ([1, 2, 3], "FLOAT", "unknown datatype 'FLOAT'; expected one of FP32, FP64, FP16, BF16"),
     ],
 )
@@ -118,6 +149,13 @@ def test_json_data_that_does_not_fit_is_refused(data, datatype, fragment):
 )
 def test_malformed_requests_name_the_problem(document, fragment):
     _refused(document, fragment)
+
+
+def test_uint64_values_past_int64_stay_exact():
+    """numpy reads [2**63, 0] as float64; the codec keeps every integer exact."""
+    data = [2**64 - 1, 2**63, 0]
+    _, decoded = _decode({"inputs": [_input(data, "UINT64", (3,))]})
+    assert decoded.inputs["x"].dtype == np.uint64 and decoded.inputs["x"].tolist() == data
 
 
 def test_invalid_json_and_empty_bodies_are_refused():
@@ -165,13 +203,23 @@ def test_bytes_elements_have_a_4_byte_length_prefix():
 @pytest.mark.parametrize(
     ("raw", "fragment"),
     [
-        (struct.pack("<I", 5) + b"ab", "BYTES element 0 declares 5 bytes, only 2 remain"),
-        (struct.pack("<I", 1) + b"a" + b"\x01", "BYTES data ends after 1 of 2 elements"),
+        (struct.pack("<I", 5) + b"abcd", "BYTES element 0 declares 5 bytes, only 4 remain"),
+        (struct.pack("<I", 1) + b"a" + b"\x01\x00\x00", "BYTES data ends after 1 of 2 elements"),
         (struct.pack("<I", 1) + b"a" + struct.pack("<I", 0) + b"zz", "2 bytes left over after 2 BYTES elements"),
     ],
 )
 def test_broken_bytes_framing_is_refused(raw, fragment):
     _refused({"inputs": [_input(None, "BYTES", (2,), binary_data_size=len(raw))]}, fragment, binary=raw)
+
+
+def test_a_bytes_shape_the_data_cannot_hold_is_refused_before_allocation():
+    """A shape of 10^12 elements over 8 bytes: refused by arithmetic, no 8 TB object array."""
+    raw = struct.pack("<I", 0) * 2
+    _refused(
+        {"inputs": [_input(None, "BYTES", (10**6, 10**6), binary_data_size=8)]},
+        "1000000000000 BYTES elements need at least 4000000000000 bytes, the data is 8",
+        binary=raw,
+    )
 
 
 @pytest.mark.parametrize(
@@ -189,19 +237,50 @@ def test_truncated_or_inconsistent_binary_bodies_are_refused(size, binary, heade
     _refused({"inputs": [_input(None, binary_data_size=size)]}, fragment, binary=binary, header_length=header_length)
 
 
+def test_binary_data_size_without_the_header_length_is_refused_naming_the_header():
+    header = orjson.dumps({"inputs": [_input(None, binary_data_size=12)]})
+    with pytest.raises(InvalidInput, match="binary_data_size needs the Inference-Header-Content-Length header"):
+        V2JsonBody(header)(_lookup())
+    with pytest.raises(InvalidInput, match="binary tensor data after the JSON needs the Inference-Header-Content"):
+        V2JsonBody(header + b"\x00" * 12)(_lookup())
+
+
 def test_data_and_binary_data_size_together_are_refused():
     _refused({"inputs": [_input([1, 2, 3], binary_data_size=12)]}, "either 'data' or parameters.binary_data_size")
 
 
-def test_a_raw_binary_request_without_json_header_is_unimplemented():
-    with pytest.raises(Unimplemented, match="Inference-Header-Content-Length: 0"):
-        V2JsonBody(b"\x00" * 12, "0")(_lookup())
+def test_a_raw_binary_request_is_the_one_input_with_its_variable_dimension_deduced():
+    """extension_binary_data.md "Raw Binary Request": Inference-Header-Content-Length 0, the
+    body is the single input's bytes, every output comes back binary."""
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    decoder = V2JsonBody(x.tobytes(), "0")
+    decoded = decoder(_lookup())
+    np.testing.assert_array_equal(decoded.inputs["x"], x)
+    assert decoder.request.binary_output is True
+
+
+@pytest.mark.parametrize(
+    ("specs", "body", "fragment"),
+    [
+        (SPECS, b"\x00" * 10, "input 'x' of shape [-1, 3] (FP32) cannot be 10 bytes"),
+        (SPECS, b"", "the body is empty"),
+        ({**SPECS, "z": SPECS["x"]}, b"\x00" * 12, "needs a model with one input; this one has ['x', 'z']"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), (-1, -1))}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.float32), None)}, b"\x00" * 12, "must be known but for one dimension"),
+        ({"x": TensorSpec("x", np.dtype(np.int8), (2, 2))}, b"\x00" * 5, "cannot be 5 bytes"),
+    ],
+)
+def test_raw_binary_requests_the_model_cannot_take_are_refused(specs, body, fragment):
+    with pytest.raises(InvalidInput) as caught:
+        V2JsonBody(body, "0")(_lookup(specs))
+    assert fragment in caught.value.message
 
 
 def test_bytes_into_a_numeric_input_is_refused_by_the_pipeline_naming_v2_datatypes():
-    """The one validation (tensor_spec.prepare_request) names dtypes as the v2 client knows them."""
+    """The one preparation (tensor_spec.prepare_request) names dtypes as the v2 client knows
+    them: BYTES sent to a numeric input that takes no images, FP64 to an FP32 input."""
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input(["a", "b", "c"], "BYTES", (1, 3))]}))
-    with pytest.raises(InvalidInput, match=r"input 'x' expects FP32 of shape \[-1, 3\]; encoded images"):
+    with pytest.raises(InvalidInput, match="input 'x' expects FP32 of shape \\[-1, 3\\]; encoded images"):
         prepare_request({SIGNATURE: Signature(SPECS, {})}, decoder, "model m version 1")
     decoder = V2JsonBody(orjson.dumps({"inputs": [_input([1, 2, 3], "FP64", (1, 3))]}))
     with pytest.raises(InvalidInput, match="expects dtype FP32, got FP64"):
@@ -242,6 +321,16 @@ def test_16_bit_float_outputs_are_written_as_their_values_in_json():
     document, _ = _split(*encode_response("m", 1, InferRequest(), outputs))
     assert [o["data"] for o in document["outputs"]] == [[0.5, 1.25], [2.5]]
     assert [o["datatype"] for o in document["outputs"]] == ["FP16", "BF16"]
+
+
+def test_bytes_outputs_are_strings_in_json_and_length_prefixed_in_binary():
+    outputs = {"text": np.array([b"hi", "é".encode(), b""], dtype=object)}
+    document, _ = _split(*encode_response("m", 1, InferRequest(), outputs))
+    assert document["outputs"][0] == {"name": "text", "datatype": "BYTES", "shape": [3], "data": ["hi", "é", ""]}
+    body, length = encode_response("m", 1, InferRequest(binary_output=True), outputs)
+    assert body[length:] == raw_bytes(outputs["text"]) == b"\x02\x00\x00\x00hi\x02\x00\x00\x00\xc3\xa9\x00\x00\x00\x00"
+    with pytest.raises(InvalidInput, match="output 'raw' holds bytes that are not UTF-8 text"):
+        encode_response("m", 1, InferRequest(), {"raw": np.array([b"\xff"], dtype=object)})
 
 
 @settings(max_examples=60, deadline=None)
@@ -361,14 +450,3 @@ def test_grpc_outputs_go_raw_in_order():
         ("h", "FP16", [1, 1]),
     ]
     assert list(response.raw_output_contents) == [b"\x01\x00", outputs["h"].tobytes()]
-
-
-def test_uint64_json_values_past_int64_are_exact_and_out_of_range_values_refused():
-    """numpy reads JSON integers past int64 as float64; UINT64 keeps them exact (hypothesis found 2**63)."""
-    np.testing.assert_array_equal(
-        json_tensor([2**63, 2**64 - 1], "UINT64", [2], "x"), np.array([2**63, 2**64 - 1], np.uint64)
-    )
-    with pytest.raises(InvalidInput, match="outside INT64's range"):
-        json_tensor([2**63, 1], "INT64", [2], "x")
-    with pytest.raises(InvalidInput, match="out of every integer range"):
-        json_tensor([-(2**63) - 1, 2**63], "UINT64", [2], "x")

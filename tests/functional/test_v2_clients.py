@@ -2,7 +2,8 @@
 (tritonclient[http,grpc] in .venv-triton, tests/tritonclient/v2_calls.py): health, metadata
 and inference over HTTP with binary tensors (the client's default), HTTP JSON
 (binary_data=False) and gRPC, every answer equal to OpenVINO's direct result; then the
-errors, with the server still serving after them.
+errors, with the server still serving after them. KServe's own clients
+(kserve.InferenceRESTClient, InferenceGRPCClient in .venv-bench-kserve) against the same server.
 
 The contract: kserve/open-inference-protocol specification/protocol/inference_rest.md and
 inference_grpc.md, Triton's docs/protocol/extension_binary_data.md, and the status codes of
@@ -15,12 +16,14 @@ from __future__ import annotations
 import json
 import pathlib
 
+import grpc
 import numpy as np
 import pytest
 import requests
 
-from tests import models
-from tests.framework_envs import run_triton
+from ie_serving.dtypes import BFLOAT16
+from tests import image_files, models
+from tests.framework_envs import run_kserve, run_triton
 from tests.rest_helpers import RestServer, assert_error, write_config
 from tests.sagemaker_helpers import ServeProcess
 
@@ -38,8 +41,12 @@ def repo(tmp_path_factory):
         "half": models.save(models.dtype_model(np.float16), root / "half"),
         "flags": models.save(models.dtype_model(np.bool_), root / "flags"),
         "small": models.save(models.dtype_model(np.int8), root / "small"),
+        "brain": models.save(models.dtype_model(BFLOAT16), root / "brain"),
+        "strings": models.save(models.strings_model(), root / "strings"),
+        "image": models.save(models.image_model(), root / "image"),
     }
-    entries = [{"name": n, "base_path": str(root / n)} for n in ["multi", "dynamic", "half", "flags", "small"]]
+    names = ["multi", "dynamic", "half", "flags", "small", "brain", "strings", "image"]
+    entries = [{"name": n, "base_path": str(root / n)} for n in names]
     entries.append({"name": "scale", "base_path": str(root / "scale"), "model_version_policy": {"all": {}}})
     return paths, write_config(root / "config.json", entries)
 
@@ -124,7 +131,7 @@ def test_health_and_server_metadata(triton):
         else:  # gRPC: a version the server does not know is NOT_FOUND
             assert missing["ok"] is False and missing["status"] == "StatusCode.NOT_FOUND", missing
         assert metadata["value"]["name"] == "ie_serving"
-        assert metadata["value"]["extensions"] == ["binary_tensor_data"]
+        assert metadata["value"]["extensions"] == ["binary_tensor_data", "statistics", "model_repository"]
 
 
 def test_model_metadata_lists_datatypes_dynamic_dims_and_versions(triton):
@@ -208,6 +215,15 @@ def test_output_selection_mixed_binary_and_explicit_versions(triton):
     assert latest["value"]["model_version"] == "2"
 
 
+def test_gzip_request_bodies(triton):
+    """tritonclient's request_compression_algorithm="gzip": the body is decompressed (within the
+    body limit) before Inference-Header-Content-Length splits it."""
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    result = triton.call("http", "infer", model="scale", inputs=[_tensor("x", "FP32", x)], compression="gzip")
+    assert result["ok"], result
+    np.testing.assert_array_equal(result["arrays"]["y"], x * 3)
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_dynamic_batch_and_dimensions(triton, repo, transport):
     """The same model answers batches of 1 and 5 rows of any width, as OpenVINO does."""
@@ -241,14 +257,52 @@ def test_fp16_bool_and_int8_inputs(triton, repo, transport, model, datatype, arr
     np.testing.assert_array_equal(result["arrays"]["y"], expected)
 
 
+@pytest.mark.parametrize("transport", ["http-binary", "grpc"])
+def test_bf16_inputs_travel_raw(triton, repo, transport):
+    """BF16 has no JSON or typed gRPC form: tritonclient sends ml_dtypes.bfloat16 bytes; the
+    answer equals OpenVINO's own bf16 result (read back as float32 by the client script)."""
+    x = np.array([[0.5, -1.5, 3.0], [256.0, 0.0, -0.125]], np.float32)
+    result = triton.call(transport, "infer", model="brain", inputs=[_tensor("x", "BF16", x)])
+    assert result["ok"], result
+    assert result["value"]["outputs"][0]["datatype"] == "BF16"
+    expected = models.direct_infer(repo[0]["brain"] / "model.xml", {"x": x.astype(BFLOAT16)})["y"]
+    np.testing.assert_array_equal(result["arrays"]["y"], expected.astype(np.float32))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_bytes_reach_a_string_model_and_come_back(triton, transport):
+    """BYTES where a model takes them: a string input, echoed as BYTES outputs (length-prefixed
+    binary, JSON strings, gRPC raw)."""
+    texts = ["hello", "", "ünïcode", "x" * 300]
+    text = {"name": "text", "datatype": "BYTES", "strings": texts}
+    result = triton.call(transport, "infer", model="strings", inputs=[text], all_outputs=["echo", "echo_bytes"])
+    assert result["ok"], result
+    expected = [t.encode().hex() for t in texts]
+    assert result["strings"] == {"echo": expected, "echo_bytes": expected}
+    assert [o["datatype"] for o in result["value"]["outputs"]] == ["BYTES", "BYTES"]
+
+
 @pytest.mark.parametrize("transport", ["http", "grpc"])
-def test_bytes_for_a_numeric_input_that_takes_no_images_are_refused_clearly(triton, transport):
-    """BYTES go to string inputs, or as JPEG/PNG files to rank-4 image inputs (images.py); the
-    scale model's x is FP32 [-1, 4], neither."""
+def test_bytes_holding_images_feed_an_image_input(triton, repo, transport):
+    """BYTES elements that are PNG and JPEG files, sent to a rank-4 FP32 input, are decoded as
+    images (docs/image_inputs.md); the scores equal OpenVINO's on the decoded pixels."""
+    pictures = [image_files.picture(16, 16, seed) for seed in (1, 2)]
+    files = [image_files.encode(pictures[0], "PNG"), image_files.encode(pictures[1], "JPEG", quality=95)]
+    image = {"name": "image", "datatype": "BYTES", "hex": [f.hex() for f in files]}
+    result = triton.call(transport, "infer", model="image", inputs=[image])
+    assert result["ok"], result
+    pixels = np.stack([pictures[0], image_files.jpeg_decoded(files[1])]).astype(np.float32)
+    expected = models.direct_infer(repo[0]["image"] / "model.xml", {"image": pixels})["scores"]
+    np.testing.assert_allclose(result["arrays"]["scores"], expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("transport", ["http", "grpc"])
+def test_bytes_are_refused_clearly_by_a_model_that_takes_no_images(triton, transport):
     bytes_input = {"name": "x", "datatype": "BYTES", "strings": ["a", "b", "c", "d"]}
     result = triton.call(transport, "infer", model="scale", inputs=[bytes_input])
     assert result["ok"] is False
     assert result["status"] == ("400" if transport == "http" else "StatusCode.INVALID_ARGUMENT")
+    # strings for a numeric input are taken as encoded images, which only rank-4 inputs take
     assert "input 'x' expects FP32 of shape [-1, 4]; encoded images (JPEG, PNG) are accepted only" in result["message"]
 
 
@@ -295,6 +349,32 @@ def test_broken_http_bodies_are_400s_and_the_server_keeps_serving(triton, server
     assert answer.status_code == 200, answer.text
     length = int(answer.headers["Inference-Header-Content-Length"])
     np.testing.assert_array_equal(np.frombuffer(answer.content[length:], np.float32).reshape(1, 4), x * 3)
+
+
+def test_raw_binary_request(server, repo):
+    """Triton's raw binary request (extension_binary_data.md): Inference-Header-Content-Length 0
+    and the single input's bytes as the body; the rows are what the byte count makes, every
+    output comes back binary; a multi-input model refuses it."""
+    x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    headers = {"Content-Type": "application/octet-stream", "Inference-Header-Content-Length": "0"}
+    answer = requests.post(
+        f"{server.url}/v2/models/scale/versions/1/infer", data=x.tobytes(), headers=headers, timeout=10
+    )
+    assert answer.status_code == 200, answer.text
+    length = int(answer.headers["Inference-Header-Content-Length"])
+    document = json.loads(answer.content[:length])
+    assert document["outputs"] == [
+        {"name": "y", "datatype": "FP32", "shape": [3, 4], "parameters": {"binary_data_size": 48}}
+    ]
+    expected = models.direct_infer(repo[0]["scale_v1"] / "model.xml", {"x": x})["y"]
+    np.testing.assert_array_equal(np.frombuffer(answer.content[length:], np.float32).reshape(3, 4), expected)
+    refused = requests.post(f"{server.url}/v2/models/multi/infer", data=x.tobytes(), headers=headers, timeout=10)
+    assert_error(refused, 400, "needs a model with one input; this one has ['a', 'b', 'c']")
+    assert_error(
+        requests.post(f"{server.url}/v2/models/scale/infer", data=x.tobytes()[:-2], headers=headers, timeout=10),
+        400,
+        "input 'x' of shape [-1, 4] (FP32) cannot be 46 bytes",
+    )
 
 
 def test_plain_http_routes_and_status_codes(server):
@@ -366,3 +446,51 @@ def test_sagemaker_serve_answers_v2_on_its_port(tmp_path):
         assert answer.json()["outputs"][0]["data"] == [2.0, 4.0, 6.0, 8.0]
     finally:
         assert process.stop() == 0
+
+
+def test_kserve_clients_rest_json_rest_binary_and_grpc(server, repo, tmp_path):
+    """kserve's InferenceRESTClient (protocol v2, JSON and binary data) and InferenceGRPCClient:
+    ready, and the multi-input model's outputs equal to OpenVINO's, the request ids echoed."""
+    feed = {
+        "a": np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3),
+        "b": np.full((2, 3), 0.5, np.float32),
+        "c": np.array([3, -4], np.int64),
+    }
+    np.savez(tmp_path / "inputs.npz", **feed)
+    run_kserve(
+        "v2_kserve.py",
+        f"http://127.0.0.1:{server.rest_port}",
+        server.address,
+        "multi",
+        str(tmp_path / "inputs.npz"),
+        str(tmp_path / "results.json"),
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["ready"] == {"rest": [True, True], "grpc": [True, True]}
+    assert results["ids"] == {"rest-json": "r1", "rest-binary": "r2", "grpc": "g1"}
+    expected = models.direct_infer(repo[0]["multi"] / "model.xml", feed)
+    for transport, outputs in results["outputs"].items():
+        assert sorted(outputs) == sorted(MULTI_OUTPUTS), transport
+        for name, path in outputs.items():
+            np.testing.assert_array_equal(np.load(path), expected[name], err_msg=f"{transport} {name}")
+
+
+def test_grpc_method_paths_and_malformed_messages(server):
+    """The method paths are the spec's (/inference.GRPCInferenceService/...), called here with
+    raw bytes: an empty ServerLiveRequest answers live = true (field 1, varint 1); bytes that
+    are no ModelInferRequest are INVALID_ARGUMENT naming the message, and the server serves on."""
+    with grpc.insecure_channel(server.address) as channel:
+
+        def call(method: str, payload: bytes) -> bytes:
+            return channel.unary_unary(
+                f"/inference.GRPCInferenceService/{method}",
+                request_serializer=lambda raw: raw,
+                response_deserializer=lambda raw: raw,
+            )(payload, timeout=10)
+
+        assert call("ServerLive", b"") == b"\x08\x01"
+        with pytest.raises(grpc.RpcError) as caught:
+            call("ModelInfer", b"\x0a\xff\xff\xff")
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "inference.ModelInferRequest" in caught.value.details()
+        assert call("ServerReady", b"") == b"\x08\x01"
