@@ -166,13 +166,16 @@ bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## the benchmark
 
 # A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
 # to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
-.PHONY: soak bench_tf bench_metrics bench_images bench_classify bench_batching
+.PHONY: soak bench_tf bench_metrics bench_images bench_classify bench_batching bench_v2
 
 soak: install ## a 10-minute soak test into benchmarks/SOAK.md
 	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
 
 bench_tf: install $(TF_VENV)/.installed ## TensorFlow's runtime against this server into benchmarks/TF_VS_SERVER.md
 	IE_SERVING_TF_PYTHON=$(CURDIR)/$(TF_VENV)/bin/python $(BIN)/python -m benchmarks.tf_vs_server --report benchmarks/TF_VS_SERVER.md
+
+bench_v2: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## KServe v2 on `cnn` beside TF Serving gRPC and KServe's own server into benchmarks/V2_RESULTS.md
+	$(BIN)/python -m benchmarks.v2_compare
 
 bench_metrics: install ## the cost of Prometheus metrics on the tiny model's gRPC p50 (docs/performance.md)
 	$(BIN)/python -m benchmarks.metrics_overhead --rounds 20 --requests 1500

@@ -34,9 +34,13 @@ ROWS = [
     Row("c", "ie_serving gRPC", "ie_serving", "grpc", "grpc"),
     Row("d-row", "ie_serving REST row", "ie_serving", "http", "rest_row"),
     Row("d-col", "ie_serving REST column", "ie_serving", "http", "rest_column"),
+    Row("c-v2", "ie_serving v2 gRPC ModelInfer (raw contents)", "ie_serving", "grpc", "v2_grpc"),
+    Row("d-v2bin", "ie_serving v2 REST binary tensors", "ie_serving", "http", "v2_binary"),
+    Row("d-v2json", "ie_serving v2 REST JSON", "ie_serving", "http", "v2_json"),
     Row("e-json", "serve /invocations application/json", "serve", "http", "invocations_json"),
     Row("e-npy", "serve /invocations application/x-npy", "serve", "http", "invocations_npy"),
     Row("f", "KServe v1 REST (peer)", "kserve", "http", "kserve_v1"),
+    Row("f-v2", "KServe v2 REST JSON (peer)", "kserve", "http", "kserve_v2"),
     Row("g", "naive Flask (baseline)", "flask", "http", "naive_flask"),
 ]
 

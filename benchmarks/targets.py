@@ -61,6 +61,23 @@ _TABLE = [
     ("REST row `cnn` best throughput / naive Flask >= 2", "cnn", (_BEST, "d-row"), (_BEST, "g"), 2.0, False),
     ("REST row `cnn` best throughput / KServe v1 >= 1.5", "cnn", (_BEST, "d-row"), (_BEST, "f"), 1.5, False),
     ("/invocations x-npy `cnn` p50 at concurrency 1 / gRPC p50 <= 1.2", "cnn", (_P50, "e-npy"), (_P50, "c"), 1.2, True),
+    ("v2 gRPC `cnn` best throughput / TF Serving API gRPC >= 0.95", "cnn", (_BEST, "c-v2"), (_BEST, "c"), 0.95, False),
+    (
+        "v2 REST binary `cnn` p50 at concurrency 1 / v2 gRPC p50 <= 1.2",
+        "cnn",
+        (_P50, "d-v2bin"),
+        (_P50, "c-v2"),
+        1.2,
+        True,
+    ),
+    (
+        "v2 REST JSON `cnn` best throughput / KServe v2 JSON >= 1.5",
+        "cnn",
+        (_BEST, "d-v2json"),
+        (_BEST, "f-v2"),
+        1.5,
+        False,
+    ),
     (
         "/invocations x-npy `tiny` p50 at concurrency 1 / gRPC p50 <= 1.2",
         "tiny",

@@ -42,6 +42,7 @@ from ie_serving.errors import (
     ServingError,
 )
 from ie_serving.histogram import Histogram, HistogramSnapshot, exponential
+from ie_serving.inference_stats import Phases
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,19 @@ class BatchStats:
 
 
 class _Task:
-    __slots__ = ("inputs", "outputs", "size", "key", "enqueued", "done", "result", "error", "batch")
+    __slots__ = (
+        "inputs",
+        "outputs",
+        "size",
+        "key",
+        "enqueued",
+        "started",
+        "finished",
+        "done",
+        "result",
+        "error",
+        "batch",
+    )
 
     def __init__(self, inputs: Mapping[str, np.ndarray], outputs: tuple[str, ...], size: int, key: Key):
         self.inputs = inputs
@@ -79,6 +92,7 @@ class _Task:
         self.size = size
         self.key = key
         self.enqueued = time.perf_counter()
+        self.started = self.finished = 0.0  # when its batch was taken by a thread, and when it ended
         self.done = threading.Event()
         self.result: dict[str, np.ndarray] | None = None
         self.error: ServingError | None = None
@@ -196,10 +210,15 @@ class Batcher:
             thread.start()
 
     def submit(
-        self, inputs: Mapping[str, np.ndarray], outputs: Sequence[str], deadline: float | None = None
+        self,
+        inputs: Mapping[str, np.ndarray],
+        outputs: Sequence[str],
+        deadline: float | None = None,
+        phases: Phases | None = None,
     ) -> dict[str, np.ndarray]:
         """The request's outputs, computed in a batch with others; deadline: a time.monotonic()
-        value after which the request leaves the queue (DeadlineExceeded)."""
+        value after which the request leaves the queue (DeadlineExceeded); phases, when given,
+        receives the time in the queue (queue) and its batch's run (compute_infer), in ns."""
         size = task_size(inputs)
         if size > self.params.max_batch_size:
             raise InvalidInput(f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}")
@@ -219,6 +238,9 @@ class Batcher:
         if task.error is not None:
             raise task.error
         assert task.result is not None
+        if phases is not None:
+            phases.queue = int((task.started - task.enqueued) * 1e9)
+            phases.compute_infer = int((task.finished - task.started) * 1e9)
         return task.result
 
     def stats(self) -> BatchStats:
@@ -314,6 +336,7 @@ class Batcher:
         now = time.perf_counter()
         for task in batch.tasks:
             task.batch = None
+            task.started = now
             self._queuing.observe((now - task.enqueued) * 1e6 // 1)
         self._queued -= len(batch.tasks)
 
@@ -339,5 +362,7 @@ class Batcher:
             for task in tasks:
                 task.error = InferenceFailed(f"batch failed: {type(exc).__name__}: {exc}")
         finally:
+            finished = time.perf_counter()
             for task in tasks:
+                task.finished = finished
                 task.done.set()

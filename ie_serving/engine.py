@@ -197,10 +197,10 @@ class CompiledVersion:
 
         deadline is a time.monotonic() value after which no infer request (or batch) is waited
         for; phases, when given, receives the wait for an infer request (queue), OpenVINO's infer
-        (compute_infer) and the copy of the outputs (compute_output) in nanoseconds (a batched
-        request's phases are its batch's, not filled today)."""
+        (compute_infer) and the copy of the outputs (compute_output) in nanoseconds (batched: the
+        time in the batching queue, and its batch's run as compute_infer)."""
         if self._batcher is not None:
-            return self._batcher.submit(inputs, tuple(outputs), deadline)
+            return self._batcher.submit(inputs, tuple(outputs), deadline, phases)
         return self._infer_now(inputs, outputs, deadline, phases)
 
     def _infer_now(

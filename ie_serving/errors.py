@@ -159,7 +159,7 @@ class AlreadyExists(ServingError):
 
 
 class LoadFailed(ServingError):
-    """A multi-model load whose model has no version that loaded."""
+    """A multi-model or model repository load after which the model has no version AVAILABLE."""
 
     code = Code.INTERNAL
 

@@ -4,7 +4,6 @@ call the service, encode; failures answer through the errors table."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import TYPE_CHECKING
@@ -16,7 +15,7 @@ from grpc_health.v1.health import HealthServicer
 from ie_serving import v2_grpc
 from ie_serving.config import GrpcTls
 from ie_serving.errors import InvalidInput, Unimplemented
-from ie_serving.grpc_common import abort, parsing_handlers
+from ie_serving.grpc_common import abort, deadline, parsing_handlers
 from ie_serving.inference_tasks import (
     Classifications,
     ExamplesDecoder,
@@ -97,12 +96,6 @@ class _Handler:
             abort(context, exc)
 
 
-def _deadline(context: grpc.ServicerContext) -> float | None:
-    """The client's deadline as a time.monotonic() value (None: none)."""
-    remaining = context.time_remaining()
-    return None if remaining is None else time.monotonic() + remaining
-
-
 def _model_spec(spec: model_pb2.ModelSpec, name: str, signature_name: str, version: int) -> None:
     """The answer's model_spec as TF Serving's MakeModelSpec writes it (servables/tensorflow/util.cc)."""
     spec.name = name
@@ -139,7 +132,7 @@ class PredictionServicer(_Handler):
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
-            result = self.service.predict(name, version, predict_decoder(request), _deadline(context))
+            result = self.service.predict(name, version, predict_decoder(request), deadline(context))
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
             response.model_spec.version.value = result.version
@@ -154,7 +147,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> classification_pb2.ClassificationResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.CLASSIFY, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = classification_pb2.ClassificationResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_classifications(decoder.results(result.outputs)[0], response.result)
@@ -166,7 +159,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> regression_pb2.RegressionResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.REGRESS, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = regression_pb2.RegressionResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_regressions(decoder.results(result.outputs)[0], response.result)
@@ -180,7 +173,7 @@ class PredictionServicer(_Handler):
 
         def body(name: str, version: int | None) -> inference_pb2.MultiInferenceResponse:
             decoder = ExamplesDecoder(multi_inference_tasks(request.tasks), request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context), decoder.runtime_api)
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = inference_pb2.MultiInferenceResponse()
             for task, answer_of_task in zip(request.tasks, decoder.results(result.outputs), strict=True):
                 entry = response.results.add()

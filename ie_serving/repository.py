@@ -23,9 +23,10 @@ in its configuration (each with its own base path, local or remote, and settings
 
 Adding models that are not configured is config reload's job (ModelService's
 HandleReloadConfigRequest, --model_config_file_poll_wait_seconds); a reload serves exactly the
-new list, whatever was loaded or unloaded here. Loads and unloads are serialised by one lock.
-Where another front end owns loading (SageMaker's multi-model endpoint), the extension is
-withdrawn and every protocol answers its calls UNIMPLEMENTED (501).
+new list, whatever was loaded or unloaded here (`reloaded` then forgets the unloaded models).
+Loads and unloads are serialised by one lock. Where another front end owns loading
+(SageMaker's multi-model endpoint), the extension is withdrawn and every protocol answers its
+calls UNIMPLEMENTED (501).
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ class ModelRepository:
     def withdraw(self, reason: str) -> None:
         """Stop offering the extension on every protocol (the front ends check `withdrawn`)."""
         self.withdrawn = reason
+
+    def reloaded(self) -> None:
+        """After a config reload: the store serves exactly the new list, so the models unloaded
+        here are either served again or no longer configured; forget them."""
+        with self._lock:
+            self._unloaded.clear()
 
     def index(self, ready_only: bool = False) -> list[IndexEntry]:
         """Every known model and version by name and version; only READY ones when ready_only."""

@@ -97,16 +97,20 @@ def start(config: ServerConfig) -> Runtime:
     if config.prometheus_path and not config.rest_port:
         log.warning("monitoring: no REST port, so Prometheus metrics are not served (as in TF Serving)")
     health = ModelHealth(store) if config.enable_grpc_healthcheck_service else None
-    reloader = ConfigReloader(
-        reconciler, config.allow_version_labels_for_unavailable_models, health.update if health else None
-    )
+    repository = ModelRepository(reconciler, health.update if health else None)
+
+    def after_reload() -> None:
+        repository.reloaded()
+        if health is not None:
+            health.update()
+
+    reloader = ConfigReloader(reconciler, config.allow_version_labels_for_unavailable_models, after_reload)
     try:
         reloader.check_labels()
     except FailedPrecondition as exc:
         raise ConfigError(
             f"version labels: {exc.message} (--allow_version_labels_for_unavailable_models allows it)"
         ) from None
-    repository = ModelRepository(reconciler, health.update if health else None)
     tls = GrpcTls(*config.tls.read()) if config.tls else config.grpc_tls
     grpc_server = start_grpc_server(
         service,

@@ -14,8 +14,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 TF_PYTHON = os.environ.get("IE_SERVING_TF_PYTHON", str(REPO / ".venv-tf" / "bin" / "python"))
 PADDLE_PYTHON = os.environ.get("IE_SERVING_PADDLE_PYTHON", str(REPO / ".venv-paddle" / "bin" / "python"))
 SAGEMAKER_PYTHON = os.environ.get("IE_SERVING_SAGEMAKER_PYTHON", str(REPO / ".venv-sagemaker" / "bin" / "python"))
-KSERVE_PYTHON = os.environ.get("IE_SERVING_KSERVE_PYTHON", str(REPO / ".venv-bench-kserve" / "bin" / "python"))
 TRITON_PYTHON = os.environ.get("IE_SERVING_TRITON_PYTHON", str(REPO / ".venv-triton" / "bin" / "python"))
+KSERVE_PYTHON = os.environ.get("IE_SERVING_KSERVE_PYTHON", str(REPO / ".venv-bench-kserve" / "bin" / "python"))
 
 
 def _run(

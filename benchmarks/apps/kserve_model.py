@@ -1,5 +1,7 @@
-"""The peer: KServe's Python model server (v1 REST protocol) with a model class that runs
-OpenVINO, as a KServe user would write it. Runs in its own venv (.venv-bench-kserve).
+"""The peer: KServe's Python model server (v1 and v2 REST protocols) with a model class that
+runs OpenVINO, as a KServe user would write it (KServe's docs: a v2 request reaches `predict`
+as an InferRequest and its answer is an InferResponse). Runs in its own venv
+(.venv-bench-kserve).
 
 usage: python kserve_model.py MODEL_XML --model_name NAME --http_port PORT --enable_grpc false
 
@@ -14,21 +16,25 @@ import sys
 import kserve
 import numpy as np
 import openvino as ov
+from kserve.utils.utils import generate_uuid
 
 PROPERTIES = {"PERFORMANCE_HINT": "THROUGHPUT", "INFERENCE_PRECISION_HINT": "f32"}  # as the server's
 
 
 class OpenVINOModel(kserve.Model):
-    """`{"instances": [...]}` -> OpenVINO -> `{"predictions": [...]}`."""
+    """`{"instances": [...]}` -> OpenVINO -> `{"predictions": [...]}` (v1), or a v2
+    InferRequest's first input -> OpenVINO -> an InferResponse with the output (v2)."""
 
     def __init__(self, name: str, model_xml: str):
         super().__init__(name)
         self.model_xml = model_xml
         self.queue: ov.AsyncInferQueue | None = None
         self.slots: asyncio.Semaphore | None = None
+        self.output_name = ""
 
     def load(self) -> bool:
         compiled = ov.Core().compile_model(self.model_xml, "CPU", PROPERTIES)
+        self.output_name = compiled.output(0).get_any_name()
         jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self.queue = ov.AsyncInferQueue(compiled, jobs)
         self.queue.set_callback(self._done)
@@ -42,14 +48,22 @@ class OpenVINOModel(kserve.Model):
         result = request.get_output_tensor(0).data.copy()
         loop.call_soon_threadsafe(future.set_result, result)
 
-    async def predict(self, payload: dict, headers: dict | None = None) -> dict:
-        instances = np.asarray(payload["instances"], dtype=np.float32)
+    async def predict(
+        self, payload: dict | kserve.InferRequest, headers: dict | None = None
+    ) -> dict | kserve.InferResponse:
+        if isinstance(payload, kserve.InferRequest):
+            result = await self._infer(payload.inputs[0].as_numpy())
+            output = kserve.InferOutput(self.output_name, list(result.shape), "FP32", result.ravel().tolist())
+            return kserve.InferResponse(payload.id or generate_uuid(), self.name, [output])
+        result = await self._infer(np.asarray(payload["instances"], dtype=np.float32))
+        return {"predictions": result.tolist()}
+
+    async def _infer(self, inputs: np.ndarray) -> np.ndarray:
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         async with self.slots:
-            self.queue.start_async({0: instances}, (loop, future))
-            result = await future
-        return {"predictions": result.tolist()}
+            self.queue.start_async({0: inputs}, (loop, future))
+            return await future
 
 
 if __name__ == "__main__":

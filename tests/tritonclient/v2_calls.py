@@ -4,7 +4,8 @@ in the .venv-triton environment (tests/framework_envs.py run_triton).
 usage: v2_calls.py CALLS.json RESULTS.json
 
 CALLS.json is a list of calls: {"protocol": "http"|"grpc", "url": "host:port", "op": one of
-live, ready, model_ready, server_metadata, model_metadata, infer, body; "model", "version",
+live, ready, model_ready, server_metadata, model_metadata, infer, body, and the extensions'
+index ("ready": bool, gRPC only), load ("config"), unload ("unload_dependents"), stats; "model", "version",
 "id", "inputs": [{"name", "datatype", "npy": path | "strings": [...] | "hex": [...], "binary": bool}],
 "outputs": [{"name", "binary": bool}] or absent, "compression": "gzip" (HTTP request body)}.
 BF16 arrays travel as float32 .npy files (converted to ml_dtypes.bfloat16, the type
@@ -56,6 +57,19 @@ def _outputs(module, specs: list[dict] | None) -> list | None:
     return [grpcclient.InferRequestedOutput(s["name"]) for s in specs]
 
 
+def _ready_index(url: str) -> dict:
+    """RepositoryIndex with ready=true through tritonclient's own generated stubs (its client
+    methods have no argument for the filter)."""
+    import grpc
+    from google.protobuf import json_format
+    from tritonclient.grpc import service_pb2, service_pb2_grpc
+
+    with grpc.insecure_channel(url) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        answer = stub.RepositoryIndex(service_pb2.RepositoryIndexRequest(ready=True), timeout=30)
+    return json_format.MessageToDict(answer, preserving_proto_field_name=True)
+
+
 def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
     module = httpclient if call["protocol"] == "http" else grpcclient
     client = module.InferenceServerClient(call["url"])
@@ -72,6 +86,18 @@ def run(call: dict, index: int, out_dir: pathlib.Path) -> dict:
         return {"value": client.get_server_metadata(**grpc_json)}
     if op == "model_metadata":
         return {"value": client.get_model_metadata(model, version, **grpc_json)}
+    if op == "index":
+        if call.get("ready"):
+            return {"value": _ready_index(call["url"])}
+        return {"value": client.get_model_repository_index(**grpc_json)}
+    if op == "load":
+        client.load_model(model, **({"config": call["config"]} if "config" in call else {}))
+        return {"value": None}
+    if op == "unload":
+        client.unload_model(model, unload_dependents=call.get("unload_dependents", False))
+        return {"value": None}
+    if op == "stats":
+        return {"value": client.get_inference_statistics(model, version, **grpc_json)}
     inputs = _inputs(module, call["inputs"])
     outputs = _outputs(module, call.get("outputs"))
     if op == "body":

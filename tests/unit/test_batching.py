@@ -18,6 +18,7 @@ import pytest
 from ie_serving.batching import Batcher, merge_key, padded_size
 from ie_serving.batching_config import BatchingParameters
 from ie_serving.errors import DeadlineExceeded, FailedPrecondition, InvalidInput, Overloaded
+from ie_serving.inference_stats import Phases
 
 
 class Recorder:
@@ -240,3 +241,19 @@ def test_the_batching_key_of_a_model_takes_true_false_or_tf_servings_field_names
         with pytest.raises(ConfigError) as info:
             parse_model({**base, "batching": bad}, "config[0]")
         assert "config[0].batching" in str(info.value) and fragment in str(info.value), info.value
+
+
+def test_a_batched_requests_phases_are_its_wait_in_the_queue_and_its_batchs_run() -> None:
+    """The statistics extension's queue and compute_infer for a batched request (inference_stats.py):
+    the lone request waits the 50 ms batch timeout in the queue, then its batch runs 30 ms."""
+
+    def slow(inputs: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+        time.sleep(0.03)
+        return {name: inputs["x"] for name in outputs}
+
+    batcher = Batcher(slow, _params(max_batch_size=8, batch_timeout_micros=50_000), 0, "m")
+    phases = Phases()
+    batcher.submit({"x": np.ones((2, 3), np.float32)}, ["y"], phases=phases)
+    assert 0.05e9 <= phases.queue < 1e9
+    assert 0.03e9 <= phases.compute_infer < 1e9
+    batcher.close()

@@ -16,6 +16,9 @@ import pytest
 import yaml
 
 from ie_serving.cli import build_parser
+from ie_serving.rest_api import create_app
+from ie_serving.service import Service
+from ie_serving.store import ModelStore
 from tests.docs_helpers import REPO
 
 KSERVE = REPO / "deploy" / "kserve"
@@ -92,4 +95,7 @@ def test_the_arguments_are_the_servers_and_match_kserves_ports_and_model_dir():
     assert (args.rest_port, args.port) == (8080, 9000)  # KServe's HTTP default port; gRPC as its runtimes use
     probe = runtime_container()["readinessProbe"]["httpGet"]
     assert probe["port"] == args.rest_port
+    # the path is the v2 server-ready route of the REST app the server runs on that port
+    routes = create_app(Service(ModelStore()), None).url_map.bind("localhost")
     assert probe["path"] == "/v2/health/ready"
+    assert routes.match(probe["path"], method="GET")[0] == "v2.ready"

@@ -185,3 +185,21 @@ def test_concurrent_loads_and_unloads_leave_one_consistent_store(storage):
     assert errors == []
     repository.load("m")
     assert [e for e in repository.index() if e.state == "READY"] == [IndexEntry("m", 1, "READY")]
+
+
+def test_a_config_reload_serves_exactly_its_list_whatever_was_unloaded(storage):
+    """Config reload (reconcile.Reconciler.reload, as HandleReloadConfigRequest runs it) is the
+    source of truth: a model unloaded here but still in the new list is served again, and the
+    index shows it READY; a model left out of the list is no longer known."""
+    repository = _repository(storage, "m", "n")
+    repository.unload("m")
+    repository.unload("n")
+    repository.reconciler.reload((ModelConfig("m", "/m"),))
+    repository.reloaded()  # the runtime calls it after each reload
+    assert set(repository.store.models) == {"m"}
+    assert repository.index() == [IndexEntry("m", 1, "READY")]  # n: no longer configured, not listed
+    with pytest.raises(InvalidInput, match="no such model"):
+        repository.load("n")
+    assert [e.name for e in repository.index(ready_only=True)] == ["m"]
+    repository.unload("m")  # and the extension keeps working on the reloaded list
+    assert "m" not in repository.store.models
