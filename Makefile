@@ -166,7 +166,7 @@ bench: $(VENV)/.bench-installed $(BENCH_KSERVE_VENV)/.installed ## the benchmark
 
 # A 10-minute soak (mixed gRPC + REST load, versions swapped every 30 s; not in CI), written
 # to benchmarks/SOAK.md; and TensorFlow's own runtime against this server on one SavedModel.
-.PHONY: soak bench_tf bench_metrics bench_v2 bench_images
+.PHONY: soak bench_tf bench_metrics bench_images bench_classify bench_batching bench_v2
 
 soak: install ## a 10-minute soak test into benchmarks/SOAK.md
 	$(BIN)/python -m benchmarks.soak --minutes 10 --report benchmarks/SOAK.md
@@ -182,3 +182,7 @@ bench_metrics: install ## the cost of Prometheus metrics on the tiny model's gRP
 
 bench_images: $(VENV)/.bench-installed ## JPEG over gRPC DT_STRING and /invocations against float32 tensors into benchmarks/IMAGES.md
 	$(BIN)/python -m benchmarks.images --report benchmarks/IMAGES.md
+bench_classify: install ## gRPC Classify against Predict of the same examples, batch 1/16/256 (docs/performance.md)
+	$(BIN)/python -m benchmarks.classify_overhead --rounds 10 --requests 1000
+bench_batching: install ## server-side batching on and off side by side (mlp, cnn) into benchmarks/BATCHING.md (docs/performance_tuning.md)
+	$(BIN)/python -m benchmarks.batching --rounds 3 --seconds 8 --report benchmarks/BATCHING.md

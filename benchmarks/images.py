@@ -136,7 +136,7 @@ def run_load(contender: Contender, target: str, seconds: float, work: pathlib.Pa
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def measure_model(name: str, seconds: float, root: pathlib.Path) -> dict:
+def measure_model(name: str, seconds: float, rounds_count: int, root: pathlib.Path) -> dict:
     build, layout = MODELS[name]
     model_dir = root / name / "model"
     xml = model_dir / name / "1" / "model.xml"
@@ -144,7 +144,7 @@ def measure_model(name: str, seconds: float, root: pathlib.Path) -> dict:
     ov.save_model(build(), str(xml), compress_to_fp16=False)
     jpeg = encode(picture(224, 224), "JPEG", quality=90)
     decoded = jpeg_decoded(jpeg).astype(np.float32)[None]
-    pixels = decoded if layout == "NHWC" else decoded.transpose(0, 3, 1, 2)
+    pixels = decoded if layout == "NHWC" else np.ascontiguousarray(decoded.transpose(0, 3, 1, 2))
     spec = TensorSpec(models.INPUT, np.dtype(np.float32), tuple(pixels.shape))
     files = np.empty(1, dtype=STRING)
     files[0] = jpeg
@@ -161,10 +161,12 @@ def measure_model(name: str, seconds: float, root: pathlib.Path) -> dict:
         ]
         for contender, answer in zip(requests_, answers, strict=True):
             np.testing.assert_allclose(answer, answers[1], rtol=1e-5, atol=1e-6, err_msg=contender.form)
-        points, loads = {}, {}
-        for contender in requests_:
-            loads[contender.form] = load_average()
-            points[contender.form] = run_load(contender, targets[contender.kind], seconds, root / name)
+        rounds: dict[str, list[list[dict]]] = {form: [] for form in FORMS}
+        loads = []
+        for index in range(rounds_count):
+            loads.append(load_average())
+            for contender in requests_[index % len(requests_) :] + requests_[: index % len(requests_)]:
+                rounds[contender.form].append(run_load(contender, targets[contender.kind], seconds, root / name))
     finally:
         server.stop()
     return {
@@ -174,17 +176,31 @@ def measure_model(name: str, seconds: float, root: pathlib.Path) -> dict:
         "bodies": {c.form: len(c.body) for c in requests_},
         "decode_ms": decode_ms,
         "infer_ms": infer_ms,
-        "points": points,
+        "points": {form: _medians(got) for form, got in rounds.items()},
         "loads": loads,
     }
 
 
-def report(results: list[dict], environment: dict, seconds: float) -> str:
+def _medians(rounds: list[list[dict]]) -> list[dict]:
+    """Per concurrency: the median throughput and p50 over the rounds, and the errors summed."""
+    return [
+        {
+            "throughput": statistics.median(r[index]["throughput"] for r in rounds),
+            "p50": statistics.median(r[index]["p50"] for r in rounds),
+            "errors": sum(r[index]["errors"] for r in rounds),
+        }
+        for index in range(len(CONCURRENCIES))
+    ]
+
+
+def report(results: list[dict], environment: dict, seconds: float, rounds: int) -> str:
     lines = [
         "# Image inputs: JPEG files against float32 tensors",
         "",
         f"{datetime.date.today()}, `make bench_images` ({seconds:.0f} s per point after a 2 s warm-up, closed loop, "
-        f"one `serve` process per model on loopback); {environment['cpu']}, {environment['cores']} cores, "
+        f"one `serve` process per model on loopback; the median of {rounds} rounds, the four forms interleaved in "
+        "each round, so a change of load on the shared machine falls on all of them); "
+        f"{environment['cpu']}, {environment['cores']} cores, "
         f"load average before {environment['load_before']} (other work shared the machine: read the ratios, "
         "measured side by side in one run, more than the absolute figures). One 224x224 photo-like picture, "
         "JPEG quality 90; the float32 forms carry the very pixels the server decodes the JPEG to, and every "
@@ -201,8 +217,8 @@ def report(results: list[dict], environment: dict, seconds: float) -> str:
             + " | ".join(f"images/s at {c}" for c in CONCURRENCIES)
             + " | "
             + " | ".join(f"p50 ms at {c}" for c in CONCURRENCIES)
-            + " | load before |",
-            "|---|---|" + "---|" * (2 * len(CONCURRENCIES)) + "---|",
+            + " |",
+            "|---|---|" + "---|" * (2 * len(CONCURRENCIES)),
         ]
         for form in FORMS:
             figures = points[form]
@@ -210,7 +226,7 @@ def report(results: list[dict], environment: dict, seconds: float) -> str:
                 f"{p['throughput']:.1f}" + (f" ({p['errors']} errors)" if p["errors"] else "") for p in figures
             )
             p50s = " | ".join(f"{p['p50']:.1f}" for p in figures)
-            lines.append(f"| {form} | {result['bodies'][form]} | {rates} | {p50s} | {result['loads'][form]} |")
+            lines.append(f"| {form} | {result['bodies'][form]} | {rates} | {p50s} |")
         ratios = []
         for index, concurrency in enumerate(CONCURRENCIES):
             rate = {form: points[form][index]["throughput"] for form in FORMS}
@@ -221,7 +237,11 @@ def report(results: list[dict], environment: dict, seconds: float) -> str:
                 f"invocations_image / invocations_json {image_json:.2f}x, "
                 f"grpc_f32 / grpc_jpeg {rate['grpc_f32'] / rate['grpc_jpeg']:.2f}x"
             )
-        lines += ["", "Ratios: " + "; ".join(ratios) + ".", ""]
+        lines += [
+            "",
+            "Ratios: " + "; ".join(ratios) + f". Load average at the start of each round: {result['loads']}.",
+            "",
+        ]
     lines.append(f"Load average after: {load_average()}.")
     return "\n".join(lines) + "\n"
 
@@ -229,15 +249,17 @@ def report(results: list[dict], environment: dict, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per point")
-    parser.add_argument("--quick", action="store_true", help="3 s per point, the light model only")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every form, interleaved (medians reported)")
+    parser.add_argument("--quick", action="store_true", help="3 s per point, one round, the light model only")
     parser.add_argument("--report", type=pathlib.Path, default=None, help="write the Markdown report here")
     args = parser.parse_args()
     seconds = 3.0 if args.quick else args.seconds
     environment = describe()
     with tempfile.TemporaryDirectory() as tmp:
         names = ["light"] if args.quick else list(MODELS)
-        results = [measure_model(name, seconds, pathlib.Path(tmp)) for name in names]
-    text = report(results, environment, seconds)
+        rounds = 1 if args.quick else args.rounds
+        results = [measure_model(name, seconds, rounds, pathlib.Path(tmp)) for name in names]
+    text = report(results, environment, seconds, 1 if args.quick else args.rounds)
     print(text)
     if args.report:
         args.report.write_text(text)

@@ -5,6 +5,10 @@
 - cnn: a ResNet-18-like network on f32 [1, 3, 224, 224] (about 3.6 GFLOPs), 1000-way softmax;
   inference dominates.
 - batch: a small CNN on f32 [-1, 3, 64, 64] (dynamic batch) for the batch sweep.
+- mlp: f32 [1, 1024] (a static batch of 1, as many exported models have) through four
+  1024-wide dense ReLU layers and a 10-way softmax: matrix-heavy, the kind of model whose cost
+  per row falls with the batch size (server-side batching, benchmarks/batching.py); wide_mlp:
+  the same 2048 wide (64 MB of weights read per batch-1 inference).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from openvino import opset13 as ops
 
 INPUT = "input"
 OUTPUT = "probabilities"
-SHAPES = {"tiny": (1, 256), "cnn": (1, 3, 224, 224), "batch": (-1, 3, 64, 64)}
+SHAPES = {"tiny": (1, 256), "cnn": (1, 3, 224, 224), "batch": (-1, 3, 64, 64), "mlp": (1, 1024), "wide_mlp": (1, 2048)}
 
 
 class _Builder:
@@ -92,7 +96,21 @@ def batch() -> ov.Model:
     return _finish(x, build.dense(_pooled(y), 64, 10), "batch")
 
 
-BUILDERS = {"tiny": tiny, "cnn": cnn, "batch": batch}
+def mlp(name: str = "mlp", seed: int = 4) -> ov.Model:
+    build = _Builder(seed)
+    width = SHAPES[name][1]
+    x = ops.parameter(list(SHAPES[name]), np.float32, name=INPUT)
+    y = x
+    for _ in range(4):
+        y = ops.relu(build.dense(y, width, width))
+    return _finish(x, build.dense(y, width, 10), name)
+
+
+def wide_mlp() -> ov.Model:
+    return mlp("wide_mlp", 5)
+
+
+BUILDERS = {"tiny": tiny, "cnn": cnn, "batch": batch, "mlp": mlp, "wide_mlp": wide_mlp}
 
 
 def write(name: str, root: pathlib.Path) -> pathlib.Path:

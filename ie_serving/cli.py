@@ -119,6 +119,15 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "without one are not batched (TF Serving's flag)",
     )
     parser.add_argument(
+        "--allow_version_labels_for_unavailable_models",
+        type=flag_bool,
+        nargs="?",
+        const=True,
+        default=defaults.allow_version_labels_for_unavailable_models,
+        help="version labels may name versions that are not AVAILABLE (TF Serving's flag); by default such a "
+        "label is refused at start-up and by a config reload",
+    )
+    parser.add_argument(
         "--enable_serialization_as_tensor_content",
         type=flag_bool,
         nargs="?",
@@ -173,6 +182,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_flags(model)
     config = commands.add_parser("config", help="serve the models listed in a config file")
     config.add_argument("--config_path", required=True, help='JSON file {"model_config_list": [{"config": {...}}]}')
+    config.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="seconds between reads of --config_path; a changed file replaces the served models as TF Serving's "
+        "flag of that name does (0, the default: never)",
+    )
     _add_server_flags(config)
     return parser
 
@@ -221,6 +237,16 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
             args.enable_batching, args.batching_parameters_file, args.enable_per_model_batching_parameters
         ),
         per_model_batching=args.enable_batching and args.enable_per_model_batching_parameters,
+        allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
+        **(
+            {
+                "model_config_file": args.config_path,
+                "model_config_file_format": "json",
+                "model_config_file_poll_wait_seconds": args.model_config_file_poll_wait_seconds,
+            }
+            if args.command == "config"
+            else {}
+        ),
     )
 
 

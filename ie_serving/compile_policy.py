@@ -1,5 +1,6 @@
 """How a model version is compiled for serving: the process-wide OpenVINO Core, the CPU
-defaults, the LATENCY choice for very fast models, and the static batch-1 copy."""
+defaults, the LATENCY choice for very fast models, and the static batch copies (batch 1, and
+the allowed batch sizes of server-side batching)."""
 
 from __future__ import annotations
 
@@ -109,12 +110,14 @@ def _inference_seconds(compiled: ov.CompiledModel) -> float | None:
     return statistics.median(times)
 
 
-def compile_batch_one(
-    model: ov.Model, config: ModelConfig, cache_dir: pathlib.Path | None = None
+def compile_static_batch(
+    model: ov.Model, config: ModelConfig, size: int = 1, cache_dir: pathlib.Path | None = None
 ) -> ov.CompiledModel | None:
-    """The model compiled again with a static batch of 1 when the batch (dimension 0) is the
-    only dynamic dimension of every input: static shapes run faster (MobileNetV2 served at
-    batch 1: 8-21% more inferences/s at f32, 10-12% at bf16), and batch 1 is most online traffic."""
+    """The model compiled again with a static batch of `size` when the batch (dimension 0) is
+    the only dynamic dimension of every input: static shapes run faster (MobileNetV2 served at
+    batch 1: 8-21% more inferences/s at f32, 10-12% at bf16; the benchmarks' mlp at batch 8:
+    about twice the rows/s of the dynamic model). Batch 1 is most online traffic; batching
+    compiles its allowed_batch_sizes too."""
     shapes = {}
     for index, port in enumerate(model.inputs):
         partial = port.get_partial_shape()
@@ -122,14 +125,18 @@ def compile_batch_one(
             return None
         if any(dim.is_dynamic for dim in list(partial)[1:]):
             return None
-        shapes[index] = ov.PartialShape([1, *(dim.get_length() for dim in list(partial)[1:])])
+        shapes[index] = ov.PartialShape([size, *(dim.get_length() for dim in list(partial)[1:])])
     try:
         twin = model.clone()
         twin.reshape(shapes)
-        return compile_for_serving(twin, config, cache_dir, what="static batch-1 copy")
+        return compile_for_serving(twin, config, cache_dir, what=f"static batch-{size} copy")
     except RuntimeError as exc:
         log.warning(
-            "model %s: no static batch-1 copy (%s); batch-1 requests use the dynamic one", config.name, first_line(exc)
+            "model %s: no static batch-%d copy (%s); batch-%d requests use the dynamic one",
+            config.name,
+            size,
+            first_line(exc),
+            size,
         )
         return None
 

@@ -89,6 +89,18 @@ class TlsFiles:
         return contents[0], contents[1]
 
 
+@dataclasses.dataclass(frozen=True)
+class GrpcTls:
+    """TLS of the gRPC listener: PEM key and certificate chain; custom_ca and client_verify as
+    TF Serving's SSLConfig has them (--ssl_config_file): client certificates signed by
+    custom_ca are required when client_verify."""
+
+    key: bytes
+    chain: bytes
+    custom_ca: bytes | None = None
+    client_verify: bool = False
+
+
 def parse_tls(cert_file: pathlib.Path | None, key_file: pathlib.Path | None) -> TlsFiles | None:
     """Both files or neither; both must be readable."""
     if cert_file is None and key_file is None:
@@ -117,6 +129,8 @@ class ServerConfig:
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
     shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
     tls: TlsFiles | None = None  # TLS for gRPC and HTTPS for REST when given
+    grpc_tls: GrpcTls | None = None  # TLS for gRPC only (TF Serving's --ssl_config_file)
+    grpc_socket_path: str | None = None  # gRPC also listens on this UNIX socket (TF Serving's flag)
     # gRPC Predict outputs in tensor_content instead of the typed fields (TF Serving's flag)
     enable_serialization_as_tensor_content: bool = False
     # extra gRPC server options (TF Serving's --grpc_channel_arguments), over the server's own

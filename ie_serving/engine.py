@@ -20,7 +20,7 @@ import openvino as ov
 from ie_serving import batching_config
 from ie_serving.batching import Batcher, BatchStats
 from ie_serving.batching_config import BatchingParameters
-from ie_serving.compile_policy import compile_batch_one, compile_for_serving, core, first_line
+from ie_serving.compile_policy import compile_for_serving, compile_static_batch, core, first_line
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
 from ie_serving.errors import ConfigError, InferenceFailed, ModelLoadError
@@ -140,13 +140,14 @@ class CompiledVersion:
         mapping: Mapping[str, Mapping[str, str]],
         nireq: int | None,
         max_waiting: int = DEFAULT_MAX_QUEUED,
-        batch_one: ov.CompiledModel | None = None,
+        static: Mapping[int, ov.CompiledModel] | None = None,
         declared: Mapping[str, DeclaredSignature] | None = None,
         batching: BatchingParameters | None = None,
         name: str = "",
         image_options: ImageOptions = DEFAULT_IMAGE_OPTIONS,
     ):
-        """batch_one: the same model compiled with a static batch of 1, for batch-1 requests.
+        """static: the same model compiled with static batch sizes (1; with batching its allowed
+        batch sizes), for inputs of exactly that batch.
         declared: a SavedModel's own signatures (saved_model.py), served through this compiled
         model where they compute what serving_default does, listed otherwise.
         batching: requests are merged into batches (batching.py) before they take an infer
@@ -155,7 +156,6 @@ class CompiledVersion:
         numeric inputs are decoded (images.py)."""
         self._compiled = compiled
         self.image_options = image_options
-        self._batch_one = batch_one
         in_map, out_map = mapping["inputs"], mapping["outputs"]
         self.inputs: dict[str, TensorSpec] = {}
         self._input_index = {}
@@ -177,12 +177,12 @@ class CompiledVersion:
         # batch threads wait for an infer request as long as needed: the queue in front bounds the load
         pool_waiting = max_waiting if batching is None else max(max_waiting, batching.num_batch_threads)
         self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), pool_waiting)
-        self._pool_one = None
-        self.batch_one_hint = None
-        if batch_one is not None:
-            count = nireq or _optimal_nireq(batch_one)
-            self._pool_one = RequestPool((batch_one.create_infer_request() for _ in range(count)), pool_waiting)
-            self.batch_one_hint = str(_property(batch_one, "PERFORMANCE_HINT"))
+        self._static_pools = {
+            size: RequestPool((copy.create_infer_request() for _ in range(nireq or _optimal_nireq(copy))), pool_waiting)
+            for size, copy in (static or {}).items()
+        }
+        one = (static or {}).get(1)
+        self.batch_one_hint = None if one is None else str(_property(one, "PERFORMANCE_HINT"))
         self._batcher = None if batching is None else Batcher(self._infer_now, batching, max_waiting, name)
 
     def infer(
@@ -210,11 +210,13 @@ class CompiledVersion:
         deadline: float | None = None,
         phases: Phases | None = None,
     ) -> dict[str, np.ndarray]:
-        """One inference on one infer request (the batch-1 copy's for batch-1 inputs)."""
+        """One inference on one infer request (a static copy's when one has the inputs' batch)."""
         feed = {self._input_index[name]: _to_ov(array) for name, array in inputs.items()}
         pool = self._pool
-        if self._pool_one is not None and all(array.shape[0] == 1 for array in inputs.values()):
-            pool = self._pool_one
+        if self._static_pools:
+            batches = {array.shape[0] if array.ndim else None for array in inputs.values()}
+            if len(batches) == 1:
+                pool = self._static_pools.get(batches.pop(), pool)
         began = time.perf_counter_ns()
         request = pool.take(None if deadline is None else deadline - time.monotonic())
         try:
@@ -235,9 +237,11 @@ class CompiledVersion:
             pool.give(request)
 
     def pool_stats(self) -> PoolStats:
-        """The infer request pools' counts (both, with the static batch-1 copy), for metrics."""
+        """The infer request pools' counts (the static copies' included), for metrics."""
         stats = self._pool.stats()
-        return stats if self._pool_one is None else stats + self._pool_one.stats()
+        for pool in self._static_pools.values():
+            stats = stats + pool.stats()
+        return stats
 
     @property
     def batching(self) -> BatchingParameters | None:
@@ -333,15 +337,21 @@ def _batching_for(version_dir: pathlib.Path, config: ModelConfig, options: Engin
 
 def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str], what: str) -> tuple[dict, bool]:
     """The reshape targets with every input's batch dimension dynamic, and True; or, when the
-    model cannot batch (an input without dimensions, a static batch_size asked for), the plain
-    targets and False, with a warning saying why."""
+    model cannot batch (an input without dimensions, inputs whose first dimensions differ, a
+    static batch_size asked for), the plain targets and False, with a warning saying why."""
     why = None
     if isinstance(config.batch_size, int):
         why = f"batch_size {config.batch_size} asks for a static batch"
+    firsts = set()
     for port in model.inputs:
         partial = port.get_partial_shape()
         if partial.rank.is_dynamic or len(partial) == 0:
             why = f"input {_port_name(port)!r} has no batch dimension (shape {partial})"
+        else:
+            firsts.add(partial[0].get_length() if partial[0].is_static else -1)
+    if len(firsts) > 1:
+        shapes = {_port_name(port): str(port.get_partial_shape()) for port in model.inputs}
+        why = f"the inputs' first dimensions are not one batch dimension {shapes}"
     if why is not None:
         log.warning("%s: batching is off for this version: %s", what, why)
         return _target_shapes(model, config, mapping), False
@@ -409,11 +419,19 @@ def load_version(
         compiled = compile_for_serving(model, config, options.compile_cache_dir)
     except RuntimeError as exc:
         raise ModelLoadError(f"cannot compile for {config.target_device}: {first_line(exc)}") from None
-    batch_one = compile_batch_one(model, config, options.compile_cache_dir) if config.static_batch_one else None
+    sizes = [1] if config.static_batch_one else []
+    sizes += [size for size in (batching.allowed_batch_sizes if batching else ()) if size not in sizes]
+    static = {}
+    for size in sizes:
+        copy = compile_static_batch(model, config, size, options.compile_cache_dir)
+        if copy is not None:
+            static[size] = copy
+    if batching is not None and batching.allowed_batch_sizes:
+        log.info("%s: compiled static copies for batch sizes %s (allowed_batch_sizes)", what, sorted(static))
     declared = read_signatures(version_dir) if files.format == "TF SavedModel" else None
     images = ImageOptions(config.color_format, config.layout, config.mean, config.scale)
     version = CompiledVersion(
-        compiled, mapping, config.nireq, options.max_queued, batch_one, declared, batching, what, images
+        compiled, mapping, config.nireq, options.max_queued, static, declared, batching, what, images
     )
     if options.warmup_iterations:
         try:

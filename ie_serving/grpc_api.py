@@ -4,7 +4,6 @@ call the service, encode; failures answer through the errors table."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from concurrent import futures
 from typing import TYPE_CHECKING
@@ -14,9 +13,18 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 
 from ie_serving import v2_grpc
+from ie_serving.config import GrpcTls
 from ie_serving.errors import InvalidInput, Unimplemented
-from ie_serving.grpc_common import abort, parsing_handlers
-from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Result, Task
+from ie_serving.grpc_common import abort, deadline, parsing_handlers
+from ie_serving.inference_tasks import (
+    Classifications,
+    ExamplesDecoder,
+    Method,
+    Regressions,
+    Result,
+    Task,
+    multi_inference_tasks,
+)
 from ie_serving.protos.tensorflow.core.protobuf import meta_graph_pb2
 from ie_serving.protos.tensorflow_serving.apis import (
     classification_pb2,
@@ -88,12 +96,6 @@ class _Handler:
             abort(context, exc)
 
 
-def _deadline(context: grpc.ServicerContext) -> float | None:
-    """The client's deadline as a time.monotonic() value (None: none)."""
-    remaining = context.time_remaining()
-    return None if remaining is None else time.monotonic() + remaining
-
-
 def _model_spec(spec: model_pb2.ModelSpec, name: str, signature_name: str, version: int) -> None:
     """The answer's model_spec as TF Serving's MakeModelSpec writes it (servables/tensorflow/util.cc)."""
     spec.name = name
@@ -130,7 +132,7 @@ class PredictionServicer(_Handler):
 
     def Predict(self, request, context):  # noqa: N802 (gRPC method name)
         def body(name: str, version: int | None) -> predict_pb2.PredictResponse:
-            result = self.service.predict(name, version, predict_decoder(request), _deadline(context))
+            result = self.service.predict(name, version, predict_decoder(request), deadline(context))
             response = predict_pb2.PredictResponse()
             response.model_spec.name = name
             response.model_spec.version.value = result.version
@@ -145,7 +147,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> classification_pb2.ClassificationResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.CLASSIFY, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = classification_pb2.ClassificationResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_classifications(decoder.results(result.outputs)[0], response.result)
@@ -157,7 +159,7 @@ class PredictionServicer(_Handler):
         def body(name: str, version: int | None) -> regression_pb2.RegressionResponse:
             signature_name = request.model_spec.signature_name
             decoder = ExamplesDecoder([Task(Method.REGRESS, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = regression_pb2.RegressionResponse()
             _model_spec(response.model_spec, name, signature_name, result.version)
             _fill_regressions(decoder.results(result.outputs)[0], response.result)
@@ -170,14 +172,8 @@ class PredictionServicer(_Handler):
         model is the first task's; every task names it; no signature twice)."""
 
         def body(name: str, version: int | None) -> inference_pb2.MultiInferenceResponse:
-            for task in request.tasks:
-                if not task.model_spec.name:
-                    raise InvalidInput("Found ModelSpec with an empty model name.")
-                if task.model_spec.name != name:
-                    raise InvalidInput("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
-            tasks = [Task(Method.named(t.method_name), t.model_spec.signature_name) for t in request.tasks]
-            decoder = ExamplesDecoder(tasks, request.input)
-            result = self.service.predict(name, version, decoder, _deadline(context))
+            decoder = ExamplesDecoder(multi_inference_tasks(request.tasks), request.input)
+            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
             response = inference_pb2.MultiInferenceResponse()
             for task, answer_of_task in zip(request.tasks, decoder.results(result.outputs), strict=True):
                 entry = response.results.add()
@@ -251,15 +247,17 @@ def start_grpc_server(
     port: int,
     workers: int,
     max_message_bytes: int,
-    tls: tuple[bytes, bytes] | None = None,
+    tls: GrpcTls | None = None,
     tensor_content: bool = False,
     extra_options: Sequence[tuple[str, int | str]] = (),
     health: HealthServicer | None = None,
     reload: Callable[[object], None] | None = None,
     repository: ModelRepository | None = None,
+    socket_path: str | None = None,
 ) -> grpc.Server:
-    """Bind 0.0.0.0:port (TLS with tls = (key, certificate chain)) and start serving; raise
-    OSError when the port cannot be bound. tensor_content: Predict outputs in tensor_content.
+    """Bind 0.0.0.0:port, and the UNIX socket socket_path when given (TF Serving's
+    --grpc_socket_path), with TLS when tls is given, and start serving; raise OSError when
+    either cannot be bound. tensor_content: Predict outputs in tensor_content.
     extra_options (TF Serving's --grpc_channel_arguments) replace the server's own of the same
     name, so grpc.max_receive_message_length=N sets the limit. health: grpc.health.v1.Health
     is served too when given. repository: the v2 model repository extension's core."""
@@ -302,15 +300,25 @@ def start_grpc_server(
     )
     if health is not None:
         health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    try:
-        address = f"0.0.0.0:{port}"
-        if tls is None:
-            bound = server.add_insecure_port(address)
-        else:
-            bound = server.add_secure_port(address, grpc.ssl_server_credentials([tls]))
-    except RuntimeError as exc:
-        raise OSError(f"cannot bind gRPC port {port}: {exc}") from None
-    if bound == 0:
-        raise OSError(f"cannot bind gRPC port {port}: address in use or not permitted")
+    credentials = None
+    if tls is not None:
+        credentials = grpc.ssl_server_credentials(
+            [(tls.key, tls.chain)], root_certificates=tls.custom_ca, require_client_auth=tls.client_verify
+        )
+    _bind(server, f"0.0.0.0:{port}", credentials, f"gRPC port {port}")
+    if socket_path:
+        _bind(server, f"unix:{socket_path}", credentials, f"gRPC UNIX socket {socket_path}")
     server.start()
     return server
+
+
+def _bind(server: grpc.Server, address: str, credentials: grpc.ServerCredentials | None, what: str) -> None:
+    try:
+        if credentials is None:
+            bound = server.add_insecure_port(address)
+        else:
+            bound = server.add_secure_port(address, credentials)
+    except RuntimeError as exc:
+        raise OSError(f"cannot bind {what}: {exc}") from None
+    if bound == 0:
+        raise OSError(f"cannot bind {what}: address in use or not permitted")

@@ -1,8 +1,10 @@
 """What the gRPC front ends (TF Serving's services, KServe v2's GRPCInferenceService) share:
-ending an RPC through the errors table, and handlers that parse request bytes themselves."""
+ending an RPC through the errors table, the client's deadline, and handlers that parse
+request bytes themselves."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 
 import grpc
@@ -15,6 +17,12 @@ def abort(context: grpc.ServicerContext, exc: BaseException) -> None:
     """End the RPC with the errors table's gRPC code and message for `exc`."""
     failure = answer(exc)
     context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
+
+
+def deadline(context: grpc.ServicerContext) -> float | None:
+    """The client's deadline as a time.monotonic() value (None: none)."""
+    remaining = context.time_remaining()
+    return None if remaining is None else time.monotonic() + remaining
 
 
 def parsing_handlers(service_name: str, methods: Mapping[str, tuple[Callable, type]]) -> grpc.GenericRpcHandler:

@@ -1,12 +1,14 @@
 """Encoded images -> the numeric batch a model's image input takes.
 
 One job: N files (JPEG or PNG, one per batch item) and the input's TensorSpec -> an array of
-the spec's dtype and layout. Each file's header is read first and its declared size checked
-against MAX_IMAGE_PIXELS before any pixel memory is allocated (a small PNG may declare
-100000x100000 pixels). Then it is decoded to RGB (or BGR, or grayscale for a 1-channel
-input), resized (bilinear) to the input's height and width where they are static and
-differ, stacked, laid out as NHWC or NCHW, and converted to the input's dtype: without
-scaling, unless the model's `mean`/`scale` options ask for (pixel - mean) / scale.
+the spec's dtype and layout. Every file's header is read first, before any pixel memory is
+allocated: its declared size is checked against MAX_IMAGE_PIXELS (a small PNG may declare
+100000x100000 pixels), and the batch they make against MAX_DECODED_BYTES. Then each is
+decoded to RGB (or grayscale for a 1-channel input) and resized (bilinear) to the input's
+height and width where they are static and differ; the batch is stacked, its channels put in
+BGR order when the model's `color_format` says so, laid out as NHWC or NCHW, and converted
+to the input's dtype: without scaling, unless the model's `mean`/`scale` options ask for
+(pixel - mean) / scale.
 
 Pillow decodes (its wheels carry libjpeg-turbo and zlib; it releases the GIL while decoding,
 so the files of one request are decoded in parallel threads). Only its JPEG and PNG readers
@@ -38,6 +40,9 @@ _MAGIC = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG"}
 # Largest image accepted, by the width x height its header declares: 33.5 million pixels,
 # e.g. 8192x4096 (100 MB as 8-bit RGB, decoded one image per thread at a time).
 MAX_IMAGE_PIXELS = 1 << 25
+# Largest batch the files of one request decode to (float32 or wider counted at their size,
+# narrower types at 4 bytes: the float32 step of mean/scale), checked from the headers.
+MAX_DECODED_BYTES = 1 << 30
 LAYOUTS = ("NHWC", "NCHW")
 COLOR_FORMATS = ("RGB", "BGR")
 
@@ -97,32 +102,30 @@ def decode_images(
             f"{prefix}: encoded images come as a list of N files (shape [N], one per batch item), "
             f"got shape {list(files.shape)}"
         )
-    items = list(files)
-    if len(items) == 1:
-        pictures = [decode_one(items[0], target, options.color_format, f"{prefix} image 0")]
-    else:
-        pictures = list(
-            _pool().map(
-                lambda index: decode_one(items[index], target, options.color_format, f"{prefix} image {index}"),
-                range(len(items)),
-            )
-        )
-    sizes = [picture.shape[:2] for picture in pictures]
-    if any(size != sizes[0] for size in sizes):
-        index = next(i for i, size in enumerate(sizes) if size != sizes[0])
-        raise InvalidInput(
-            f"{prefix}: the images of one request must have the same height and width when the input's are not "
-            f"static (shape {list(spec.shape or ())}); image 0 is {_size_text(sizes[0])}, image {index} is "
-            f"{_size_text(sizes[index])}"
-        )
+    labels = [f"{prefix} image {index}" for index in range(files.size)]
+    images = []
+    try:
+        for data, label in zip(files, labels, strict=True):  # headers only: no pixel memory yet
+            images.append(_open(data, label))
+        sizes = [_output_size(image.size, target) for image in images]
+        _check_batch(prefix, spec, sizes, target.channels)
+        if len(images) == 1:
+            pictures = [_decode(images[0], target, sizes[0], labels[0])]
+        else:
+            pictures = list(_pool().map(_decode, images, [target] * len(images), sizes, labels))
+    finally:
+        for image in images:
+            image.close()
     batch = np.stack(pictures)
+    if target.channels == 3 and options.color_format == "BGR":
+        batch = batch[..., ::-1]
     batch = _convert(prefix, batch, spec.dtype, options, target.channels, dtype_name)
-    return batch.transpose(0, 3, 1, 2) if target.layout == "NCHW" else batch
+    return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if target.layout == "NCHW" else batch
 
 
-def decode_one(data: object, target: _Target, color_format: str = "RGB", label: str = "image") -> np.ndarray:
-    """One file -> uint8 pixels [height, width, channels]; InvalidInput for anything else than a
-    whole JPEG or PNG within MAX_IMAGE_PIXELS."""
+def _open(data: object, label: str) -> Image.Image:
+    """A JPEG or PNG file opened with its header read and its declared size checked against
+    MAX_IMAGE_PIXELS; InvalidInput for anything else (nothing decoded yet)."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidInput(f"{label}: expected the bytes of a JPEG or PNG file, got {type(data).__name__}")
     data = bytes(data)
@@ -130,37 +133,62 @@ def decode_one(data: object, target: _Target, color_format: str = "RGB", label: 
     if found is None:
         raise InvalidInput(f"{label}: expected a JPEG or PNG file, got {len(data)} bytes starting with {data[:12]!r}")
     try:
-        with Image.open(io.BytesIO(data), formats=FORMATS) as image:  # reads the header only
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise _too_large(label, found, width, height)
-            picture = image.convert("L" if target.channels == 1 else "RGB")  # decodes
-        size = (target.width if target.width > 0 else width, target.height if target.height > 0 else height)
-        if picture.size != size:
-            picture = picture.resize(size, Image.Resampling.BILINEAR)
-        pixels = np.asarray(picture)
-    except InvalidInput:
-        raise
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
     except Image.DecompressionBombError:
         raise InvalidInput(
             f"{label}: the {found} header declares more than {MAX_IMAGE_PIXELS} pixels, the largest image accepted"
         ) from None
-    except Exception as exc:  # any failure of the decoder on a client's bytes: truncated, corrupt
+    except Exception as exc:  # any failure of the reader on a client's bytes
         raise InvalidInput(f"{label}: the {found} data cannot be decoded ({type(exc).__name__}: {exc})") from None
-    if pixels.ndim == 2:
-        return pixels[:, :, None]
-    return pixels[:, :, ::-1] if color_format == "BGR" else pixels
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        image.close()
+        raise InvalidInput(
+            f"{label}: the {found} header declares {width}x{height} pixels ({width * height}), more than "
+            f"{MAX_IMAGE_PIXELS}, the largest image accepted"
+        )
+    return image
 
 
-def _too_large(label: str, found: str, width: int, height: int) -> InvalidInput:
-    return InvalidInput(
-        f"{label}: the {found} header declares {width}x{height} pixels ({width * height}), more than "
-        f"{MAX_IMAGE_PIXELS}, the largest image accepted"
-    )
+def _output_size(size: tuple[int, int], target: _Target) -> tuple[int, int]:
+    """(width, height) a picture of `size` is given to the input: its static ones, else its own."""
+    return (target.width if target.width > 0 else size[0], target.height if target.height > 0 else size[1])
 
 
-def _size_text(size: tuple[int, ...]) -> str:
-    return f"{size[1]}x{size[0]} (width x height)"
+def _check_batch(prefix: str, spec: TensorSpec, sizes: Sequence[tuple[int, int]], channels: int) -> None:
+    """One size for every picture, and the batch within MAX_DECODED_BYTES, before decoding."""
+    for index, size in enumerate(sizes):
+        if size != sizes[0]:
+            raise InvalidInput(
+                f"{prefix}: the images of one request must have the same height and width when the input's are "
+                f"not static (shape {list(spec.shape or ())}); image 0 is {_size_text(sizes[0])}, image {index} is "
+                f"{_size_text(size)}"
+            )
+    total = len(sizes) * sizes[0][0] * sizes[0][1] * channels * max(spec.dtype.itemsize, 4)
+    if total > MAX_DECODED_BYTES:
+        raise InvalidInput(
+            f"{prefix}: {len(sizes)} images of {_size_text(sizes[0])} make {total} bytes decoded, more than "
+            f"{MAX_DECODED_BYTES}; send fewer or smaller images per request"
+        )
+
+
+def _decode(image: Image.Image, target: _Target, size: tuple[int, int], label: str) -> np.ndarray:
+    """An opened image's pixels, uint8 [height, width, channels], RGB or grayscale, resized to
+    `size` (width, height) when it differs; InvalidInput for a truncated or corrupt file."""
+    try:
+        picture = image.convert("L" if target.channels == 1 else "RGB")  # decodes
+        if picture.size != size:
+            picture = picture.resize(size, Image.Resampling.BILINEAR)
+        pixels = np.asarray(picture)
+    except Exception as exc:  # any failure of the decoder on a client's bytes: truncated, corrupt
+        raise InvalidInput(
+            f"{label}: the {image.format} data cannot be decoded ({type(exc).__name__}: {exc})"
+        ) from None
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def _size_text(size: tuple[int, int]) -> str:
+    return f"{size[0]}x{size[1]} (width x height)"
 
 
 def _target(prefix: str, spec: TensorSpec, options: ImageOptions, dtype_name: Callable[[np.dtype], str]) -> _Target:

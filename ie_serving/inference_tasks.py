@@ -31,7 +31,7 @@ import numpy as np
 
 from ie_serving.dtypes import tf_name
 from ie_serving.errors import FailedPrecondition, InvalidInput, Unimplemented
-from ie_serving.protos.tensorflow_serving.apis import input_pb2
+from ie_serving.protos.tensorflow_serving.apis import inference_pb2, input_pb2
 from ie_serving.tensor_spec import SIGNATURE, Decoded, Signature, SignatureLookup
 from ie_serving.tf_example import batch_inputs, examples_of
 
@@ -61,6 +61,20 @@ class Task:
     signature_name: str = ""
 
 
+def multi_inference_tasks(tasks: Sequence[inference_pb2.InferenceTask]) -> list[Task]:
+    """The tasks of a MultiInferenceRequest, checked as TF Serving's multi_inference.cc does:
+    every task names the first task's model; each method is classify or regress."""
+    if not tasks:
+        raise InvalidInput("MultiInferenceRequest has no tasks")
+    name = tasks[0].model_spec.name
+    for task in tasks:
+        if not task.model_spec.name:
+            raise InvalidInput("Found ModelSpec with an empty model name.")
+        if task.model_spec.name != name:
+            raise InvalidInput("All ModelSpecs in a MultiInferenceRequest must access the same model name.")
+    return [Task(Method.named(task.method_name), task.model_spec.signature_name) for task in tasks]
+
+
 @dataclasses.dataclass(frozen=True)
 class Classifications:
     """A classify task's answer: per example, its classes' labels and scores. labels is None
@@ -70,19 +84,17 @@ class Classifications:
     labels: list[list[str]] | None
     scores: np.ndarray | None  # float32 [examples, classes]
 
-    def rows(self) -> list[list[tuple[str, np.float32]]]:
-        """[(label, score), ...] per example."""
-        source = self.scores if self.scores is not None else self.labels
-        assert source is not None
+    def rows(self, shortest: bool = False) -> list[list[tuple[str, float]]]:
+        """[(label, score), ...] per example, scores as Python floats: the float32 values, or with
+        shortest=True the float nearest each float32's shortest decimal (0.2, not
+        0.20000000298023224), which is what a JSON writer should print."""
+        if self.scores is None:
+            assert self.labels is not None
+            return [[(label, 0.0) for label in row] for row in self.labels]
+        scores = (self.scores.astype(str).astype(np.float64) if shortest else self.scores).tolist()
+        labels = self.labels if self.labels is not None else [[""] * len(row) for row in scores]
         return [
-            [
-                (
-                    self.labels[row][column] if self.labels is not None else "",
-                    self.scores[row, column] if self.scores is not None else np.float32(0),
-                )
-                for column in range(len(source[row]))
-            ]
-            for row in range(len(source))
+            list(zip(label_row, score_row, strict=True)) for label_row, score_row in zip(labels, scores, strict=True)
         ]
 
 
@@ -144,8 +156,16 @@ class ExamplesDecoder:
         self._plans: list[_Plan] = []
         self._examples = 0
 
+    @property
+    def runtime_api(self) -> str | None:
+        """runtime_latency's API label: "Classify" or "Regress" for one task, None (not
+        recorded) for MultiInference, as TF Serving records them."""
+        if len(self.tasks) != 1:
+            return None
+        return "Classify" if self.tasks[0].method is Method.CLASSIFY else "Regress"
+
     def __call__(self, signature_of: SignatureLookup) -> Decoded:
-        self._examples = len(examples_of(self.input)[0])
+        """The signatures and their outputs are checked before the examples, in TF Serving's order."""
         names = [task.signature_name or SIGNATURE for task in self.tasks]
         repeated = [name for index, name in enumerate(names) if name in names[:index]]
         if repeated:
@@ -160,9 +180,9 @@ class ExamplesDecoder:
                 )
         self._plans = [_plan(task, signature) for task, signature in zip(self.tasks, signatures, strict=True)]
         wanted = [name for plan in self._plans for name in (plan.classes, plan.values) if name is not None]
-        return Decoded(
-            batch_inputs(first.inputs, self.input), self.tasks[0].signature_name, list(dict.fromkeys(wanted))
-        )
+        inputs = batch_inputs(first.inputs, self.input)
+        self._examples = len(examples_of(self.input)[0])
+        return Decoded(inputs, self.tasks[0].signature_name, list(dict.fromkeys(wanted)))
 
     def results(self, outputs: Mapping[str, np.ndarray]) -> list[Result]:
         """Each task's answer from the model's outputs, checked as TF Serving checks them."""
@@ -216,4 +236,4 @@ def _labels(array: np.ndarray, name: str) -> list[list[str]]:
             f"Expected classes Tensor of integer class ids (DT_STRING in TF Serving). Got: {tf_name(array.dtype)} "
             f"(output {name!r})"
         )
-    return [[str(int(value)) for value in row] for row in array.tolist()]
+    return array.astype(np.int64).astype(str).tolist()

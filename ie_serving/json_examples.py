@@ -132,5 +132,5 @@ def encode_results(result: Classifications | Regressions) -> bytes:
     """TF Serving's answer to :classify ({"results": [[[label, score], ...], ...]}) or :regress
     ({"results": [value, ...]}); float32 numbers as their shortest decimal, as TF Serving
     writes them (json_tensor.cc WriteDecimal)."""
-    results = result.values if isinstance(result, Regressions) else result.rows()
+    results = result.values if isinstance(result, Regressions) else result.rows(shortest=True)
     return orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -38,7 +38,7 @@ _THREAD = threading.local()
 # simdjson reads every number as a float64, exact for integers below this magnitude
 _EXACT_IN_FLOAT64 = 2**53
 
-_SIMDJSON_ERRORS = (ValueError, TypeError, KeyError, IndexError, RuntimeError, UnicodeDecodeError, MemoryError)
+SIMDJSON_ERRORS = (ValueError, TypeError, KeyError, IndexError, RuntimeError, UnicodeDecodeError, MemoryError)
 
 
 def decode_floats(
@@ -55,7 +55,7 @@ def decode_floats(
     if spec.dtype not in FLOAT_DTYPES:
         return None
     try:
-        document = _parser(len(body)).parse(body)
+        document = thread_parser(len(body)).parse(body)
         found = _tensor_value(document, bare_lists)
         if found is None:
             return None
@@ -66,7 +66,7 @@ def decode_floats(
         flat = np.frombuffer(value.as_buffer(of_type="d"), np.float64)
         if len(shape) == 1 and isinstance(document, simdjson.Array):
             shape = (1, *shape)  # a flat bare list is one instance
-    except _SIMDJSON_ERRORS:  # not JSON, or a leaf that is not a number: the general path says why
+    except SIMDJSON_ERRORS:  # not JSON, or a leaf that is not a number: the general path says why
         return None
     if flat.size != math.prod(shape) or (flat.size and np.abs(flat).max() >= _EXACT_IN_FLOAT64):
         return None  # an integer past 2**53 was rounded once already: the general path rounds it once
@@ -77,9 +77,9 @@ def decode_floats(
     return form, {name: array}, signature
 
 
-def _parser(body_bytes: int) -> simdjson.Parser:
-    """A parser serves one document at a time: each thread has its own (decode_floats keeps no
-    reference to the document past its return, as simdjson requires before the next parse)."""
+def thread_parser(body_bytes: int) -> simdjson.Parser:
+    """A parser serves one document at a time: each thread has its own (its users keep no
+    reference to the document past their return, as simdjson requires before the next parse)."""
     if body_bytes > _REUSED_PARSER_MAX_BYTES:
         return simdjson.Parser()
     parser = getattr(_THREAD, "parser", None)

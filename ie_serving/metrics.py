@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 RUNTIME = "OpenVINO"  # the runtime label of runtime_latency (TF Serving's are "TF1" and "TFRT")
-PREDICT_API = "Predict"  # predict_util.cc records runtime_latency with api "Predict" from every front end
+# runtime_latency's API label: predict_util.cc records "Predict" from every front end, classifier.cc
+# "Classify" and regressor.cc "Regress" (MultiInference records none)
+PREDICT_API = "Predict"
 
 
 # util.cc: "Scale of 10, power of 1.8 with bucket count 33 (~20 minutes)", in microseconds
@@ -85,7 +87,7 @@ class Metrics:
         )
         self._counts: dict[tuple[str, str], object] = {}
         self._latencies: dict[tuple[str, str, str], object] = {}
-        self._runtimes: dict[str, object] = {}
+        self._runtimes: dict[tuple[str, str], object] = {}
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(StoreCollector(store))
 
@@ -107,11 +109,11 @@ class Metrics:
                 latency = self._latencies.setdefault(latency_key, self._request_latency.labels(*latency_key))
             latency.observe((time.perf_counter() - started) * 1e6 // 1)  # type: ignore[attr-defined]
 
-    def runtime(self, name: str, seconds: float) -> None:
+    def runtime(self, name: str, seconds: float, api: str = PREDICT_API) -> None:
         """The time one successful inference took (Service.predict, around compiled.infer)."""
-        child = self._runtimes.get(name)
+        child = self._runtimes.get((name, api))
         if child is None:
-            child = self._runtimes.setdefault(name, self._runtime_latency.labels(name, PREDICT_API, RUNTIME))
+            child = self._runtimes.setdefault((name, api), self._runtime_latency.labels(name, api, RUNTIME))
         child.observe(seconds * 1e6 // 1)  # type: ignore[attr-defined]
 
     def page(self) -> bytes:

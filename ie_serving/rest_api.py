@@ -168,7 +168,7 @@ class _Routes:
         deadline = None if self.timeout is None else time.monotonic() + self.timeout
         if verb != "predict":
             examples = json_examples.decoder(read_body(), verb)
-            result = self.service.predict(name, version, examples, deadline)
+            result = self.service.predict(name, version, examples, deadline, examples.runtime_api)
             return Response(json_examples.encode_results(examples.results(result.outputs)[0]), mimetype=JSON)
         decoder = JsonPredictBody(read_body())
         result = self.service.predict(name, version, decoder, deadline)

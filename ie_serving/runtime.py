@@ -11,7 +11,7 @@ import threading
 import grpc
 
 from ie_serving.allocator import keep_freed_memory
-from ie_serving.config import ServerConfig, load_config_file
+from ie_serving.config import GrpcTls, ServerConfig, load_config_file
 from ie_serving.config_reload import ConfigFilePoller, ConfigReloader
 from ie_serving.engine import EngineOptions
 from ie_serving.errors import ConfigError, FailedPrecondition, StorageError
@@ -111,7 +111,7 @@ def start(config: ServerConfig) -> Runtime:
         raise ConfigError(
             f"version labels: {exc.message} (--allow_version_labels_for_unavailable_models allows it)"
         ) from None
-    tls = config.tls.read() if config.tls else None
+    tls = GrpcTls(*config.tls.read()) if config.tls else config.grpc_tls
     grpc_server = start_grpc_server(
         service,
         config.port,
@@ -123,12 +123,14 @@ def start(config: ServerConfig) -> Runtime:
         health.servicer if health else None,
         reloader.reload_proto,
         repository,
+        config.grpc_socket_path,
     )
     log.info(
-        "gRPC TF Serving API listening on 0.0.0.0:%d (%d worker threads%s%s%s)",
+        "gRPC TF Serving API listening on 0.0.0.0:%d%s (%d worker threads%s%s%s)",
         config.port,
+        f" and UNIX socket {config.grpc_socket_path}" if config.grpc_socket_path else "",
         config.grpc_workers,
-        ", TLS" if tls else "",
+        (", TLS, client certificates required" if tls.client_verify else ", TLS") if tls else "",
         ", grpc.health.v1.Health" if health else "",
         "".join(f", {key}={value!r}" for key, value in config.grpc_channel_arguments),
     )

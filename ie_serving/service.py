@@ -106,11 +106,20 @@ class Service:
         self.store = store
         self.metrics = metrics
 
-    def predict(self, name: str, version: int | None, decode: Decoder, deadline: float | None = None) -> Prediction:
+    def predict(
+        self,
+        name: str,
+        version: int | None,
+        decode: Decoder,
+        deadline: float | None = None,
+        runtime_api: str | None = "Predict",
+    ) -> Prediction:
         """Run one request; raise a ServingError subclass for anything the client must fix.
 
         The version is leased once: decoding, validation and inference all see the same one.
-        deadline (a time.monotonic() value) bounds the wait for a free infer request."""
+        deadline (a time.monotonic() value) bounds the wait for a free infer request.
+        runtime_api: the API label of the inference's runtime_latency ("Classify", "Regress";
+        None: not recorded, as TF Serving records none for MultiInference)."""
         with self.store.lease(name, version) as served:
             compiled = served.compiled
             assert compiled is not None  # a leased version is AVAILABLE and keeps its compiled model
@@ -127,8 +136,8 @@ class Service:
             ended = time.perf_counter_ns()
             phases.compute_input = prepared - began
             served.statistics.record_success(_batch_size(inputs), ended - began, phases)
-            if self.metrics is not None:
-                self.metrics.runtime(name, (ended - prepared) / 1e9)
+            if self.metrics is not None and runtime_api is not None:
+                self.metrics.runtime(name, (ended - prepared) / 1e9, runtime_api)
             return Prediction(served.version, outputs)
 
     def labeled_version(self, name: str, label: str) -> int:

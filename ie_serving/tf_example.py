@@ -15,6 +15,7 @@ features outside its spec.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -93,16 +94,14 @@ def _row_shape(spec: TensorSpec, count: int, where: str) -> tuple[int, ...]:
     return tuple(dims)
 
 
-def _values(feature: feature_pb2.Feature, kind: str, spec: TensorSpec, where: str) -> Sequence:
+def _check_kind(feature: feature_pb2.Feature, kind: str, spec: TensorSpec, where: str) -> None:
+    """InvalidInput when the feature holds another kind of list than the input takes."""
     given = feature.WhichOneof("kind")
-    if given is None:  # an empty Feature: no values
-        return ()
-    if given != kind:
+    if given is not None and given != kind:
         raise InvalidInput(
             f"{where} is {_KINDS[given]}, but the model input is {tf_name(spec.dtype)}, which takes {_KINDS[kind]}"
             + (" (bytes features feed no input: only numeric tensors are served)" if given == "bytes_list" else "")
         )
-    return getattr(feature, kind).value
 
 
 def batch_feature(
@@ -111,19 +110,22 @@ def batch_feature(
     examples: Sequence[example_pb2.Example],
     context: example_pb2.Example | None,
 ) -> np.ndarray:
-    """The feature `name` of every example as the model input `spec` (a row per example)."""
+    """The feature `name` of every example as the model input `spec` (a row per example);
+    the values are copied once, by np.fromiter over every example's list."""
     kind = _feature_kind(spec)
     shared = context.features.feature.get(name) if context is not None else None
-    rows = []
-    for index, example in enumerate(examples):
-        feature = example.features.feature.get(name, shared)
+    features = [example.features.feature.get(name, shared) for example in examples]
+    for index, feature in enumerate(features):
         if feature is None:
-            present = sorted(set(example.features.feature) | set(context.features.feature if context else ()))
+            present = sorted(set(examples[index].features.feature) | set(context.features.feature if context else ()))
             raise InvalidInput(
                 f"example {index}: feature {name!r} is required by the model's input {name!r} "
                 f"({tf_name(spec.dtype)}) but could not be found; the example has features {present}"
             )
-        rows.append(_values(feature, kind, spec, f"example {index}: feature {name!r}"))
+    if {feature.WhichOneof("kind") for feature in features} - {kind, None}:
+        for index, feature in enumerate(features):
+            _check_kind(feature, kind, spec, f"example {index}: feature {name!r}")
+    rows = [getattr(feature, kind).value for feature in features]  # an empty Feature reads as no values
     row_shape = _row_shape(spec, len(rows[0]), f"example 0: feature {name!r}")
     count = math.prod(row_shape)
     for index, values in enumerate(rows):
@@ -138,9 +140,7 @@ def batch_feature(
             f"feature {name!r}: {len(rows)} examples of {count} value(s) would take more than "
             f"{MAX_BATCH_BYTES} bytes; send fewer examples per request"
         )
-    array = np.empty((len(rows), count), natural)
-    for index, values in enumerate(rows):
-        array[index] = values
+    array = np.fromiter(itertools.chain.from_iterable(rows), natural, len(rows) * count)
     return _to_dtype(array, spec, f"feature {name!r}").reshape((len(rows), *row_shape))
 
 

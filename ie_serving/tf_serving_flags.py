@@ -26,6 +26,7 @@ from collections.abc import Sequence
 
 from ie_serving.batching_config import server_batching
 from ie_serving.config import (
+    GrpcTls,
     ModelConfig,
     ServerConfig,
     build_server_config,
@@ -35,7 +36,7 @@ from ie_serving.config import (
 )
 from ie_serving.errors import ConfigError
 from ie_serving.monitoring import prometheus_path
-from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2
+from ie_serving.protos.tensorflow_serving.config import model_server_config_pb2, ssl_config_pb2
 from ie_serving.text_proto import read_text_proto
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,14 @@ FLAGS: tuple[TfFlag, ...] = (
         MAPPED,
         "gRPC port (0, which turns gRPC off in TF Serving, is refused: gRPC always listens)",
     ),
-    TfFlag("grpc_socket_path", str, '""', REFUSED, "gRPC on a UNIX socket is not built yet", ("",)),
+    TfFlag(
+        "grpc_socket_path",
+        str,
+        '""',
+        MAPPED,
+        "gRPC also listens on this UNIX socket (`unix:PATH` for clients), with --ssl_config_file's TLS when given; "
+        "the TCP port listens too (--port 0 stays refused)",
+    ),
     TfFlag("rest_api_port", int, "0", MAPPED, "REST port; 0 opens no REST listener"),
     TfFlag(
         "rest_api_num_threads",
@@ -205,10 +213,10 @@ FLAGS: tuple[TfFlag, ...] = (
         "ssl_config_file",
         str,
         '""',
-        REFUSED,
-        "TF Serving's SSLConfig file is not read yet (`ie_serving model|config --tls_cert_file --tls_key_file` "
-        "serve TLS)",
-        ("",),
+        MAPPED,
+        "TF Serving's text SSLConfig (server_key, server_cert: PEM contents; custom_ca; client_verify): TLS on the "
+        "gRPC port and socket, client certificates signed by custom_ca required with client_verify (which needs "
+        "custom_ca here); REST stays plain HTTP, as in TF Serving",
     ),
     TfFlag("platform_config_file", str, '""', WARNED, _TF_SESSION + " (no TensorFlow platform to configure)", ("",)),
     TfFlag(
@@ -276,7 +284,8 @@ FLAGS: tuple[TfFlag, ...] = (
         bool,
         "false",
         WARNED,
-        "Classify and Regress are not served yet, so no signature's method_name is checked",
+        "Classify and Regress serve any signature whose outputs fit, as TF Serving does by default; the method_name "
+        "check is not built",
         (False,),
     ),
     TfFlag(
@@ -535,7 +544,28 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
             bool(args.enable_batching), args.batching_parameters_file, bool(args.enable_per_model_batching_parameters)
         ),
         per_model_batching=bool(args.enable_batching and args.enable_per_model_batching_parameters),
+        grpc_tls=parse_ssl_config(args.ssl_config_file) if args.ssl_config_file else None,
+        grpc_socket_path=args.grpc_socket_path or None,
     )
+
+
+def parse_ssl_config(path: str) -> GrpcTls:
+    """TF Serving's --ssl_config_file (model_servers/server.cc BuildServerCredentials): a text
+    SSLConfig whose fields hold PEM contents; ConfigError names what is missing."""
+    expected = (
+        'expected server_key: "-----BEGIN PRIVATE KEY-----..." server_cert: "-----BEGIN CERTIFICATE-----..." '
+        '[custom_ca: "..."] [client_verify: true]'
+    )
+    ssl = read_text_proto(path, ssl_config_pb2.SSLConfig(), "--ssl_config_file", expected)
+    missing = [field for field in ("server_key", "server_cert") if not getattr(ssl, field).strip()]
+    if missing:
+        raise ConfigError(f"--ssl_config_file {path}: {' and '.join(missing)} empty; {expected}")
+    if ssl.client_verify and not ssl.custom_ca.strip():
+        raise ConfigError(
+            f"--ssl_config_file {path}: client_verify: true needs custom_ca, the PEM of the CA that signs the client "
+            "certificates (TF Serving falls back on the system roots; gRPC's Python server needs the CA given)"
+        )
+    return GrpcTls(ssl.server_key.encode(), ssl.server_cert.encode(), ssl.custom_ca.encode() or None, ssl.client_verify)
 
 
 def _warmup_iterations(args: argparse.Namespace) -> int:

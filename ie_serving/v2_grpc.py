@@ -12,14 +12,13 @@ RepositoryModelUnload where the server offers the model repository (else UNIMPLE
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import json_format
 
-from ie_serving.grpc_common import abort, parsing_handlers
+from ie_serving.grpc_common import abort, deadline, parsing_handlers
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
@@ -84,10 +83,8 @@ class InferenceServicer:
 
     def ModelInfer(self, request, context):  # noqa: N802
         def body(version: int | None) -> pb.ModelInferResponse:
-            remaining = context.time_remaining()
-            deadline = None if remaining is None else time.monotonic() + remaining
             decoder = V2ProtoRequest(request)
-            result = self.dataplane.infer(request.model_name, version, decoder, deadline)
+            result = self.dataplane.infer(request.model_name, version, decoder, deadline(context))
             return encode_response(request.model_name, result.version, decoder.request, result.outputs)
 
         return self._call("ModelInfer", request.model_name, request.model_version, context, body)

@@ -26,7 +26,7 @@ from ie_serving.errors import Code, InvalidInput, ServableNotFound
 from ie_serving.http_common import error_response, json_response, read_body, started
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
-from ie_serving.v2_tensors import HEADER_LENGTH, V2JsonBody, encode_response
+from ie_serving.v2_http import HEADER_LENGTH, V2JsonBody, encode_response
 
 if TYPE_CHECKING:
     from ie_serving.repository import ModelRepository

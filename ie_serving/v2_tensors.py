@@ -1,16 +1,11 @@
-"""KServe v2 / Open Inference Protocol tensors over HTTP <-> numpy: the JSON inference request
-and response (kserve/open-inference-protocol specification/protocol/inference_rest.md) and
-Triton's binary tensor data extension (triton-inference-server/server
-docs/protocol/extension_binary_data.md). No OpenVINO, Flask or gRPC here.
+"""KServe v2 / Open Inference Protocol tensors <-> numpy, for both transports: the datatype
+names (kserve/open-inference-protocol specification/protocol/inference_rest.md "Tensor Data
+Types"), a tensor from its raw bytes (Triton's binary tensor data extension, gRPC
+raw_input_contents) or from JSON data, and a tensor's raw bytes. No OpenVINO, Flask or gRPC here.
 
-A request body is a JSON object, optionally followed by binary tensor data; the
-`Inference-Header-Content-Length` header gives the JSON's length. Each input carries its
-`data` as JSON (flat or nested, row-major) or `parameters.binary_data_size` bytes of the binary
-part, inputs taking their bytes in the order they are listed. Binary data is little-endian,
-row-major; BOOL is one byte per element; a BYTES element is a 4-byte little-endian length and
-its bytes. Every size is checked against the shape and the body before an array is made.
-Outputs go back as JSON `data`, or as binary when `binary_data` (per output) or
-`binary_data_output` (per request) asks for it.
+Raw data is little-endian, row-major; BOOL is one byte per element; a BYTES element is a 4-byte
+little-endian length and its bytes. Every size is checked against the shape before an array is
+made. The HTTP body around the tensors is v2_http's; the gRPC messages are v2_proto's.
 """
 
 from __future__ import annotations
@@ -22,13 +17,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import orjson
 
-from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, STRING, v2_name
-from ie_serving.errors import InvalidInput, Unimplemented
-from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
+from ie_serving.dtypes import NUMPY_BY_V2_NAME, STRING
+from ie_serving.errors import InvalidInput
 
-HEADER_LENGTH = "Inference-Header-Content-Length"
 DATATYPES = tuple(NUMPY_BY_V2_NAME)
 _LENGTH = struct.Struct("<I")  # a BYTES element's length prefix
 
@@ -49,10 +41,6 @@ class InferRequest:
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     outputs: Sequence[RequestedOutput] = ()
     binary_output: bool = False  # binary_data_output
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
 
 
 def numpy_dtype(datatype: object, where: str) -> np.dtype:
@@ -117,24 +105,31 @@ _JSON_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf", "V": "iuf"}  # V: ml_
 _KIND_WORDS = {"b": "true/false", "i": "integers", "u": "integers", "f": "numbers with a fraction", "U": "strings"}
 
 
-def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -> np.ndarray:
-    """A tensor from JSON `data`, flat or nested row-major, holding exactly the shape's element
-    count of values that fit the datatype (BYTES: strings)."""
+def json_tensor(
+    data: object, datatype: str, shape: Sequence[int], where: str, may_hold_bools: bool = True
+) -> np.ndarray:
+    """A tensor from JSON `data`, flat or nested row-major (the nesting is not checked, as
+    Triton reads it: the values in order), holding exactly the shape's element count of values
+    that fit the datatype (BYTES: strings). may_hold_bools False (the body has no true/false
+    literal) skips the check that no boolean hides among numbers."""
     dtype = numpy_dtype(datatype, where)
     count = element_count(shape, where)
-    if not isinstance(data, list):
-        data = [data]
-    if dtype == STRING:
+    if isinstance(data, np.ndarray):  # float data simdjson read (_parse_with_float_arrays)
+        values = data
+    elif dtype == STRING:
+        data = data if isinstance(data, list) else [data]
         flat = _flatten(data)
         if not all(isinstance(value, str) for value in flat):
             raise InvalidInput(f"{where}: BYTES data must be strings")
         values = np.empty(len(flat), dtype=STRING)
         values[:] = [value.encode() for value in flat]
     else:
+        data = data if isinstance(data, list) else [data]
         try:
             values = np.asarray(data)
-        except ValueError:
-            raise InvalidInput(f"{where}: 'data' is a ragged nested array; expected {count} values") from None
+        except ValueError:  # nested lists of unequal lengths: only the values count, in order
+            data = _flatten(data)
+            values = np.asarray(data)
         exact = _exact_integers(data) if dtype.kind in "iu" and values.dtype.kind in "fO" else None
         if exact is not None:
             values = exact
@@ -142,6 +137,8 @@ def json_tensor(data: object, datatype: str, shape: Sequence[int], where: str) -
             wanted = {"b": "true/false", "iu": "integers", "iuf": "numbers"}[_JSON_KINDS[dtype.kind]]
             got = _KIND_WORDS.get(values.dtype.kind, "values of mixed types or out of every integer range")
             raise InvalidInput(f"{where}: datatype {datatype} takes {wanted} in 'data', got {got}")
+        elif may_hold_bools and dtype.kind != "b" and any(isinstance(value, bool) for value in _flatten(data)):
+            raise InvalidInput(f"{where}: datatype {datatype} takes numbers in 'data', got true/false among them")
     if values.size != count:
         raise InvalidInput(f"{where}: shape {list(shape)} holds {count} elements, 'data' has {values.size}")
     if dtype.kind in "iu" and values.size:
@@ -178,216 +175,8 @@ def _flatten(data: list) -> list:
     return flat
 
 
-def _object(value: object, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where} must be a JSON object, got {_kind(value)}")
-    return value
-
-
-def _flag(parameters: Mapping[str, Any], key: str, where: str) -> bool | None:
-    value = parameters.get(key)
-    if value is not None and not isinstance(value, bool):
-        raise InvalidInput(f"{where}: parameter {key!r} must be true or false, got {value!r}")
-    return value
-
-
-def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:
-    """The JSON part and the binary part of a request body, by Inference-Header-Content-Length
-    (absent: all JSON; 0: all binary, a raw binary request). A length that is not a number, or
-    past the body's end, is InvalidInput."""
-    if header_length is None:
-        return body, memoryview(b"")
-    text = header_length.strip()
-    if not text.isdigit():
-        raise InvalidInput(f"{HEADER_LENGTH} must be a number of bytes, got {header_length!r}")
-    length = int(text)
-    if length > len(body):
-        raise InvalidInput(f"{HEADER_LENGTH} is {length} bytes, past the end of the {len(body)}-byte body")
-    view = memoryview(body)
-    return bytes(view[:length]), view[length:]
-
-
-class V2JsonBody:
-    """A service Decoder for one v2 HTTP inference request (JSON, with binary tensor data when
-    `header_length` is given); `request` holds what the answer needs once it has decoded."""
-
-    def __init__(self, body: bytes, header_length: str | None = None):
-        self.body = body
-        self.header_length = header_length
-        self.request = InferRequest()
-
-    def __call__(self, signature_of: SignatureLookup) -> Decoded:
-        header, binary = split_body(self.body, self.header_length)
-        if self.header_length is not None and not header:
-            self.request = InferRequest(binary_output=True)  # a raw request's outputs are all binary
-            name, array = raw_request_tensor(binary, signature_of("").inputs)
-            return Decoded({name: array}, "", (), v2_name)
-        document = _parse(header, self.header_length is not None)
-        self.request = _request_fields(document)
-        inputs = document.get("inputs")
-        if not isinstance(inputs, list) or not inputs:
-            raise InvalidInput(f"'inputs' must be a non-empty array of input tensors, got {_kind(inputs)}")
-        decoded: dict[str, np.ndarray] = {}
-        offset = 0
-        for index, tensor in enumerate(inputs):
-            name, array, offset = _input(tensor, index, binary, offset, self.header_length is not None)
-            if name in decoded:
-                raise InvalidInput(f"input {name!r} is given twice")
-            decoded[name] = array
-        if offset != len(binary):
-            raise InvalidInput(
-                f"the body holds {len(binary) - offset} bytes of binary data past the inputs' binary_data_size"
-            )
-        return Decoded(decoded, "", [output.name for output in self.request.outputs], v2_name)
-
-
-def raw_request_tensor(body: memoryview, specs: Mapping[str, TensorSpec]) -> tuple[str, np.ndarray]:
-    """A raw binary request (Inference-Header-Content-Length: 0, Triton's extension_binary_data.md):
-    the whole body is the model's one input, in its dtype; its one dimension of any size, if
-    it has one, is what the byte count makes."""
-    what = f"a raw binary request ({HEADER_LENGTH}: 0)"
-    if len(specs) != 1:
-        raise InvalidInput(f"{what} needs a model with one input; this one has {sorted(specs)}")
-    ((name, spec),) = specs.items()
-    if not len(body):
-        raise InvalidInput(f"{what}: the body is empty; expected the bytes of input {name!r}")
-    variable = [index for index, dim in enumerate(spec.shape or ()) if dim == -1]
-    if spec.shape is None or len(variable) > 1 or spec.dtype == STRING:
-        raise InvalidInput(
-            f"{what}: input {name!r} has shape {spec.shape}; its shape must be known but for one dimension"
-        )
-    row = math.prod(dim for dim in spec.shape if dim != -1) * spec.dtype.itemsize
-    shape = list(spec.shape)
-    if variable and row and len(body) % row == 0:
-        shape[variable[0]] = len(body) // row
-    if math.prod(shape) * spec.dtype.itemsize != len(body) or -1 in shape:
-        raise InvalidInput(
-            f"{what}: input {name!r} of shape {list(spec.shape)} ({v2_name(spec.dtype)}) cannot be {len(body)} bytes"
-        )
-    return name, np.frombuffer(body, spec.dtype).reshape(shape)
-
-
-def _parse(header: bytes, has_binary: bool) -> dict:
-    if not header.strip():
-        raise InvalidInput("the request body is empty; expected a JSON inference request")
-    try:
-        document = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
-        hint = "" if has_binary else f" (binary tensor data after the JSON needs the {HEADER_LENGTH} header)"
-        raise InvalidInput(f"the inference request is not valid JSON: {exc}{hint}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"the inference request must be a JSON object, got {_kind(document)}")
-    return document
-
-
-def _request_fields(document: dict) -> InferRequest:
-    """id, parameters and the requested outputs of a JSON request."""
-    request_id = document.get("id", "")
-    if not isinstance(request_id, str):
-        raise InvalidInput(f"'id' must be a string, got {_kind(request_id)}")
-    parameters = _object(document.get("parameters"), "'parameters'")
-    outputs = document.get("outputs", [])
-    if not isinstance(outputs, list):
-        raise InvalidInput(f"'outputs' must be an array, got {_kind(outputs)}")
-    requested = []
-    for index, output in enumerate(outputs):
-        output = _object(output, f"outputs[{index}]")
-        name = output.get("name")
-        if not isinstance(name, str):
-            raise InvalidInput(f"outputs[{index}]: 'name' must be a string, got {_kind(name)}")
-        output_parameters = _object(output.get("parameters"), f"outputs[{index}].parameters")
-        if "classification" in output_parameters:
-            raise Unimplemented(f"output {name!r}: the classification extension is not supported by this server")
-        requested.append(RequestedOutput(name, _flag(output_parameters, "binary_data", f"output {name!r}")))
-    binary_output = _flag(parameters, "binary_data_output", "request") or False
-    return InferRequest(request_id, parameters, requested, binary_output)
-
-
-def _input(
-    tensor: object, index: int, binary: memoryview, offset: int, has_binary: bool
-) -> tuple[str, np.ndarray, int]:
-    """One JSON input -> (name, array, the binary offset after it); has_binary: the request
-    gave Inference-Header-Content-Length (else the whole body is JSON)."""
-    tensor = _object(tensor, f"inputs[{index}]")
-    name = tensor.get("name")
-    if not isinstance(name, str):
-        raise InvalidInput(f"inputs[{index}]: 'name' must be a string, got {_kind(name)}")
-    where = f"input {name!r}"
-    for key in ("shape", "datatype"):
-        if key not in tensor:
-            raise InvalidInput(f"{where}: missing '{key}'")
-    parameters = _object(tensor.get("parameters"), f"{where}: 'parameters'")
-    size = parameters.get("binary_data_size")
-    if size is None:
-        if "data" not in tensor:
-            raise InvalidInput(f"{where}: expected 'data' or parameters.binary_data_size")
-        return name, json_tensor(tensor["data"], tensor["datatype"], tensor["shape"], where), offset
-    if "data" in tensor:
-        raise InvalidInput(f"{where}: give either 'data' or parameters.binary_data_size, not both")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise InvalidInput(f"{where}: binary_data_size must be a non-negative integer, got {size!r}")
-    if not has_binary:
-        raise InvalidInput(
-            f"{where}: binary_data_size needs the {HEADER_LENGTH} header giving the JSON's length "
-            "(without it the whole body is JSON)"
-        )
-    if offset + size > len(binary):
-        raise InvalidInput(
-            f"{where}: binary_data_size {size} reaches past the body's end: "
-            f"{len(binary) - offset} bytes of binary data remain"
-        )
-    array = binary_tensor(binary[offset : offset + size], tensor["datatype"], tensor["shape"], where)
-    return name, array, offset + size
-
-
-def _json_data(name: str, array: np.ndarray) -> object:
-    """An output's values as a flat JSON array: 16-bit floats written as their float32 values,
-    BYTES as strings (UTF-8; other bytes are refused, binary output carries them)."""
-    if array.dtype in (np.dtype(np.float16), BFLOAT16):
-        array = array.astype(np.float32)
-    if array.dtype == STRING:
-        try:
-            return [value.decode() for value in array.reshape(-1)]
-        except UnicodeDecodeError:
-            raise InvalidInput(
-                f"output {name!r} holds bytes that are not UTF-8 text, which JSON cannot carry; "
-                'ask for it as binary (output parameter "binary_data": true)'
-            ) from None
-    return np.ascontiguousarray(array).reshape(-1)
-
-
 def raw_bytes(array: np.ndarray) -> bytes:
     """A tensor's binary form: little-endian row-major elements, BYTES length-prefixed."""
     if array.dtype == STRING:
         return b"".join(_LENGTH.pack(len(value)) + value for value in array.reshape(-1))
     return np.ascontiguousarray(array).tobytes()
-
-
-def encode_response(
-    model_name: str, version: int, request: InferRequest, outputs: Mapping[str, np.ndarray]
-) -> tuple[bytes, int | None]:
-    """The inference response: (body, JSON length) when some output is binary, else (JSON, None).
-    Outputs come in the order the request named them, else the model's."""
-    binary_flags = {output.name: output.binary for output in request.outputs}
-    entries = []
-    blobs = []
-    for name, array in outputs.items():
-        entry: dict[str, Any] = {"name": name, "datatype": v2_name(array.dtype), "shape": list(array.shape)}
-        binary = binary_flags.get(name)
-        if binary if binary is not None else request.binary_output:
-            blob = raw_bytes(array)
-            entry["parameters"] = {"binary_data_size": len(blob)}
-            blobs.append(blob)
-        else:
-            entry["data"] = _json_data(name, array)
-        entries.append(entry)
-    response: dict[str, Any] = {"model_name": model_name, "model_version": str(version)}
-    if request.id:
-        response["id"] = request.id
-    response["outputs"] = entries
-    header = orjson.dumps(response, option=orjson.OPT_SERIALIZE_NUMPY)
-    if not blobs:
-        return header, None
-    return b"".join((header, *blobs)), len(header)

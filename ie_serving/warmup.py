@@ -1,5 +1,6 @@
-"""SavedModel warmup as TF Serving does it (servables/tensorflow/saved_model_warmup_util.cc):
-the predict requests in a version's assets.extra/tf_serving_warmup_requests are replayed
+"""SavedModel warmup as TF Serving does it (servables/tensorflow/saved_model_warmup_util.cc,
+saved_model_warmup.cc): the predict, classify, regress and multi-inference requests in a
+version's assets.extra/tf_serving_warmup_requests are replayed
 before the version becomes AVAILABLE, so its first clients do not pay for OpenVINO's first
 inferences. The file is a TFRecord of PredictionLog protos, read without TensorFlow: each
 record is a little-endian uint64 length, its masked CRC32C, the data, and the data's masked
@@ -13,15 +14,17 @@ import logging
 import pathlib
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import google_crc32c
+import numpy as np
 from google.protobuf.message import DecodeError
 
 from ie_serving.errors import ModelLoadError, ServingError
+from ie_serving.inference_tasks import ExamplesDecoder, Method, Task, multi_inference_tasks
 from ie_serving.protos.tensorflow_serving.apis import prediction_log_pb2
 from ie_serving.tensor_proto import predict_decoder
-from ie_serving.tensor_spec import prepare_request
+from ie_serving.tensor_spec import Decoder, prepare_request
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +62,24 @@ def read_records(path: pathlib.Path, limit: int = MAX_RECORDS) -> Iterator[bytes
             log.warning("%s: more than %d records; the rest are not replayed, as in TF Serving", path, limit)
 
 
+def _decoder(
+    record: prediction_log_pb2.PredictionLog, kind: str
+) -> tuple[Decoder, Callable[[Mapping[str, np.ndarray]], object] | None]:
+    """The record's request as a service Decoder, and for classify/regress the reading of its answers."""
+    if kind == "predict_log":
+        return predict_decoder(record.predict_log.request), None
+    if kind == "multi_inference_log":
+        request = record.multi_inference_log.request
+        examples = ExamplesDecoder(multi_inference_tasks(request.tasks), request.input)
+    else:
+        method = Method.CLASSIFY if kind == "classify_log" else Method.REGRESS
+        request = getattr(record, kind).request
+        examples = ExamplesDecoder([Task(method, request.model_spec.signature_name)], request.input)
+    return examples, examples.results
+
+
 def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> int:
-    """Replay the version's warmup predict requests on `compiled` (an engine.CompiledVersion);
+    """Replay the version's warmup requests on `compiled` (an engine.CompiledVersion);
     the number of inferences run. ModelLoadError for a record that cannot be read or run."""
     path = version_dir / WARMUP_FILE
     if not path.is_file():
@@ -71,11 +90,16 @@ def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> 
             record = prediction_log_pb2.PredictionLog.FromString(data)
         except DecodeError as exc:
             raise ModelLoadError(f"{path}: record {number} is not a PredictionLog: {exc}") from None
-        if record.WhichOneof("log_type") != "predict_log":
-            log.warning("%s: record %d is not a predict request; only predict requests are replayed", path, number)
+        kind = record.WhichOneof("log_type")
+        if kind is None:
+            log.warning(
+                "%s: record %d is none of the requests replayed (predict, classify, regress, multi-inference)",
+                path,
+                number,
+            )
             continue
         try:
-            decoder = predict_decoder(record.predict_log.request)
+            decoder, answers = _decoder(record, kind)
             inputs, wanted = prepare_request(
                 compiled.signatures,  # type: ignore[attr-defined]
                 decoder,
@@ -83,7 +107,9 @@ def run_warmup(version_dir: pathlib.Path, compiled: object, iterations: int) -> 
                 compiled.image_options,  # type: ignore[attr-defined]
             )
             for _ in range(iterations):
-                compiled.infer(inputs, wanted)  # type: ignore[attr-defined]
+                outputs = compiled.infer(inputs, wanted)  # type: ignore[attr-defined]
+                if answers is not None:  # classify/regress: the outputs must make an answer, as in TF Serving
+                    answers(outputs)
                 count += 1
         except ServingError as exc:
             raise ModelLoadError(f"{path}: record {number} failed: {exc.message}") from None

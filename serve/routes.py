@@ -134,7 +134,7 @@ class _Invocations:
                     f'({{"examples": [...]}}) as {content.JSON}, got Content-Type {content_type}'
                 )
             examples = json_examples.decoder(body, chosen.method)
-            result = self.service.predict(chosen.name, chosen.version, examples)
+            result = self.service.predict(chosen.name, chosen.version, examples, runtime_api=examples.runtime_api)
             return json_examples.encode_results(examples.results(result.outputs)[0])
         decoder = content.decoder(content_type, body)
         result = self.service.predict(chosen.name, chosen.version, decoder)

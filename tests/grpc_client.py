@@ -17,8 +17,13 @@ from ie_serving.tensor_proto import to_numpy, to_proto
 
 
 class RawClient:
-    def __init__(self, address: str, credentials: grpc.ChannelCredentials | None = None):
-        self.channel = grpc.secure_channel(address, credentials) if credentials else grpc.insecure_channel(address)
+    def __init__(self, address: str, credentials: grpc.ChannelCredentials | None = None, options=()):
+        """options: grpc channel options (for example grpc.ssl_target_name_override)."""
+        self.channel = (
+            grpc.secure_channel(address, credentials, options)
+            if credentials
+            else grpc.insecure_channel(address, options)
+        )
         self.predictions = prediction_service_pb2_grpc.PredictionServiceStub(self.channel)
         self.models = model_service_pb2_grpc.ModelServiceStub(self.channel)
 

@@ -43,11 +43,14 @@ def repository(tmp_path_factory) -> pathlib.Path:
     models.save(models.classifier_model(), root / "classifier")
     models.save(models.regressor_model(), root / "regressor")
     models.save(models.scale_model(2.0), root / "scale")
+    renamed = models.save(models.classifier_model(), root / "renamed")
+    (renamed / "mapping_config.json").write_text(json.dumps({"inputs": {"x": "petals", "bias": "offset"}}))
     run_tf("classify_client.py", "make", str(root / "tf"))
     entries = {
         "classifier": root / "classifier",
         "regressor": root / "regressor",
         "scale": root / "scale",
+        "renamed": root / "renamed",
         "features": root / "tf" / "features",
         "tf_classify": root / "tf" / "tf_classify",
     }
@@ -206,6 +209,14 @@ def test_rest_classify_and_regress_with_api_rest_md_json(server, repository):
     x = np.array([[1.0, 2.0], [-0.5, 0.25]], np.float32)
     expected = models.direct_infer(repository / "regressor" / "1" / "model.xml", {"x": x})["outputs"].ravel()
     assert regress.json() == {"results": expected.tolist()}
+    # mapping_config.json names the inputs like the features; "p" and "ids" are neither scores nor classes
+    renamed = [{"petals": e["x"], "offset": e["bias"]} for e in EXAMPLES]
+    assert_error(
+        requests.post(f"{server.url}/v1/models/renamed:classify", json={"examples": renamed}, timeout=30),
+        400,
+        '"classes" or "scores"',
+        "['ids', 'p']",
+    )
     # a model with one output: its scores, empty labels
     scale = requests.post(
         f"{server.url}/v1/models/scale:classify", json={"examples": [{"x": [0.5, 1.0, 1.5, 2.0]}]}, timeout=30

@@ -132,3 +132,45 @@ def _served(client: RawClient) -> set[str]:
         except Exception:  # noqa: BLE001 (not served yet)
             pass
     return served
+
+
+def test_ie_serving_config_polls_its_json_file_and_takes_the_labels_flag(tmp_path, start_server):
+    """`ie_serving config` with TF Serving's --model_config_file_poll_wait_seconds (a changed JSON
+    config replaces the model list) and --allow_version_labels_for_unavailable_models (a label
+    naming a version that is not AVAILABLE is accepted; without the flag start-up refuses it)."""
+    _repo(tmp_path)
+    config = tmp_path / "models.json"
+
+    def write(entries: dict[str, dict[str, int]]) -> None:
+        config.write_text(
+            json.dumps(
+                {
+                    "model_config_list": [
+                        {"config": {"name": name, "base_path": str(tmp_path / name), "version_labels": labels}}
+                        for name, labels in entries.items()
+                    ]
+                }
+            )
+        )
+
+    write({"a": {"stable": 7}})
+    refused = start_server("config", "--config_path", str(config), ready=False)
+    assert refused.process.wait(timeout=60) != 0
+    assert "--allow_version_labels_for_unavailable_models allows it" in refused.log()
+
+    server = start_server(
+        "config",
+        "--config_path",
+        str(config),
+        "--model_config_file_poll_wait_seconds",
+        "1",
+        "--allow_version_labels_for_unavailable_models",
+    )
+    client = RawClient(server.address)
+    assert _served(client) == {"a"}
+    write({"a": {"stable": 2}, "b": {}})
+    deadline = time.monotonic() + 30
+    while "b" not in _served(client) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert client.predict("b", {"x": X})[1]["y"].tolist() == [[5.0] * 4]
+    assert _tf(server.address, "predict", "a", "stable") == {"version": 2, "y": [[2.0] * 4]}

@@ -163,11 +163,10 @@ def test_rest_api_timeout_answers_504_behind_a_busy_model(tmp_path, tf_server):
 
 
 def test_flags_whose_feature_is_not_built_stop_start_up():
-    result = _tf(["--model_base_path=/x", "--use_alts_credentials", "--ssl_config_file=/s.config"])
+    result = _tf(["--model_base_path=/x", "--use_alts_credentials"])
     assert result.returncode == 2
     assert result.stderr.startswith("tensorflow_model_server: error: ")
     assert "--use_alts_credentials=true: ALTS credentials are not built" in result.stderr
-    assert "--ssl_config_file=/s.config: " in result.stderr
     unknown = _tf(["--model_base_path=/x", "--rest_port=8501"])
     assert unknown.returncode == 2 and "unknown flag(s) --rest_port=8501" in unknown.stderr
 

@@ -1,5 +1,6 @@
 """SavedModel warmup as TF Serving runs it (servables/tensorflow/saved_model_warmup_util.cc,
-g3doc/saved_model_warmup.md): the predict records of assets.extra/tf_serving_warmup_requests,
+saved_model_warmup.cc, g3doc/saved_model_warmup.md): the predict and classify/regress records
+of assets.extra/tf_serving_warmup_requests,
 written here by TensorFlow's own TFRecordWriter, are replayed before the version is AVAILABLE;
 a record that fails fails the load, reported in GetModelStatus."""
 
@@ -35,8 +36,7 @@ def test_warmup_runs_before_the_version_serves_and_a_failing_record_fails_the_lo
     good = start_server("--model_name", "good", "--model_base_path", str(saved_models / "good"))
     client = RawClient(good.address)
     assert client.status("good") == {1: ("AVAILABLE", 0, "")}
-    assert "3 warmup inference(s)" in good.log()  # 1 + 3 + 2 rows, the classify record skipped
-    assert "record 3 is not a predict request" in good.log()
+    assert "4 warmup inference(s)" in good.log()  # three predicts and a classify of two examples
     _, outputs = client.predict("good", {"x": np.ones((1, 4), np.float32)})
     np.testing.assert_array_equal(outputs["y"], np.full((1, 4), 2.0, np.float32))
 
@@ -44,3 +44,9 @@ def test_warmup_runs_before_the_version_serves_and_a_failing_record_fails_the_lo
     ((state, code, message),) = RawClient(bad.address).status("bad").values()
     assert (state, code) == ("END", 2)
     assert "tf_serving_warmup_requests: record 2 failed: warmup record 2: unknown input(s) ['nope']" in message
+
+    # a regress record fails the load as in TF Serving (regressor.cc: its output must be [batch] or [batch, 1])
+    regress = start_server("--model_name", "r", "--model_base_path", str(saved_models / "bad_regress"))
+    ((state, code, message),) = RawClient(regress.address).status("r").values()
+    assert (state, code) == ("END", 2)
+    assert "record 1 failed: Expected output Tensor shape to be either [batch_size] or [batch_size, 1]" in message

@@ -215,3 +215,16 @@ def test_the_json_decoder_names_its_method():
     assert decoder(b'{"signature_name": "s", "examples": [{"x": 1.0}]}', "classify").tasks == [
         Task(Method.CLASSIFY, "s")
     ]
+
+
+def test_the_signature_is_checked_before_the_examples_as_in_tf_serving():
+    """classifier.cc RunClassify: GetClassificationSignatureDef, then the input ("Input is empty.")."""
+    lookup = _lookup(serving_default=_signature(a=(F32, None), b=(F32, None)))
+    with pytest.raises(InvalidInput, match="No signature was found with the name: nope"):
+        ExamplesDecoder([Task(Method.CLASSIFY, "nope")], input_pb2.Input())(lookup)
+    with pytest.raises(InvalidInput, match='at least one of "classes" or "scores"'):
+        ExamplesDecoder([Task(Method.CLASSIFY)], input_pb2.Input())(lookup)
+    with pytest.raises(InvalidInput, match=r"^Input is empty\.$"):
+        ExamplesDecoder([Task(Method.REGRESS, "")], input_pb2.Input())(
+            _lookup(serving_default=_signature(outputs=(F32, None)))
+        )

@@ -1,6 +1,7 @@
 """Config file and CLI parsing: accepted forms and error messages naming the field."""
 
 import json
+import re
 
 import pytest
 
@@ -169,3 +170,67 @@ def test_poll_wait_from_environment():
 def test_parse_model_rejects_non_string_device():
     with pytest.raises(ConfigError, match="target_device"):
         parse_model({"name": "m", "base_path": "/m", "target_device": 3})
+
+
+def test_image_options_from_flags_and_config_keys():
+    args = cli.build_parser().parse_args(
+        ["model", "--model_name", "m", "--model_path", "/m", "--color_format", "bgr", "--layout", "NCHW"]
+        + ["--mean", "[123.68, 116.78, 103.94]", "--scale", "58.8"]
+    )
+    (model,) = cli.config_from_args(args).models
+    assert (model.color_format, model.layout, model.mean, model.scale) == (
+        "BGR",
+        "NCHW",
+        (123.68, 116.78, 103.94),
+        (58.8,),
+    )
+    plain = parse_model({"name": "m", "base_path": "/m", "mean": 127.5, "scale": [1, 2, 3]})
+    assert (plain.color_format, plain.layout, plain.mean, plain.scale) == ("RGB", None, (127.5,), (1.0, 2.0, 3.0))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("color_format", "RGBA", "config.color_format: expected one of RGB, BGR, got 'RGBA'"),
+        ("layout", "HWC", "config.layout: expected one of NHWC, NCHW, got 'HWC'"),
+        ("mean", "[1, 'a']", "config.mean: expected a number or a JSON list of numbers"),
+        ("mean", [], "config.mean: expected a number or a list of numbers (one per channel), got []"),
+        ("scale", [1, 0], "config.scale: pixels are divided by it, so it must not be 0"),
+    ],
+)
+def test_bad_image_options(key, value, message):
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_model({"name": "m", "base_path": "/m", key: value})
+
+
+def test_config_command_polls_its_file_and_both_commands_take_the_labels_flag(tmp_path):
+    """TF Serving's --model_config_file_poll_wait_seconds and --allow_version_labels_for_unavailable_models
+    (model_servers/main.cc) on `ie_serving config` / `ie_serving model`."""
+    path = tmp_path / "models.json"
+    path.write_text(json.dumps({"model_config_list": [{"config": {"name": "m", "base_path": "/m"}}]}))
+    parser = cli.build_parser()
+    polled = cli.config_from_args(
+        parser.parse_args(
+            ["config", "--config_path", str(path), "--model_config_file_poll_wait_seconds", "2.5"]
+            + ["--allow_version_labels_for_unavailable_models"]
+        )
+    )
+    assert (polled.model_config_file, polled.model_config_file_format) == (str(path), "json")
+    assert polled.model_config_file_poll_wait_seconds == 2.5
+    assert polled.allow_version_labels_for_unavailable_models is True
+    plain = cli.config_from_args(parser.parse_args(["config", "--config_path", str(path)]))
+    assert plain.model_config_file_poll_wait_seconds == 0 and not plain.allow_version_labels_for_unavailable_models
+    model = cli.config_from_args(
+        parser.parse_args(
+            ["model", "--model_name", "m", "--model_path", "/m", "--allow_version_labels_for_unavailable_models=false"]
+        )
+    )
+    assert model.allow_version_labels_for_unavailable_models is False and model.model_config_file is None
+    with pytest.raises(ConfigError, match="--model_config_file_poll_wait_seconds: expected seconds >= 0"):
+        cli.config_from_args(
+            parser.parse_args(["config", "--config_path", str(path), "--model_config_file_poll_wait_seconds", "-1"])
+        )
+    with pytest.raises(SystemExit):
+        parser.parse_args(
+            ["model", "--model_name", "m", "--model_path", "/m", "--model_config_file_poll_wait_seconds", "1"]
+        )

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from ie_serving import images
 from ie_serving.dtypes import BFLOAT16, STRING
 from ie_serving.errors import FailedPrecondition, InvalidInput
 from ie_serving.images import MAX_IMAGE_PIXELS, ImageOptions, decode_encoded_inputs, decode_images, infer_layout
@@ -171,6 +172,14 @@ def test_inputs_that_take_no_images(input_spec, words):
 def test_inputs_with_other_channel_counts_take_no_images():
     with pytest.raises(InvalidInput, match=r"has 4 channels in layout NHWC .* images decode to 3 channels"):
         decode_images("image", files(PNG), spec((1, 24, 32, 4)), ImageOptions(layout="NHWC"))
+
+
+def test_the_batch_is_bounded_from_the_headers(monkeypatch):
+    """N files of W x H pixels for a float32 input make N*W*H*C*4 bytes: refused past the limit
+    before any file is decoded (the second file is not even a whole PNG)."""
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 2 * 24 * 32 * 3 * 4 - 1)
+    with pytest.raises(InvalidInput, match=r"2 images of 32x24 \(width x height\) make 18432 bytes decoded"):
+        decode_images("image", files(PNG, PNG[:100]), spec((-1, -1, -1, 3)))
 
 
 def test_batch_of_files_must_be_a_list():

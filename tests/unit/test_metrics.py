@@ -202,3 +202,21 @@ def test_batching_metrics_keep_tf_servings_names_and_buckets() -> None:
     sizes = families["ie_serving_batch_size"].samples
     assert any(s.name == "ie_serving_batch_size_sum" and s.labels["version"] == "1" and s.value == 4 for s in sizes)
     assert "ie_serving_batch_queuing_seconds" in families and "ie_serving_batch_queued_requests" in families
+
+
+def test_runtime_latency_api_is_classify_or_regress_and_multi_inference_records_none() -> None:
+    """classifier.cc / regressor.cc RecordRuntimeLatency(model, "Classify"|"Regress", ...);
+    multi_inference.cc records no runtime latency."""
+    metrics, service = _metrics()
+    service.predict("m", None, _decode, runtime_api="Classify")
+    service.predict("m", None, _decode, runtime_api="Regress")
+    service.predict("m", None, _decode, runtime_api=None)
+    service.predict("m", None, _decode)
+    counts = [
+        line for line in metrics.tf_text().splitlines() if line.startswith(":tensorflow:serving:runtime_latency_count")
+    ]
+    assert sorted(counts) == [
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Classify",runtime="OpenVINO"} 1',
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Predict",runtime="OpenVINO"} 1',
+        ':tensorflow:serving:runtime_latency_count{model_name="m",API="Regress",runtime="OpenVINO"} 1',
+    ]

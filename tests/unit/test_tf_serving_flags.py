@@ -14,6 +14,7 @@ import re
 import pytest
 
 from ie_serving import cli, tf_serving_flags
+from ie_serving.config import GrpcTls
 from ie_serving.errors import ConfigError, InvalidInput, PayloadTooLarge, ServableNotFound
 from ie_serving.http_common import read_body
 from ie_serving.rest_api import create_app
@@ -198,13 +199,9 @@ def test_flags_with_a_feature_not_built_are_refused_by_name() -> None:
     with pytest.raises(ConfigError) as info:
         _config(
             "--use_alts_credentials",
-            "--ssl_config_file=/ssl.config",
         )
     message = str(info.value)
-    for fragment in (
-        "--use_alts_credentials=true: ALTS credentials are not built",
-        "--ssl_config_file=/ssl.config",
-    ):
+    for fragment in ("--use_alts_credentials=true: ALTS credentials are not built",):
         assert fragment in message
 
 
@@ -360,3 +357,26 @@ def test_a_bad_batching_parameters_file_stops_start_up_naming_the_fault(tmp_path
     with pytest.raises(ConfigError, match="--batching_parameters_file") as info:
         _config("--enable_batching", f"--batching_parameters_file={path}")
     assert fragment in str(info.value)
+
+
+def test_ssl_config_file_and_grpc_socket_path_map_to_grpc_tls_and_a_socket(tmp_path) -> None:
+    """server.cc BuildServerCredentials: the text SSLConfig holds PEM contents (server_key,
+    server_cert, custom_ca) and client_verify; --grpc_socket_path adds "unix:" + path."""
+    path = tmp_path / "ssl.config"
+    path.write_text('server_key: "KEY\\n" server_cert: "CERT\\n" custom_ca: "CA\\n" client_verify: true')
+    config = _config(f"--ssl_config_file={path}", f"--grpc_socket_path={tmp_path / 's.sock'}")
+    assert config.grpc_tls == GrpcTls(b"KEY\n", b"CERT\n", b"CA\n", True)
+    assert config.grpc_socket_path == str(tmp_path / "s.sock") and config.tls is None
+    assert _config().grpc_tls is None and _config().grpc_socket_path is None
+    path.write_text('server_key: "KEY" server_cert: "CERT"')
+    assert _config(f"--ssl_config_file={path}").grpc_tls == GrpcTls(b"KEY", b"CERT", None, False)
+    for text, message in (
+        ('server_cert: "CERT"', "server_key empty"),
+        ('server_key: "KEY" server_cert: "CERT" client_verify: true', "client_verify: true needs custom_ca"),
+        ("server_key: KEY", "--ssl_config_file"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=message):
+            _config(f"--ssl_config_file={path}")
+    with pytest.raises(ConfigError, match="--ssl_config_file: cannot read"):
+        _config(f"--ssl_config_file={tmp_path / 'absent'}")

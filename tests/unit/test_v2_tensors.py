@@ -1,8 +1,9 @@
-"""KServe v2 tensors <-> numpy without a server: the JSON request and response of
-kserve/open-inference-protocol specification/protocol/inference_rest.md, Triton's binary tensor
-data extension (triton-inference-server/server docs/protocol/extension_binary_data.md: body
-layout, binary_data_size, binary_data / binary_data_output, BYTES length prefixes), the gRPC
-ModelInferRequest contents (inference_grpc.md), and the messages for what is refused."""
+"""KServe v2 tensors and HTTP bodies <-> numpy without a server (v2_tensors, v2_http,
+v2_proto): the JSON request and response of kserve/open-inference-protocol
+specification/protocol/inference_rest.md, Triton's binary tensor data extension
+(triton-inference-server/server docs/protocol/extension_binary_data.md: body layout,
+binary_data_size, binary_data / binary_data_output, BYTES length prefixes, raw binary requests),
+the gRPC ModelInferRequest contents (inference_grpc.md), and the messages for what is refused."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from ie_serving.dtypes import BFLOAT16, NUMPY_BY_V2_NAME, v2_name
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
+from ie_serving.v2_http import V2JsonBody, encode_response
 from ie_serving.v2_proto import V2ProtoRequest
 from ie_serving.v2_proto import encode_response as encode_proto
-from ie_serving.v2_tensors import InferRequest, RequestedOutput, V2JsonBody, encode_response, raw_bytes
+from ie_serving.v2_tensors import InferRequest, RequestedOutput, raw_bytes
 
 NUMERIC = [name for name in NUMPY_BY_V2_NAME if name != "BYTES"]
 SPECS = {"x": TensorSpec("x", np.dtype(np.float32), (-1, 3))}
@@ -73,6 +75,34 @@ def test_every_datatype_has_a_numpy_dtype_and_back():
     assert NUMPY_BY_V2_NAME["BF16"] == np.dtype(ml_dtypes.bfloat16)
 
 
+def test_the_float_fast_path_and_the_general_parse_agree(monkeypatch):
+    """FP32 data read by simdjson (a float64 buffer) and by orjson give the same arrays, the
+    nesting unchecked in both (only the values count, in order, as Triton reads them)."""
+    rng = np.random.default_rng(7)
+    documents = [
+        {"inputs": [_input(rng.standard_normal(6).tolist(), shape=(2, 3))]},
+        {"inputs": [_input(rng.standard_normal((2, 3)).tolist(), shape=(2, 3))]},
+        {"inputs": [_input([[1, 2.5], [3, 4, 5], [6]], shape=(2, 3))]},
+        {"inputs": [_input([1, 2, 3], "FP64", (3,)), _input([1, 2], "INT64", (2,), name="z")], "id": "a"},
+        {"inputs": [_input([2**60, 1, 2], "FP32", (3,))]},
+    ]
+    fast = [_decode(document)[1].inputs for document in documents]
+    monkeypatch.setattr("ie_serving.v2_http._parse_with_float_arrays", lambda header: None)
+    general = [_decode(document)[1].inputs for document in documents]
+    for one, other in zip(fast, general, strict=True):
+        assert one.keys() == other.keys()
+        for name in one:
+            assert one[name].dtype == other[name].dtype
+            np.testing.assert_array_equal(one[name], other[name])
+
+
+def test_the_float_fast_path_leaves_refusals_to_the_general_parse():
+    """Booleans, strings or nulls among FP32 data are refused in the general parse's words."""
+    _refused({"inputs": [_input([1.0, True, 2.0])]}, "takes numbers in 'data', got true/false among them")
+    _refused({"inputs": [_input([1, False, 2], "INT32")]}, "takes numbers in 'data', got true/false among them")
+    _refused({"inputs": [_input([1.0, "2", 3.0])]}, "takes numbers in 'data', got")
+
+
 def test_flat_and_nested_json_data_give_the_same_array():
     """The spec: data is flat or nested in row-major order; id and outputs are kept."""
     flat = _decode({"id": "42", "inputs": [_input([1, 2, 3, 4, 5, 6], shape=(2, 3))], "outputs": [{"name": "y"}]})
@@ -95,7 +125,8 @@ def test_flat_and_nested_json_data_give_the_same_array():
         ([0.5, 2, 2**63], "UINT64", "takes integers in 'data', got numbers with a fraction"),
         (["a", "b", "c"], "FP32", "got strings"),
         ([1, 2], "FP32", "shape [1, 3] holds 3 elements, 'data' has 2"),
-        ([[1, 2], [3]], "FP32", "ragged"),
+        ([[1, 2], [3, 4]], "FP32", "shape [1, 3] holds 3 elements, 'data' has 4"),
+        ([[1, 2], [None]], "FP32", "takes numbers in 'data', got values of mixed types"),
         ([1, 2, 3], "FLOAT", "unknown datatype 'FLOAT'; expected one of FP32, FP64, FP16, BF16"),
     ],
 )

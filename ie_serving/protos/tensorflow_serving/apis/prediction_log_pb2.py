@@ -22,18 +22,27 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from ie_serving.protos.tensorflow_serving.apis import classification_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_classification__pb2
+from ie_serving.protos.tensorflow_serving.apis import inference_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_inference__pb2
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_predict__pb2
+from ie_serving.protos.tensorflow_serving.apis import regression_pb2 as ie__serving_dot_protos_dot_tensorflow__serving_dot_apis_dot_regression__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n>ie_serving/protos/tensorflow_serving/apis/prediction_log.proto\x12\x12tensorflow.serving\x1a\x37ie_serving/protos/tensorflow_serving/apis/predict.proto\"x\n\nPredictLog\x12\x33\n\x07request\x18\x01 \x01(\x0b\x32\".tensorflow.serving.PredictRequest\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.tensorflow.serving.PredictResponse\"R\n\rPredictionLog\x12\x35\n\x0bpredict_log\x18\x06 \x01(\x0b\x32\x1e.tensorflow.serving.PredictLogH\x00\x42\n\n\x08log_typeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n>ie_serving/protos/tensorflow_serving/apis/prediction_log.proto\x12\x12tensorflow.serving\x1a>ie_serving/protos/tensorflow_serving/apis/classification.proto\x1a\x39ie_serving/protos/tensorflow_serving/apis/inference.proto\x1a\x37ie_serving/protos/tensorflow_serving/apis/predict.proto\x1a:ie_serving/protos/tensorflow_serving/apis/regression.proto\"\x87\x01\n\x0b\x43lassifyLog\x12:\n\x07request\x18\x01 \x01(\x0b\x32).tensorflow.serving.ClassificationRequest\x12<\n\x08response\x18\x02 \x01(\x0b\x32*.tensorflow.serving.ClassificationResponse\"~\n\nRegressLog\x12\x36\n\x07request\x18\x01 \x01(\x0b\x32%.tensorflow.serving.RegressionRequest\x12\x38\n\x08response\x18\x02 \x01(\x0b\x32&.tensorflow.serving.RegressionResponse\"x\n\nPredictLog\x12\x33\n\x07request\x18\x01 \x01(\x0b\x32\".tensorflow.serving.PredictRequest\x12\x35\n\x08response\x18\x02 \x01(\x0b\x32#.tensorflow.serving.PredictResponse\"\x8d\x01\n\x11MultiInferenceLog\x12:\n\x07request\x18\x01 \x01(\x0b\x32).tensorflow.serving.MultiInferenceRequest\x12<\n\x08response\x18\x02 \x01(\x0b\x32*.tensorflow.serving.MultiInferenceResponse\"\x88\x02\n\rPredictionLog\x12\x37\n\x0c\x63lassify_log\x18\x02 \x01(\x0b\x32\x1f.tensorflow.serving.ClassifyLogH\x00\x12\x35\n\x0bregress_log\x18\x03 \x01(\x0b\x32\x1e.tensorflow.serving.RegressLogH\x00\x12\x35\n\x0bpredict_log\x18\x06 \x01(\x0b\x32\x1e.tensorflow.serving.PredictLogH\x00\x12\x44\n\x13multi_inference_log\x18\x04 \x01(\x0b\x32%.tensorflow.serving.MultiInferenceLogH\x00\x42\n\n\x08log_typeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ie_serving.protos.tensorflow_serving.apis.prediction_log_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PREDICTLOG']._serialized_start=143
-  _globals['_PREDICTLOG']._serialized_end=263
-  _globals['_PREDICTIONLOG']._serialized_start=265
-  _globals['_PREDICTIONLOG']._serialized_end=347
+  _globals['_CLASSIFYLOG']._serialized_start=327
+  _globals['_CLASSIFYLOG']._serialized_end=462
+  _globals['_REGRESSLOG']._serialized_start=464
+  _globals['_REGRESSLOG']._serialized_end=590
+  _globals['_PREDICTLOG']._serialized_start=592
+  _globals['_PREDICTLOG']._serialized_end=712
+  _globals['_MULTIINFERENCELOG']._serialized_start=715
+  _globals['_MULTIINFERENCELOG']._serialized_end=856
+  _globals['_PREDICTIONLOG']._serialized_start=859
+  _globals['_PREDICTIONLOG']._serialized_end=1123
 # @@protoc_insertion_point(module_scope)
