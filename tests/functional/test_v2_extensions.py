@@ -14,6 +14,7 @@ by name" means here (a configured model) is ie_serving/repository.py's docstring
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -251,3 +252,36 @@ def test_serve_offers_the_repository_and_a_multi_model_endpoint_withdraws_it(tmp
         assert requests.get(f"{multi.url}/models/m", timeout=10).json()["versions"][0]["state"] == "AVAILABLE"
     finally:
         assert multi.stop() == 0
+
+
+def test_unload_and_load_under_traffic_fail_no_request_of_other_models(server):
+    """Requests to `scale` keep succeeding while `other` is unloaded and loaded again five times;
+    requests to `other` meanwhile either succeed or are 404 (not served at that moment), never
+    a 5xx: in-flight requests finish on the version they leased (store.py)."""
+    stop = threading.Event()
+    outcomes: dict[str, list[int]] = {"scale": [], "other": []}
+
+    def hammer(model: str) -> None:
+        body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}
+        with requests.Session() as session:
+            while not stop.is_set():
+                answer = session.post(f"{server.url}/v2/models/{model}/infer", json=body, timeout=30)
+                outcomes[model].append(answer.status_code)
+
+    threads = [threading.Thread(target=hammer, args=(m,)) for m in ("scale", "other", "scale")]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(5):
+            assert requests.post(f"{server.url}/v2/repository/models/other/unload", timeout=30).status_code == 200
+            time.sleep(0.2)
+            assert requests.post(f"{server.url}/v2/repository/models/other/load", timeout=60).status_code == 200
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(30)
+    assert outcomes["scale"] and set(outcomes["scale"]) == {200}, sorted(set(outcomes["scale"]))
+    assert 200 in outcomes["other"] and set(outcomes["other"]) <= {200, 404}, sorted(set(outcomes["other"]))
+    (stats,) = requests.get(f"{server.url}/v2/models/other/stats", timeout=10).json()["model_stats"]
+    assert stats["inference_stats"]["fail"]["count"] == 0  # no request failed on a version it reached
