@@ -26,12 +26,21 @@ KSERVE_MODEL_FIELDS = ("modelFormat", "protocolVersion", "runtime", "runtimeVers
 KSERVE_SCALING_FIELDS = ("minReplicas", "maxReplicas", "scaleMetric", "scaleTarget", "containerConcurrency", "timeout")
 
 
+def documents(kind: str) -> list[dict]:
+    everything = [d for path in sorted(KSERVE.glob("*.yaml")) for d in yaml.safe_load_all(path.read_text())]
+    found = [d for d in everything if d["kind"] == kind]
+    assert found, f"no {kind} under {KSERVE}"
+    return found
+
+
 def document(kind: str) -> dict:
-    for path in sorted(KSERVE.glob("*.yaml")):
-        for found in yaml.safe_load_all(path.read_text()):
-            if found["kind"] == kind:
-                return found
-    raise AssertionError(f"no {kind} under {KSERVE}")
+    (only,) = documents(kind)
+    return only
+
+
+def services() -> dict[str, dict]:
+    """The InferenceServices by protocolVersion."""
+    return {s["spec"]["predictor"]["model"]["protocolVersion"]: s for s in documents("InferenceService")}
 
 
 def runtime_container() -> dict:
@@ -56,8 +65,9 @@ def test_the_runtime_container_is_a_valid_kubernetes_container():
     _validate_pod(runtime["spec"]["containers"])
 
 
-def test_the_inference_service_model_is_a_valid_container_over_the_runtime():
-    service = document("InferenceService")
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_the_inference_service_model_is_a_valid_container_over_the_runtime(protocol):
+    service = services()[protocol]
     assert service["apiVersion"] == "serving.kserve.io/v1beta1"
     predictor = service["spec"]["predictor"]
     assert set(predictor) <= {"model", *KSERVE_SCALING_FIELDS}
@@ -74,17 +84,27 @@ def test_a_broken_container_is_refused():
         _validate_pod([container])
 
 
-def test_the_runtime_serves_what_the_inference_service_asks():
+@pytest.mark.parametrize("protocol", ["v2", "grpc-v2"])
+def test_the_runtime_serves_what_the_inference_service_asks(protocol):
     spec = document("ClusterServingRuntime")["spec"]
-    model = document("InferenceService")["spec"]["predictor"]["model"]
+    model = services()[protocol]["spec"]["predictor"]["model"]
     assert model["runtime"] == document("ClusterServingRuntime")["metadata"]["name"]
-    assert model["protocolVersion"] == "v2"
     assert model["protocolVersion"] in spec["protocolVersions"]
     assert set(spec["protocolVersions"]) == {"v1", "v2", "grpc-v2"}
     formats = {f["name"] for f in spec["supportedModelFormats"]}
     assert formats == {"openvino", "tensorflow", "onnx"} and model["modelFormat"]["name"] in formats
     assert all(isinstance(f["version"], str) for f in spec["supportedModelFormats"])
     assert model["storageUri"].startswith(("s3://", "gs://", "pvc://", "https://"))
+
+
+def test_grpc_v2_is_routed_to_the_servers_grpc_port():
+    """KServe sends grpc-v2 to the container port named h2c (HTTP/2 cleartext): it must be the
+    port the runtime's server takes gRPC on; the v2 service routes to KServe's default 8080."""
+    args = server_args()
+    (port,) = services()["grpc-v2"]["spec"]["predictor"]["model"]["ports"]
+    assert (port["name"], port["containerPort"], port["protocol"]) == ("h2c", args.port, "TCP")
+    assert "ports" not in services()["v2"]["spec"]["predictor"]["model"]
+    assert "ports" not in runtime_container()  # a runtime port would be merged into both services
 
 
 def test_the_arguments_are_the_servers_and_match_kserves_ports_and_model_dir():
