@@ -80,6 +80,8 @@ class _Task:
         "enqueued",
         "started",
         "finished",
+        "first",
+        "rows",
         "done",
         "result",
         "error",
@@ -93,6 +95,8 @@ class _Task:
         self.key = key
         self.enqueued = time.perf_counter()
         self.started = self.finished = 0.0  # when its batch was taken by a thread, and when it ended
+        self.first = False  # the first request of its batch (the statistics count the execution once)
+        self.rows = 0  # the rows its batch ran, padding included
         self.done = threading.Event()
         self.result: dict[str, np.ndarray] | None = None
         self.error: ServingError | None = None
@@ -218,7 +222,8 @@ class Batcher:
     ) -> dict[str, np.ndarray]:
         """The request's outputs, computed in a batch with others; deadline: a time.monotonic()
         value after which the request leaves the queue (DeadlineExceeded); phases, when given,
-        receives the time in the queue (queue) and its batch's run (compute_infer), in ns."""
+        receives the time in the queue (queue) and its batch's run (compute_infer) in ns, the
+        rows its batch ran, and whether it counts the execution (the batch's first request)."""
         size = task_size(inputs)
         if size > self.params.max_batch_size:
             raise InvalidInput(f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}")
@@ -241,6 +246,8 @@ class Batcher:
         if phases is not None:
             phases.queue = int((task.started - task.enqueued) * 1e9)
             phases.compute_infer = int((task.finished - task.started) * 1e9)
+            phases.executions = int(task.first)
+            phases.executed_batch = task.rows
         return task.result
 
     def stats(self) -> BatchStats:
@@ -334,15 +341,18 @@ class Batcher:
         self._batches.remove(batch)
         self._close_batch(batch)
         now = time.perf_counter()
-        for task in batch.tasks:
+        for index, task in enumerate(batch.tasks):
             task.batch = None
             task.started = now
+            task.first = index == 0
             self._queuing.observe((now - task.enqueued) * 1e6 // 1)
         self._queued -= len(batch.tasks)
 
     def _execute(self, batch: _Batch) -> None:
         tasks = batch.tasks
         rows = padded_size(batch.size, self.params.allowed_batch_sizes)
+        for task in tasks:
+            task.rows = rows
         try:
             with self._cond:
                 self._input_sizes.observe(batch.size)

@@ -40,12 +40,16 @@ _SUCCESS, _FAIL, _QUEUE, _INPUT, _INFER, _OUTPUT = range(6)
 @dataclasses.dataclass
 class Phases:
     """Where one request's time went, in nanoseconds: compute_input is filled by
-    Service.predict, the rest by CompiledVersion.infer."""
+    Service.predict, the rest by CompiledVersion.infer. A request batched with others
+    (batching.py) ran in an execution of `executed_batch` rows that counts once, for the
+    first request of its batch (`executions` 0 for the others)."""
 
     compute_input: int = 0
     queue: int = 0
     compute_infer: int = 0
     compute_output: int = 0
+    executions: int = 1
+    executed_batch: int | None = None  # None: the request ran alone, its own batch size
 
 
 class VersionStatistics:
@@ -60,11 +64,13 @@ class VersionStatistics:
         self._batches: dict[int, list[int]] = {}  # batch size -> [count, input ns, infer ns, output ns]
 
     def record_success(self, batch_size: int, total_ns: int, phases: Phases) -> None:
-        """A request that got its outputs: `batch_size` inferences in one execution."""
+        """A request that got its outputs: `batch_size` inferences, in its own execution or
+        in a batch's (inference_stats per request, execution_count and batch_stats per
+        execution, as Triton counts them)."""
         now_ms = time.time_ns() // 1_000_000
         with self._lock:
             self.inference_count += batch_size
-            self.execution_count += 1
+            self.execution_count += phases.executions
             self.last_inference = now_ms
             durations = self._durations
             for index, ns in (
@@ -76,11 +82,14 @@ class VersionStatistics:
             ):
                 durations[index][0] += 1
                 durations[index][1] += ns
-            batch = self._batches.get(batch_size)
+            if not phases.executions:
+                return
+            executed = batch_size if phases.executed_batch is None else phases.executed_batch
+            batch = self._batches.get(executed)
             if batch is None:
                 if len(self._batches) >= MAX_BATCH_SIZES:
                     return
-                batch = self._batches[batch_size] = [0, 0, 0, 0]
+                batch = self._batches[executed] = [0, 0, 0, 0]
             batch[0] += 1
             batch[1] += phases.compute_input
             batch[2] += phases.compute_infer

@@ -257,3 +257,24 @@ def test_a_batched_requests_phases_are_its_wait_in_the_queue_and_its_batchs_run(
     assert 0.05e9 <= phases.queue < 1e9
     assert 0.03e9 <= phases.compute_infer < 1e9
     batcher.close()
+
+
+def test_each_batch_counts_one_execution_of_its_rows() -> None:
+    """Triton counts executions and batch_stats per batch run, inference_stats per request:
+    8 requests of 1 row in batches of 4 are 2 executions of 4 rows."""
+    batcher = Batcher(Recorder(), _params(max_batch_size=4, batch_timeout_micros=200_000), 0, "m")
+    phases = [Phases() for _ in range(8)]
+    answers: list[object] = [None] * 8
+
+    def one(index: int) -> None:
+        answers[index] = batcher.submit({"x": np.full((1, 3), index, np.float32)}, ["y"], phases=phases[index])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert all(answer is not None for answer in answers)
+    assert sum(p.executions for p in phases) == 2
+    assert {p.executed_batch for p in phases} == {4}
+    batcher.close()

@@ -142,3 +142,15 @@ def test_which_versions_are_reported_and_triton_errors(store):
     with pytest.raises(InvalidInput, match=r"^requested model 'a' is not available$"):
         model_statistics(ModelStore((empty,)), "a")
     assert model_statistics(ModelStore((empty,))) == []
+
+
+def test_batched_requests_count_their_batchs_execution_once():
+    """Two requests of 1 row run in one batch of 2: two inferences, one execution, batch_stats
+    of size 2 once; each request's phases count in inference_stats (Triton's aggregation)."""
+    statistics = VersionStatistics()
+    statistics.record_success(1, 500, Phases(1, 2, 300, 0, executions=1, executed_batch=2))
+    statistics.record_success(1, 600, Phases(1, 3, 300, 0, executions=0, executed_batch=2))
+    stats = statistics.as_dict("m", 1)
+    assert (stats["inference_count"], stats["execution_count"]) == (2, 1)
+    assert stats["inference_stats"]["compute_infer"] == {"count": 2, "ns": 600}
+    assert [(b["batch_size"], b["compute_infer"]["count"]) for b in stats["batch_stats"]] == [(2, 1)]
