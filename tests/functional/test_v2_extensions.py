@@ -285,3 +285,35 @@ def test_unload_and_load_under_traffic_fail_no_request_of_other_models(server):
     assert 200 in outcomes["other"] and set(outcomes["other"]) <= {200, 404}, sorted(set(outcomes["other"]))
     (stats,) = requests.get(f"{server.url}/v2/models/other/stats", timeout=10).json()["model_stats"]
     assert stats["inference_stats"]["fail"]["count"] == 0  # no request failed on a version it reached
+
+
+def test_statistics_of_a_batching_model_count_batches_as_executions(tmp_path):
+    """A model with the config's `batching` (up to 8 rows within 200 ms): 8 concurrent v2
+    requests of one row are 8 inferences in fewer executions, each answer OpenVINO's, the
+    batch_stats under the rows the batches ran (Triton counts its dynamic batcher so)."""
+    base = tmp_path / "scale"
+    models.save(models.scale_model(2.0), base)
+    batching = {"max_batch_size": 8, "batch_timeout_micros": 200_000}
+    config = write_config(tmp_path / "config.json", [{"name": "scale", "base_path": str(base), "batching": batching}])
+    server = RestServer(["config", "--config_path", str(config)], tmp_path / "server.log").wait_ready()
+    try:
+        answers: list[object] = [None] * 8
+
+        def one(index: int) -> None:
+            body = {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [index] * 4}]}
+            answers[index] = requests.post(f"{server.url}/v2/models/scale/infer", json=body, timeout=30).json()
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert [a["outputs"][0]["data"] for a in answers] == [[2.0 * i] * 4 for i in range(8)]
+        (stats,) = requests.get(f"{server.url}/v2/models/scale/stats", timeout=10).json()["model_stats"]
+        assert stats["inference_count"] == 8 and stats["inference_stats"]["success"]["count"] == 8
+        assert 1 <= stats["execution_count"] < 8, stats
+        assert sum(b["compute_infer"]["count"] for b in stats["batch_stats"]) == stats["execution_count"]
+        assert sum(b["batch_size"] * b["compute_infer"]["count"] for b in stats["batch_stats"]) == 8
+        assert stats["inference_stats"]["queue"]["ns"] > 0
+    finally:
+        assert server.stop() == 0
