@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ie_serving.errors import InvalidInput
@@ -130,7 +132,14 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
 
 def encode_results(result: Classifications | Regressions) -> bytes:
     """TF Serving's answer to :classify ({"results": [[[label, score], ...], ...]}) or :regress
-    ({"results": [value, ...]}); float32 numbers as their shortest decimal, as TF Serving
-    writes them (json_tensor.cc WriteDecimal)."""
-    results = result.values if isinstance(result, Regressions) else result.rows(shortest=True)
-    return orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY)
+    ({"results": [value, ...]}); float32 numbers as their shortest decimal, and NaN, Infinity
+    and -Infinity as those literals, as TF Serving writes them (json_tensor.cc WriteDecimal)."""
+    if isinstance(result, Regressions):
+        finite = bool(np.isfinite(result.values).all())
+        results: Any = result.values if finite else result.values.astype(str).astype(np.float64).tolist()
+    else:
+        finite = result.scores is None or bool(np.isfinite(result.scores).all())
+        results = result.rows(shortest=True)
+    if finite:
+        return orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps({"results": results}, separators=(",", ":")).encode()

@@ -148,6 +148,9 @@ def test_answers_are_tf_servings_json():
     assert encode_results(Classifications(None, scores)) == b'{"results":[[["",0.2],["",0.8]]]}'
     assert encode_results(Classifications([["7"]], None)) == b'{"results":[[["7",0.0]]]}'
     assert encode_results(Regressions(np.array([3.5, 4.0], np.float32))) == b'{"results":[3.5,4.0]}'
+    odd = np.array([np.nan, np.inf, -np.inf, 0.1], np.float32)
+    assert encode_results(Regressions(odd)) == b'{"results":[NaN,Infinity,-Infinity,0.1]}'
+    assert encode_results(Classifications(None, odd[None, :2])) == b'{"results":[[["",NaN],["",Infinity]]]}'
 
 
 def _lookup(**signatures: Signature):
