@@ -21,9 +21,9 @@ import requests
 
 from tests import models
 from tests.framework_envs import run_tf
-from tests.functional.test_tf_serving_flags import TfModelServer
 from tests.rest_helpers import assert_error
 from tests.sagemaker_helpers import ServeProcess
+from tests.server import TfModelServer
 
 CLASSIFY, REGRESS = "tensorflow/serving/classify", "tensorflow/serving/regress"
 # the classifier IR's examples: x f32 [3] and bias i64 [1] per example (no tied scores)
