@@ -96,21 +96,21 @@ def parse_request(body: bytes, method: str) -> tuple[str, input_pb2.Input]:
             f"JSON Value: {_excerpt(body)} not formatted correctly. 'signature_name' key must be a string value."
         )
     request_input = input_pb2.Input()
-    examples = document.get("examples")
-    if examples is None:
-        raise InvalidInput(
-            f"JSON Value: {_excerpt(body)} When method is {method}, key 'examples' is expected and was not found"
-        )
-    if not isinstance(examples, list):
-        raise InvalidInput(f"JSON Value: {_excerpt(body)} Expecting 'examples' value to be an list/array")
-    if not examples:
-        raise InvalidInput(f"JSON Value: {_excerpt(body)} 'examples' value is an empty array")
-    if "context" in document:
+    if "context" in document:  # read first, as json_tensor.cc does
         with_context = request_input.example_list_with_context
         _example(document["context"], with_context.context)
         target = with_context.examples
     else:
         target = request_input.example_list.examples
+    if "examples" not in document:
+        raise InvalidInput(
+            f"JSON Value: {_excerpt(body)} When method is {method}, key 'examples' is expected and was not found"
+        )
+    examples = document["examples"]
+    if not isinstance(examples, list):
+        raise InvalidInput(f"JSON Value: {_excerpt(body)} Expecting 'examples' value to be an list/array")
+    if not examples:
+        raise InvalidInput(f"JSON Value: {_excerpt(body)} 'examples' value is an empty array")
     for value in examples:
         _example(value, target.add())
     return signature_name, request_input

@@ -124,6 +124,8 @@ def test_json_examples_as_tf_serving_reads_them():
     [
         (b'{"instances": [1]}', "When method is classify, key 'examples' is expected and was not found"),
         (b'{"examples": {"x": 1}}', "Expecting 'examples' value to be an list/array"),
+        (b'{"examples": null}', "Expecting 'examples' value to be an list/array"),
+        (b'{"context": 1}', "Example must be JSON object but got JSON NUMBER"),
         (b'{"examples": []}', "'examples' value is an empty array"),
         (b'{"examples": [1]}', "Example must be JSON object but got JSON NUMBER"),
         (b'{"signature_name": 3, "examples": [{}]}', "'signature_name' key must be a string value"),
