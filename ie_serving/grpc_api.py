@@ -143,29 +143,29 @@ class PredictionServicer(_Handler):
 
         return self._call("Predict", request, context, body)
 
-    def Classify(self, request, context):  # noqa: N802
-        def body(name: str, version: int | None) -> classification_pb2.ClassificationResponse:
+    def _one_task(self, rpc: str, method: Method, request, context, response_type: type, fill: Callable):
+        """Classify or Regress: the examples run through the pipeline once; `fill` writes the
+        answer into the response's result."""
+
+        def body(name: str, version: int | None):
             signature_name = request.model_spec.signature_name
-            decoder = ExamplesDecoder([Task(Method.CLASSIFY, signature_name)], request.input)
+            decoder = ExamplesDecoder([Task(method, signature_name)], request.input)
             result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
-            response = classification_pb2.ClassificationResponse()
+            response = response_type()
             _model_spec(response.model_spec, name, signature_name, result.version)
-            _fill_classifications(decoder.results(result.outputs)[0], response.result)
+            fill(decoder.results(result.outputs)[0], response.result)
             return response
 
-        return self._call("Classify", request, context, body)
+        return self._call(rpc, request, context, body)
+
+    def Classify(self, request, context):  # noqa: N802
+        response_type = classification_pb2.ClassificationResponse
+        return self._one_task("Classify", Method.CLASSIFY, request, context, response_type, _fill_classifications)
 
     def Regress(self, request, context):  # noqa: N802
-        def body(name: str, version: int | None) -> regression_pb2.RegressionResponse:
-            signature_name = request.model_spec.signature_name
-            decoder = ExamplesDecoder([Task(Method.REGRESS, signature_name)], request.input)
-            result = self.service.predict(name, version, decoder, deadline(context), decoder.runtime_api)
-            response = regression_pb2.RegressionResponse()
-            _model_spec(response.model_spec, name, signature_name, result.version)
-            _fill_regressions(decoder.results(result.outputs)[0], response.result)
-            return response
-
-        return self._call("Regress", request, context, body)
+        return self._one_task(
+            "Regress", Method.REGRESS, request, context, regression_pb2.RegressionResponse, _fill_regressions
+        )
 
     def MultiInference(self, request, context):  # noqa: N802
         """The tasks over one model, run once (TF Serving's multi_inference.cc rules: the

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from typing import Any
 
+import numpy as np
 import orjson
 
 from ie_serving.errors import InvalidInput
@@ -94,21 +96,21 @@ def parse_request(body: bytes, method: str) -> tuple[str, input_pb2.Input]:
             f"JSON Value: {_excerpt(body)} not formatted correctly. 'signature_name' key must be a string value."
         )
     request_input = input_pb2.Input()
-    examples = document.get("examples")
-    if examples is None:
-        raise InvalidInput(
-            f"JSON Value: {_excerpt(body)} When method is {method}, key 'examples' is expected and was not found"
-        )
-    if not isinstance(examples, list):
-        raise InvalidInput(f"JSON Value: {_excerpt(body)} Expecting 'examples' value to be an list/array")
-    if not examples:
-        raise InvalidInput(f"JSON Value: {_excerpt(body)} 'examples' value is an empty array")
-    if "context" in document:
+    if "context" in document:  # read first, as json_tensor.cc does
         with_context = request_input.example_list_with_context
         _example(document["context"], with_context.context)
         target = with_context.examples
     else:
         target = request_input.example_list.examples
+    if "examples" not in document:
+        raise InvalidInput(
+            f"JSON Value: {_excerpt(body)} When method is {method}, key 'examples' is expected and was not found"
+        )
+    examples = document["examples"]
+    if not isinstance(examples, list):
+        raise InvalidInput(f"JSON Value: {_excerpt(body)} Expecting 'examples' value to be an list/array")
+    if not examples:
+        raise InvalidInput(f"JSON Value: {_excerpt(body)} 'examples' value is an empty array")
     for value in examples:
         _example(value, target.add())
     return signature_name, request_input
@@ -130,7 +132,14 @@ def _excerpt(body: bytes, limit: int = 200) -> str:
 
 def encode_results(result: Classifications | Regressions) -> bytes:
     """TF Serving's answer to :classify ({"results": [[[label, score], ...], ...]}) or :regress
-    ({"results": [value, ...]}); float32 numbers as their shortest decimal, as TF Serving
-    writes them (json_tensor.cc WriteDecimal)."""
-    results = result.values if isinstance(result, Regressions) else result.rows(shortest=True)
-    return orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY)
+    ({"results": [value, ...]}); float32 numbers as their shortest decimal, and NaN, Infinity
+    and -Infinity as those literals, as TF Serving writes them (json_tensor.cc WriteDecimal)."""
+    if isinstance(result, Regressions):
+        finite = bool(np.isfinite(result.values).all())
+        results: Any = result.values if finite else result.values.astype(str).astype(np.float64).tolist()
+    else:
+        finite = result.scores is None or bool(np.isfinite(result.scores).all())
+        results = result.rows(shortest=True)
+    if finite:
+        return orjson.dumps({"results": results}, option=orjson.OPT_SERIALIZE_NUMPY)
+    return json.dumps({"results": results}, separators=(",", ":")).encode()

@@ -49,13 +49,17 @@ TF_BUCKETS = exponential(10, 1.8, 33)
 # "" otherwise (http_rest_api_handler.cc leaves `method` empty for a GET), entrypoint "REST".
 # SageMaker's /invocations (and a multi-model endpoint's invoke) is a predict: API "predict"
 # as REST's, entrypoint "SAGEMAKER" (AWS's container turns it into a REST call; its own name
-# keeps the two apart on a dashboard). Anything else (Flask's own refusals, paths outside
-# /v1/, multi-model management) is not counted, as TF Serving does not count it.
+# keeps the two apart on a dashboard). KServe v2's infer, the one v2 call that is a predict, is
+# counted with its own API name ("ModelInfer" over gRPC, the URL's "infer" over REST) and the
+# transport's entrypoint. Anything else (Flask's own refusals, paths outside /v1/, v2 health,
+# metadata and extensions, multi-model management) is not counted, as TF Serving counts no such call.
 TF_LABELS: dict[tuple[str, str], tuple[str, str]] = {
     **{("grpc", api): (api, "GRPC") for api in ("Predict", "Classify", "Regress")},
     **{("rest", verb): (verb.lower(), "REST") for verb in ("Predict", "Classify", "Regress")},
     **{("rest", method): ("", "REST") for method in ("GetModelStatus", "GetModelMetadata", "Malformed", "OPTIONS")},
     ("sagemaker", "Invocations"): ("predict", "SAGEMAKER"),
+    ("v2-grpc", "ModelInfer"): ("ModelInfer", "GRPC"),
+    ("v2-rest", "ModelInfer"): ("infer", "REST"),
 }
 
 WAIT_HELP = "Seconds a request waited for a free infer request, counting only the requests that found all busy."

@@ -38,12 +38,14 @@ def port_open(port: int, host: str = "127.0.0.1") -> Probe:
 
 
 def http_answers(url: str, status: int | None = None, **request: object) -> Probe:
-    """Ready once GET url answers (with `status`, when given); request: requests.get's keywords."""
+    """Ready once GET url answers (with `status`, when given); request: requests.get's keywords.
+    No answer within the timeout is not ready yet (a worker still loading its models has not
+    begun to read the connections the listening socket queued)."""
 
     def probe() -> bool:
         try:
             answer = requests.get(url, **{"timeout": 2, **request})
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             return False
         return status is None or answer.status_code == status
 

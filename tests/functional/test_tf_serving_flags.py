@@ -12,10 +12,8 @@ from __future__ import annotations
 import concurrent.futures
 import gzip
 import json
-import pathlib
 import re
 import subprocess
-import sys
 
 import grpc
 import numpy as np
@@ -27,26 +25,8 @@ from ie_serving.tf_serving_flags import config_from_tf_flags
 from tests import models
 from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
-from tests.processes import Process, free_port, grpc_ready, http_answers
 from tests.rest_helpers import assert_error
-from tests.server import ServerProcess
-
-SCRIPT = pathlib.Path(sys.executable).parent / "tensorflow_model_server"
-
-
-class TfModelServer(Process):
-    """`tensorflow_model_server ARGS --port=P --rest_api_port=R`, ready once both ports answer."""
-
-    name = "tensorflow_model_server"
-
-    def __init__(self, args: list[str], log_path: pathlib.Path):
-        self.port, self.rest_port = free_port(), free_port()
-        self.address, self.url = f"127.0.0.1:{self.port}", f"http://127.0.0.1:{self.rest_port}"
-        command = [str(SCRIPT), *args, f"--port={self.port}", f"--rest_api_port={self.rest_port}"]
-        super().__init__(command, log_path, {"LOG_LEVEL": "DEBUG"}, stop_timeout=20)
-        self.start()
-        self.wait_for(grpc_ready(self.address), 90, "ready")
-        self.wait_for(http_answers(f"{self.url}/v1/models/_ready_probe", timeout=1), 60, "answering on REST")
+from tests.server import SCRIPT, ServerProcess, TfModelServer
 
 
 @pytest.fixture

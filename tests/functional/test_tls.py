@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import pathlib
-import sys
 
 import grpc
 import numpy as np
@@ -21,8 +19,7 @@ from tests import models
 from tests.grpc_client import RawClient
 from tests.processes import Process, free_port, http_answers
 from tests.rest_helpers import RestServer
-
-TF_MODEL_SERVER = pathlib.Path(sys.executable).parent / "tensorflow_model_server"
+from tests.server import SCRIPT
 
 
 def _self_signed(directory) -> tuple:
@@ -145,7 +142,7 @@ def test_tf_serving_ssl_config_file_and_grpc_socket_path(tmp_path):
     port, rest_port = free_port(), free_port()
     server = Process(
         [
-            str(TF_MODEL_SERVER),
+            str(SCRIPT),
             "--model_name=m",
             f"--model_base_path={tmp_path / 'm'}",
             f"--port={port}",

@@ -124,6 +124,8 @@ def test_json_examples_as_tf_serving_reads_them():
     [
         (b'{"instances": [1]}', "When method is classify, key 'examples' is expected and was not found"),
         (b'{"examples": {"x": 1}}', "Expecting 'examples' value to be an list/array"),
+        (b'{"examples": null}', "Expecting 'examples' value to be an list/array"),
+        (b'{"context": 1}', "Example must be JSON object but got JSON NUMBER"),
         (b'{"examples": []}', "'examples' value is an empty array"),
         (b'{"examples": [1]}', "Example must be JSON object but got JSON NUMBER"),
         (b'{"signature_name": 3, "examples": [{}]}', "'signature_name' key must be a string value"),
@@ -148,6 +150,9 @@ def test_answers_are_tf_servings_json():
     assert encode_results(Classifications(None, scores)) == b'{"results":[[["",0.2],["",0.8]]]}'
     assert encode_results(Classifications([["7"]], None)) == b'{"results":[[["7",0.0]]]}'
     assert encode_results(Regressions(np.array([3.5, 4.0], np.float32))) == b'{"results":[3.5,4.0]}'
+    odd = np.array([np.nan, np.inf, -np.inf, 0.1], np.float32)
+    assert encode_results(Regressions(odd)) == b'{"results":[NaN,Infinity,-Infinity,0.1]}'
+    assert encode_results(Classifications(None, odd[None, :2])) == b'{"results":[[["",NaN],["",Infinity]]]}'
 
 
 def _lookup(**signatures: Signature):

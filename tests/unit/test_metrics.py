@@ -87,7 +87,8 @@ def test_text_is_tf_servings_exporter_output() -> None:
 
 def test_which_requests_are_counted_and_their_labels() -> None:
     """gRPC: Predict/Classify/Regress only, entrypoint GRPC; REST: every /v1 request, API the
-    lower-case verb of a POST, "" for a GET; latency only when OK; SageMaker: predict, SAGEMAKER."""
+    lower-case verb of a POST, "" for a GET; latency only when OK; SageMaker: predict, SAGEMAKER;
+    KServe v2: infer only, ModelInfer over gRPC, infer over REST."""
     metrics, _ = _metrics()
     for protocol, method, name, outcome in (
         ("grpc", "GetModelStatus", "m", None),  # not counted by TF Serving
@@ -101,6 +102,10 @@ def test_which_requests_are_counted_and_their_labels() -> None:
         ("sagemaker", "Invocations", "m", None),
         ("sagemaker", "LoadModel", "m", None),
         ("grpc", "Regress", "m", Code.UNIMPLEMENTED),
+        ("v2-grpc", "ModelInfer", "m", None),
+        ("v2-rest", "ModelInfer", "m", None),
+        ("v2-rest", "ModelMetadata", "m", None),  # v2 calls other than infer: not counted
+        ("v2-grpc", "ServerReady", "", None),
     ):
         call = Call(protocol, method, name, metrics=metrics)
         call.outcome = outcome
@@ -108,7 +113,7 @@ def test_which_requests_are_counted_and_their_labels() -> None:
     families = {f.name: f for f in text_string_to_metric_families(metrics.tf_text())}
     counts = {tuple(s.labels.values()): s.value for s in families[":tensorflow:serving:request_count"].samples}
     assert counts == {
-        ("m", "OK"): 3,
+        ("m", "OK"): 5,
         ("m", "RESOURCE_EXHAUSTED"): 1,
         ("", "INVALID_ARGUMENT"): 1,
         ("m", "UNIMPLEMENTED"): 1,
@@ -118,7 +123,13 @@ def test_which_requests_are_counted_and_their_labels() -> None:
         for s in families[":tensorflow:serving:request_latency"].samples
         if s.name.endswith("_count")
     }
-    assert latency == {("m", "predict", "REST"), ("m", "", "REST"), ("m", "predict", "SAGEMAKER")}
+    assert latency == {
+        ("m", "predict", "REST"),
+        ("m", "", "REST"),
+        ("m", "predict", "SAGEMAKER"),
+        ("m", "ModelInfer", "GRPC"),
+        ("m", "infer", "REST"),
+    }
 
 
 def test_store_gauges_in_prometheus_clients_own_exposition() -> None:
