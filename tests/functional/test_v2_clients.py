@@ -14,7 +14,6 @@ INTERNAL 500) and KServe's errors.py (not ready: 503).
 from __future__ import annotations
 
 import json
-import pathlib
 
 import grpc
 import numpy as np
@@ -23,11 +22,10 @@ import requests
 
 from ie_serving.dtypes import BFLOAT16
 from tests import image_files, models
-from tests.framework_envs import run_kserve, run_triton
+from tests.framework_envs import run_kserve
 from tests.rest_helpers import RestServer, assert_error, write_config
 from tests.sagemaker_helpers import ServeProcess
-
-TRANSPORTS = ["http-binary", "http-json", "grpc"]
+from tests.v2_helpers import TRANSPORTS, Triton
 
 
 @pytest.fixture(scope="module")
@@ -58,50 +56,9 @@ def server(repo, tmp_path_factory):
     assert process.stop() == 0
 
 
-class Triton:
-    """Batches of calls made by tritonclient in its own environment."""
-
-    def __init__(self, server: RestServer, work: pathlib.Path):
-        self.urls = {"http": f"127.0.0.1:{server.rest_port}", "grpc": server.address}
-        self.work = work
-        self.count = 0
-
-    def array(self, array: np.ndarray) -> str:
-        self.count += 1
-        path = self.work / f"in{self.count}.npy"
-        np.save(path, array)
-        return str(path)
-
-    def call(self, transport: str, op: str, **fields) -> dict:
-        return self.calls([(transport, op, fields)])[0]
-
-    def calls(self, calls: list[tuple[str, str, dict]]) -> list[dict]:
-        """Run (transport, op, fields) calls in one client process; transport is one of
-        TRANSPORTS (http alone means http-binary)."""
-        specs = []
-        for transport, op, fields in calls:
-            protocol = transport.split("-")[0]
-            spec = {"protocol": protocol, "url": self.urls[protocol], "op": op, **fields}
-            for tensor in spec.get("inputs", []):
-                if "array" in tensor:
-                    tensor["npy"] = self.array(tensor.pop("array"))
-                tensor.setdefault("binary", transport != "http-json")
-            if transport == "http-json" and spec.get("outputs") is None and op == "infer":
-                spec["outputs"] = [{"name": name, "binary": False} for name in fields["all_outputs"]]
-            specs.append(spec)
-        self.count += 1
-        calls_path, results_path = self.work / f"calls{self.count}.json", self.work / f"results{self.count}.json"
-        calls_path.write_text(json.dumps(specs))
-        run_triton("v2_calls.py", str(calls_path), str(results_path))
-        results = json.loads(results_path.read_text())
-        for result in results:
-            result["arrays"] = {name: np.load(path) for name, path in result.get("outputs", {}).items()}
-        return results
-
-
 @pytest.fixture
 def triton(server, tmp_path):
-    return Triton(server, tmp_path)
+    return Triton(f"127.0.0.1:{server.rest_port}", server.address, tmp_path)
 
 
 def _tensor(name: str, datatype: str, array: np.ndarray) -> dict:

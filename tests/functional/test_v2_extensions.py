@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import threading
 import time
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import requests
 
 from tests import models
-from tests.functional.test_v2_clients import Triton
 from tests.rest_helpers import RestServer, assert_error, write_config
 from tests.sagemaker_helpers import ServeProcess
+from tests.v2_helpers import Triton
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +49,7 @@ def server(repo, tmp_path_factory):
 
 @pytest.fixture
 def triton(server, tmp_path):
-    return Triton(server, tmp_path)
+    return Triton(f"127.0.0.1:{server.rest_port}", server.address, tmp_path)
 
 
 def _x(rows: int) -> dict:
@@ -245,7 +244,7 @@ def test_serve_offers_the_repository_and_a_multi_model_endpoint_withdraws_it(tmp
         assert "model_repository" not in requests.get(f"{multi.url}/v2", timeout=10).json()["extensions"]
         refused = requests.post(f"{multi.url}/v2/repository/models/m/unload", timeout=10)
         assert_error(refused, 501, "not offered here", "POST and DELETE /models")
-        triton = Triton(SimpleNamespace(rest_port=multi.http_port, address=multi.grpc_address), tmp_path)
+        triton = Triton(f"127.0.0.1:{multi.http_port}", multi.grpc_address, tmp_path)
         grpc_index, stats = triton.calls([("grpc", "index", {}), ("http", "stats", {"model": "m"})])
         assert grpc_index["status"] == "StatusCode.UNIMPLEMENTED", grpc_index
         assert stats["value"]["model_stats"][0]["name"] == "m", stats
