@@ -11,94 +11,46 @@ import re
 import urllib.parse
 
 import numpy as np
-import openvino as ov
 import pytest
 import requests
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from ie_serving.compile_policy import CPU_DEFAULTS
-from tests import models
-from tests.rest_helpers import RestServer, write_config
-
-MODELS = ["scale", "multi", "int8", "bool", "dynamic"]
-F32, I8, I64, BOOL = np.dtype(np.float32), np.dtype(np.int8), np.dtype(np.int64), np.dtype(np.bool_)
-# name -> inputs {name: (dtype, shape)}, outputs {name: (dtype, shape)}, the outputs computed
-# with numpy (for an empty batch; otherwise OpenVINO's own result is the reference, its int8
-# addition saturating where numpy's wraps)
-SERVED = {
-    "scale": ({"x": (F32, [-1, 4])}, {"y": (F32, [-1, 4])}, lambda x: {"y": x * np.float32(2)}),
-    "multi": (
-        {"a": (F32, [-1, 3]), "b": (F32, [-1, 3]), "c": (I64, [2])},
-        {"sum": (F32, [-1, 3]), "prod": (F32, [-1, 3]), "c2": (I64, [2])},
-        lambda a, b, c: {"sum": a + b, "prod": a * b, "c2": c * 2},
-    ),
-    "int8": ({"x": (I8, [-1, 3])}, {"y": (I8, [-1, 3])}, lambda x: {"y": x + np.int8(1)}),
-    "bool": ({"x": (BOOL, [-1, 3])}, {"y": (BOOL, [-1, 3])}, lambda x: {"y": np.logical_not(x)}),
-    "dynamic": (
-        {"x": (F32, [-1, -1])},
-        {"row_sum": (F32, [-1]), "square": (F32, [-1, -1])},
-        lambda x: {"row_sum": x.sum(axis=1, dtype=np.float32), "square": x * x},
-    ),
-}
-TF_DTYPE = {F32: "DT_FLOAT", I8: "DT_INT8", I64: "DT_INT64", BOOL: "DT_BOOL"}
-
-FUZZ = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture], derandomize=False
+from tests.fuzz_models import (
+    BOOL,
+    F32,
+    FUZZ,
+    I8,
+    I64,
+    LEAVES,
+    MODELS,
+    SERVED,
+    openvino_reference,
+    save_models,
+    start_server,
+    values,
 )
+
+TF_DTYPE = {F32: "DT_FLOAT", I8: "DT_INT8", I64: "DT_INT64", BOOL: "DT_BOOL"}
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("models")
-    models.save(models.scale_model(2.0), root / "scale")
-    models.save(models.multi_io_model(), root / "multi")
-    models.save(models.dtype_model(np.int8), root / "int8")
-    models.save(models.dtype_model(np.bool_), root / "bool")
-    models.save(models.dynamic_model(), root / "dynamic")
-    return root
+    return save_models(tmp_path_factory.mktemp("models"))
 
 
 @pytest.fixture(scope="module")
 def reference(root):
-    """model -> OpenVINO's own result for inputs (the server's default properties), each model
-    compiled once; for an empty batch, the outputs computed with numpy."""
-    core = ov.Core()
-    compiled = {n: core.compile_model(core.read_model(str(root / n / "1" / "model.xml")), "CPU", dict(CPU_DEFAULTS))
-                for n in MODELS}  # fmt: skip
-
-    def infer(model: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        if any(0 in array.shape for array in inputs.values()):
-            return SERVED[model][2](**inputs)
-        result = compiled[model].create_infer_request().infer(inputs)
-        return {port.get_any_name(): np.array(value) for port, value in result.items()}
-
-    return infer
+    return openvino_reference(root)
 
 
 @pytest.fixture(scope="module")
 def server(root, tmp_path_factory):
-    config = write_config(root / "config.json", [{"name": n, "base_path": str(root / n)} for n in MODELS])
-    process = RestServer(["config", "--config_path", str(config)], tmp_path_factory.mktemp("log") / "server.log")
-    yield process.wait_ready()
+    process = start_server(root, tmp_path_factory.mktemp("log"))
+    yield process
     assert process.stop() == 0
 
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**70), max_value=2**70),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=5),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=5),
-        st.dictionaries(st.sampled_from(["x", "a", "b", "c", "b64", "y"]), inner, max_size=3),
-    ),
-    max_leaves=30,
-)
 tensors = st.integers(1, 3).flatmap(
     lambda rows: st.lists(
         st.lists(st.one_of(st.integers(-200, 200), st.floats(-1e3, 1e3), st.booleans()), min_size=2, max_size=4),
@@ -129,13 +81,6 @@ segments = st.one_of(
 )
 paths = st.lists(segments, min_size=0, max_size=6).map(lambda parts: "/" + "/".join(parts))
 verbs = st.sampled_from(["", ":predict", ":regress", "/metadata", ":PREDICT"])
-
-LEAVES = {
-    F32: st.floats(-(2.0**50), 2.0**50, width=32),  # squares stay finite in float32
-    I8: st.integers(-128, 127),
-    I64: st.integers(-(2**62), 2**62),
-    BOOL: st.booleans(),
-}
 
 
 @st.composite

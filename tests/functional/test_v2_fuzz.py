@@ -19,11 +19,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 import requests
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.functional.test_rest_fuzz import (  # noqa: F401 (fixtures: root, reference, server)
+from tests.fuzz_models import (
     BOOL,
     F32,
     FUZZ,
@@ -32,14 +33,31 @@ from tests.functional.test_rest_fuzz import (  # noqa: F401 (fixtures: root, ref
     LEAVES,
     MODELS,
     SERVED,
-    reference,
-    root,
-    server,
+    openvino_reference,
+    save_models,
+    start_server,
     values,
 )
 
 HEADER = "Inference-Header-Content-Length"
 V2_NAME = {F32: "FP32", I8: "INT8", I64: "INT64", BOOL: "BOOL"}
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    return save_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module")
+def reference(root):
+    return openvino_reference(root)
+
+
+@pytest.fixture(scope="module")
+def server(root, tmp_path_factory):
+    process = start_server(root, tmp_path_factory.mktemp("log"))
+    yield process
+    assert process.stop() == 0
 
 
 @st.composite
@@ -96,7 +114,7 @@ def _outputs(response: requests.Response) -> tuple[dict, dict[str, np.ndarray]]:
 
 @FUZZ
 @given(requests_v2())
-def test_well_formed_requests_answer_openvinos_outputs(server, reference, request):  # noqa: F811
+def test_well_formed_requests_answer_openvinos_outputs(server, reference, request):
     model, arrays, document, binary, asked = request
     header = json.dumps(document).encode()
     headers = {HEADER: str(len(header))} if binary else {}
@@ -121,7 +139,7 @@ BREAKS = ["size", "header_past", "header_text", "cut", "datatype", "shape"]
 
 @FUZZ
 @given(requests_v2(), st.sampled_from(BREAKS), st.integers(1, 9))
-def test_broken_framing_and_bodies_are_400s(server, request, how, amount):  # noqa: F811
+def test_broken_framing_and_bodies_are_400s(server, request, how, amount):
     model, _, document, binary, _ = request
     header = json.dumps(document).encode()
     binary_inputs = [t for t in document["inputs"] if "parameters" in t]
@@ -173,7 +191,7 @@ def _zero(length: str | None) -> bool:
     st.one_of(values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=96)),
     st.one_of(st.none(), st.integers(-5, 200).map(str), _HEADER_TEXT).filter(lambda t: not _zero(t)),
 )
-def test_random_bodies_are_refused_with_a_json_error(server, model, body, length):  # noqa: F811
+def test_random_bodies_are_refused_with_a_json_error(server, model, body, length):
     headers = {} if length is None else {HEADER: length}
     try:
         response = requests.post(f"{server.url}/v2/models/{model}/infer", data=body, headers=headers, timeout=30)
@@ -184,7 +202,7 @@ def test_random_bodies_are_refused_with_a_json_error(server, model, body, length
     assert set(error) == {"error"} and isinstance(error["error"], str), error
 
 
-def test_the_server_still_answers_after_the_fuzz(server):  # noqa: F811
+def test_the_server_still_answers_after_the_fuzz(server):
     answer = requests.post(
         f"{server.url}/v2/models/scale/infer",
         json={"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]},
