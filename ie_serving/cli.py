@@ -83,6 +83,13 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "under the system temp dir); unchanged versions are reused after a restart",
     )
     parser.add_argument(
+        "--model_repository_path",
+        type=pathlib.Path,
+        help="a local directory whose subdirectories are models (NAME/VERSION/files, Triton's layout): the KServe v2 "
+        "model repository extension lists them and loads one by name (POST /v2/repository/models/NAME/load); "
+        "default: none, only the configured models",
+    )
+    parser.add_argument(
         "--file_system_poll_wait_seconds",
         type=float,
         default=None,
@@ -228,6 +235,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         poll_wait_seconds=poll_wait_seconds(args.file_system_poll_wait_seconds),
         enable_serialization_as_tensor_content=args.enable_serialization_as_tensor_content,
         model_cache_dir=args.model_cache_dir,
+        model_repository_path=args.model_repository_path,
         max_queued_requests=args.max_queued_requests,
         compile_cache_dir=args.compile_cache_dir,
         shutdown_grace_seconds=args.shutdown_grace_seconds,

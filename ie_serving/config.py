@@ -125,6 +125,8 @@ class ServerConfig:
     grpc_max_message_mb: int = 256
     poll_wait_seconds: float = 1.0
     model_cache_dir: pathlib.Path | None = None  # where remote versions are downloaded
+    # a directory whose subdirectories the v2 model repository extension loads by name (Triton's layout)
+    model_repository_path: pathlib.Path | None = None
     max_queued_requests: int = DEFAULT_MAX_QUEUED  # per version, waiting for a free infer request
     compile_cache_dir: pathlib.Path | None = None  # OpenVINO's compiled-model cache
     shutdown_grace_seconds: float = 10.0  # in-flight requests may finish this long after SIGTERM
@@ -382,6 +384,11 @@ def build_server_config(
         raise ConfigError(f"{names['rest_timeout_ms']}: expected milliseconds >= 1, got {config.rest_timeout_ms}")
     if config.max_queued_requests < 0:
         raise ConfigError(f"{names['max_queued_requests']}: expected an integer >= 0, got {config.max_queued_requests}")
+    if config.model_repository_path is not None and not config.model_repository_path.is_dir():
+        raise ConfigError(
+            f"{names['model_repository_path']}: expected a local directory holding model directories "
+            f"(NAME/VERSION/...), got {str(config.model_repository_path)!r}"
+        )
     return config
 
 

@@ -21,9 +21,13 @@ in its configuration (each with its own base path, local or remote, and settings
   so is taken out again (as the multi-model endpoint does) and its index entry keeps the
   reason.
 
-Adding models that are not configured is config reload's job (ModelService's
-HandleReloadConfigRequest, --model_config_file_poll_wait_seconds); a reload serves exactly the
-new list, whatever was loaded or unloaded here (`reloaded` then forgets the unloaded models).
+With --model_repository_path ROOT, the repository is also Triton's: every directory under ROOT
+is a model (ROOT/NAME/VERSION/...), listed by its name alone until loaded, and load(NAME)
+serves ROOT/NAME with the default settings (Triton's explicit model control; none is loaded
+at start). Otherwise adding models that are not configured is config reload's job
+(ModelService's HandleReloadConfigRequest, --model_config_file_poll_wait_seconds); a reload
+serves exactly the new list, whatever was loaded or unloaded here (`reloaded` then forgets
+the unloaded models; models loaded from ROOT are unloaded too, and stay loadable).
 Loads and unloads are serialised by one lock. Where another front end owns loading
 (SageMaker's multi-model endpoint), the extension is withdrawn and every protocol answers its
 calls UNIMPLEMENTED (501).
@@ -33,9 +37,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import pathlib
 import threading
 from collections.abc import Callable, Mapping
 
+from ie_serving.config import ModelConfig
 from ie_serving.errors import InvalidInput, LoadFailed, StorageError
 from ie_serving.reconcile import Reconciler
 from ie_serving.store import ServedModel, ServedVersion
@@ -84,11 +91,18 @@ def _entry(name: str, served: ServedVersion) -> IndexEntry:
 class ModelRepository:
     """Index, load and unload over one reconciler's store."""
 
-    def __init__(self, reconciler: Reconciler, after_change: Callable[[], None] | None = None):
-        """after_change: run after each load or unload (the gRPC health service's update)."""
+    def __init__(
+        self,
+        reconciler: Reconciler,
+        after_change: Callable[[], None] | None = None,
+        root: pathlib.Path | None = None,
+    ):
+        """after_change: run after each load or unload (the gRPC health service's update);
+        root: --model_repository_path, a directory whose subdirectories load by name."""
         self.reconciler = reconciler
         self.store = reconciler.store
         self.after_change = after_change
+        self.root = root
         self._unloaded: dict[str, ServedModel] = {}  # configured models unloaded here
         self._lock = threading.Lock()
         self.withdrawn: str | None = None  # why the extension is not offered, when it is not
@@ -108,7 +122,11 @@ class ModelRepository:
         served = self.store.models  # one snapshot of the model map
         models = {**self._unloaded, **served}
         entries = []
-        for name in sorted(models):
+        for name in sorted({*models, *self._root_names()}):
+            if name not in models:  # a directory under the root, not loaded: its name alone, as Triton
+                if not ready_only:
+                    entries.append(IndexEntry(name))
+                continue
             versions = models[name].versions
             if not versions and not ready_only:
                 entries.append(IndexEntry(name))
@@ -146,17 +164,23 @@ class ModelRepository:
 
     def _load_unloaded(self, name: str) -> None:
         unloaded = self._unloaded.get(name)
-        if unloaded is None:
+        if unloaded is not None:
+            config = unloaded.config
+        elif name in self._root_names():
+            assert self.root is not None
+            config = ModelConfig(name=name, base_path=str(self.root / name))
+        else:
             known = sorted({*self.store.models, *self._unloaded})
-            raise InvalidInput(f"failed to load '{name}': no such model; the configured models are {known}")
-        log.info("model repository: loading %s from %s", name, unloaded.config.base_path)
+            where = f" and {self.root} holds no directory of that name" if self.root is not None else ""
+            raise InvalidInput(f"failed to load '{name}': no such model; the configured models are {known}{where}")
+        log.info("model repository: loading %s from %s", name, config.base_path)
         try:
-            model = self.reconciler.add_model(unloaded.config)
+            model = self.reconciler.add_model(config)
         except StorageError as exc:
             raise LoadFailed(f"failed to load '{name}': {exc}") from None
         except ValueError:  # a config reload served it meanwhile
             model = self.store.models[name]
-        del self._unloaded[name]
+        self._unloaded.pop(name, None)
         self._check_loaded(name, model, take_out=True)
 
     def _check_loaded(self, name: str, model: ServedModel, take_out: bool) -> None:
@@ -185,6 +209,18 @@ class ModelRepository:
             self._take_out(name)
         if self.after_change is not None:
             self.after_change()
+
+    def _root_names(self) -> set[str]:
+        """The model directories under the root (hidden ones left out); none without a root or
+        when it cannot be read (logged)."""
+        if self.root is None:
+            return set()
+        try:
+            with os.scandir(self.root) as entries:
+                return {e.name for e in entries if not e.name.startswith(".") and e.is_dir()}
+        except OSError as exc:
+            log.error("model repository: cannot list %s: %s", self.root, exc)
+            return set()
 
     def _take_out(self, name: str) -> None:
         log.info("model repository: unloading %s", name)

@@ -97,7 +97,7 @@ def start(config: ServerConfig) -> Runtime:
     if config.prometheus_path and not config.rest_port:
         log.warning("monitoring: no REST port, so Prometheus metrics are not served (as in TF Serving)")
     health = ModelHealth(store) if config.enable_grpc_healthcheck_service else None
-    repository = ModelRepository(reconciler, health.update if health else None)
+    repository = ModelRepository(reconciler, health.update if health else None, config.model_repository_path)
 
     def after_reload() -> None:
         repository.reloaded()

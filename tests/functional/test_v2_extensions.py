@@ -14,6 +14,8 @@ by name" means here (a configured model) is ie_serving/repository.py's docstring
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 
@@ -316,3 +318,43 @@ def test_statistics_of_a_batching_model_count_batches_as_executions(tmp_path):
         assert stats["inference_stats"]["queue"]["ns"] > 0
     finally:
         assert server.stop() == 0
+
+
+def test_a_model_repository_path_loads_its_directories_by_name(tmp_path, repo):
+    """--model_repository_path ROOT: Triton's explicit model control (server
+    docs/user_guide/model_management.md) through tritonclient: ROOT's directories are listed by
+    name, load_model(NAME) serves ROOT/NAME (answers equal to OpenVINO's), unload_model stops
+    it; a root that is no directory stops start-up naming the flag."""
+    root = tmp_path / "repository"
+    extra = models.save(models.scale_model(7.0), root / "extra", 2)
+    args = ["model", "--model_name", "other", "--model_path", str(repo[1].parent)]
+    server = RestServer([*args, "--model_repository_path", str(root)], tmp_path / "server.log").wait_ready()
+    try:
+        triton = Triton(f"127.0.0.1:{server.rest_port}", server.address, tmp_path)
+        before, loaded, result, after = triton.calls(
+            [
+                ("http", "index", {}),
+                ("grpc", "load", {"model": "extra"}),
+                ("http", "infer", {"model": "extra", "inputs": [_x(2)]}),
+                ("grpc", "index", {}),
+            ]
+        )
+        assert before["value"] == [{"name": "extra"}, {"name": "other", "version": "1", "state": "READY", "reason": ""}]
+        assert loaded["ok"], loaded
+        expected = models.direct_infer(extra / "model.xml", {"x": _x(2)["array"]})["y"]
+        np.testing.assert_array_equal(result["arrays"]["y"], expected)
+        assert {"name": "extra", "version": "2", "state": "READY"} in after["value"]["models"]
+        unloaded, missing = triton.calls([("http", "unload", {"model": "extra"}), ("http", "load", {"model": "x"})])
+        assert unloaded["ok"] and missing["status"] == "400", (unloaded, missing)
+        assert f"{root} holds no directory of that name" in missing["message"]
+    finally:
+        assert server.stop() == 0
+    refused = subprocess.run(
+        [sys.executable, "-m", "ie_serving", *args, "--model_repository_path", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "--model_repository_path: expected a local directory holding model directories" in refused.stderr

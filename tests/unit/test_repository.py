@@ -10,6 +10,7 @@ writes a model with no version as its name alone). Storage and compiling are sta
 
 from __future__ import annotations
 
+import pathlib
 import threading
 import time
 
@@ -66,12 +67,12 @@ def storage(monkeypatch) -> FakeStorage:
     return FakeStorage({"/m": {1: IR}, "/n": {2: IR}, "/empty": {}})
 
 
-def _repository(storage: FakeStorage, *names: str) -> ModelRepository:
+def _repository(storage: FakeStorage, *names: str, root: pathlib.Path | None = None) -> ModelRepository:
     store = ModelStore(tuple(ServedModel(ModelConfig(n, f"/{n}"), storage) for n in names))
     reconciler = reconcile.Reconciler(store, lambda _: storage)
     reconciler.reconcile_all(fatal_storage_errors=True)
     changes = []
-    repository = ModelRepository(reconciler, lambda: changes.append(sorted(store.models)))
+    repository = ModelRepository(reconciler, lambda: changes.append(sorted(store.models)), root)
     repository.changes = changes  # type: ignore[attr-defined]
     return repository
 
@@ -203,3 +204,28 @@ def test_a_config_reload_serves_exactly_its_list_whatever_was_unloaded(storage):
     assert [e.name for e in repository.index(ready_only=True)] == ["m"]
     repository.unload("m")  # and the extension keeps working on the reloaded list
     assert "m" not in repository.store.models
+
+
+def test_a_repository_root_lists_its_directories_and_loads_one_by_name(storage, tmp_path):
+    """--model_repository_path: Triton's explicit model control over ROOT/NAME directories
+    (server docs/user_guide/model_management.md): listed by name alone until loaded, loaded
+    by name with the default settings, unloaded and loaded again; other names still refused."""
+    (tmp_path / "n").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / "file.txt").write_text("not a model")
+    storage.tree[str(tmp_path / "n")] = {3: IR}
+    repository = _repository(storage, "m", root=tmp_path)
+    assert [e.as_dict() for e in repository.index()] == [
+        {"name": "m", "version": "1", "state": "READY", "reason": ""},
+        {"name": "n"},
+    ]
+    assert [e.name for e in repository.index(ready_only=True)] == ["m"]
+    repository.load("n")
+    assert repository.store.models["n"].config.base_path == str(tmp_path / "n")
+    assert IndexEntry("n", 3, "READY") in repository.index()
+    repository.unload("n")
+    repository.load("n")
+    assert IndexEntry("n", 3, "READY") in repository.index()
+    for name in ("..", ".hidden", "file.txt", "nope"):
+        with pytest.raises(InvalidInput, match="holds no directory of that name"):
+            repository.load(name)
