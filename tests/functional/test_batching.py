@@ -200,7 +200,7 @@ def test_a_full_batching_queue_is_refused_and_the_rest_answer_correctly(slow_bat
     served = [a for a in answers if not isinstance(a, grpc.RpcError)]
     assert refused and len(served) >= 2, [type(a) for a in answers]
     assert {e.code() for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
-    assert "The batch scheduling queue to which this session is bound is full" in refused[0].details()
+    assert "The batch scheduling queue to which this task was submitted is full" in refused[0].details()
     for answer in served:
         np.testing.assert_allclose(answer, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(client.predict("slow", {"x": x})[1]["y"], expected, rtol=1e-4, atol=1e-5)
