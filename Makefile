@@ -16,7 +16,7 @@ REST_PORT ?= 8501
 
 help: ## list these targets, one line each
 	@echo "make TARGET (variables: PYTHON=$(PYTHON) VENV=$(VENV) PORT=$(PORT) REST_PORT=$(REST_PORT))"
-	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-13s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(firstword $(MAKEFILE_LIST))
 
 install: $(VENV)/.installed ## the server, its test clients and test tools into .venv (about 1 GB)
 

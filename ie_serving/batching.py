@@ -55,7 +55,8 @@ Key = tuple[tuple[str, ...], tuple[tuple[str, str, tuple[int, ...] | int], ...]]
 QUEUING_LIMITS = exponential(100, 1.2, 52)
 # batching_util.h: input_batch_size and processed_batch_size, "[1*2^0, ..., 1*2^13, DBL_MAX]"
 SIZE_LIMITS = exponential(1, 2, 14)
-QUEUE_FULL = "The batch scheduling queue to which this session is bound is full"
+# shared_batch_scheduler.h Queue::Schedule (TF answers UNAVAILABLE; here it is overload, RESOURCE_EXHAUSTED)
+QUEUE_FULL = "The batch scheduling queue to which this task was submitted is full"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,11 +116,12 @@ class _Batch:
 
 
 def task_size(inputs: Mapping[str, np.ndarray]) -> int:
-    """The rows a request brings: dimension 0, equal across its inputs (TF Serving's words)."""
+    """The rows a request brings: dimension 0, equal across its inputs (TF Serving's
+    batching_util.h, its words)."""
     sizes = set()
     for array in inputs.values():
         if array.ndim == 0:
-            raise InvalidInput("Batching input tensors must have at least one dimension")
+            raise InvalidInput("Batching Run() input tensors must have at least one dimension")
         sizes.add(array.shape[0])
     if len(sizes) != 1:
         raise InvalidInput("Batching Run() input tensors must have equal 0th-dimension size")

@@ -55,7 +55,8 @@ def _add_server_flags(parser: argparse.ArgumentParser) -> None:
         "--max_queued_requests",
         type=int,
         default=defaults.max_queued_requests,
-        help="requests per model version that may wait for a free infer request; more are refused with "
+        help="requests per model version that may wait for a free infer request (with batching: in the batching "
+        "queue, 0 leaving max_enqueued_batches as the only bound); more are refused with "
         "RESOURCE_EXHAUSTED / HTTP 429 (default %(default)s)",
     )
     parser.add_argument(

@@ -12,7 +12,7 @@ import json
 import logging
 import pathlib
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import openvino as ov
@@ -358,6 +358,46 @@ def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str,
     return _target_shapes(model, config, mapping, dynamic_batch=True), True
 
 
+def _prepare_batching(
+    model: ov.Model,
+    config: ModelConfig,
+    mapping: Mapping[str, str],
+    batching: BatchingParameters,
+    what: str,
+    read: Callable[[], ov.Model],
+) -> tuple[ov.Model, dict, BatchingParameters | None]:
+    """The model with every input's batch dimension made dynamic (the reshape targets left to
+    apply, and the parameters), or, when it cannot batch, the model as read, its own reshape
+    targets and None; the log says which."""
+    targets = _target_shapes(model, config, mapping)
+    batch_targets, batchable = _batching_shapes(model, config, mapping, what)
+    if not batchable:
+        return model, targets, None
+    made_dynamic = [
+        f"{_port_name(port)} {port.get_partial_shape()} -> {shape}"
+        for port, shape in batch_targets.items()
+        if targets.get(port, port.get_partial_shape()) != shape
+    ]
+    if made_dynamic:
+        try:
+            model.reshape(batch_targets)
+        except RuntimeError as exc:
+            log.warning(
+                "%s: batching is off for this version: its batch dimension cannot be made dynamic (%s)",
+                what,
+                first_line(exc),
+            )
+            return read(), targets, None
+        targets = {}
+    log.info(
+        "%s: batching on (%s)%s",
+        what,
+        batching.describe(),
+        f"; compiled with a dynamic batch dimension: {', '.join(made_dynamic)}" if made_dynamic else "",
+    )
+    return model, targets, batching
+
+
 def load_version(
     version_dir: pathlib.Path,
     files: ModelFiles,
@@ -385,34 +425,10 @@ def load_version(
             raise ModelLoadError(f"cannot read {files.format} {files.paths[0]}: {first_line(exc)}{hint}") from None
 
     model = read()
-    batching = _batching_for(version_dir, config, options)
     targets = _target_shapes(model, config, mapping["inputs"])
+    batching = _batching_for(version_dir, config, options)
     if batching is not None:
-        batch_targets, batchable = _batching_shapes(model, config, mapping["inputs"], what)
-        batching = batching if batchable else None
-        made_dynamic = [
-            f"{_port_name(port)} {port.get_partial_shape()} -> {shape}"
-            for port, shape in batch_targets.items()
-            if targets.get(port, port.get_partial_shape()) != shape
-        ]
-        if made_dynamic:
-            try:
-                model.reshape(batch_targets)
-                targets = {}
-            except RuntimeError as exc:
-                log.warning(
-                    "%s: batching is off for this version: its batch dimension cannot be made dynamic (%s)",
-                    what,
-                    first_line(exc),
-                )
-                batching, model = None, read()
-        if batching is not None:
-            log.info(
-                "%s: batching on (%s)%s",
-                what,
-                batching.describe(),
-                f"; compiled with a dynamic batch dimension: {', '.join(made_dynamic)}" if made_dynamic else "",
-            )
+        model, targets, batching = _prepare_batching(model, config, mapping["inputs"], batching, what, read)
     try:
         if targets:
             model.reshape(targets)

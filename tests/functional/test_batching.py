@@ -1,6 +1,6 @@
 """Server-side batching on real servers: many concurrent clients with distinct inputs each get
 their own answer (equal to OpenVINO's on that input alone) over gRPC with the official
-tensorflow-serving-api client, REST and SageMaker's /invocations; mixed shapes and output
+tensorflow-serving-api client, REST, SageMaker's /invocations and KServe v2 REST; mixed shapes and output
 filters; a client deadline and overload; a version swap while batches are queued.
 
 References: tensorflow/serving model_servers/server.cc and main.cc (--enable_batching,
@@ -200,7 +200,7 @@ def test_a_full_batching_queue_is_refused_and_the_rest_answer_correctly(slow_bat
     served = [a for a in answers if not isinstance(a, grpc.RpcError)]
     assert refused and len(served) >= 2, [type(a) for a in answers]
     assert {e.code() for e in refused} == {grpc.StatusCode.RESOURCE_EXHAUSTED}
-    assert "The batch scheduling queue to which this session is bound is full" in refused[0].details()
+    assert "The batch scheduling queue to which this task was submitted is full" in refused[0].details()
     for answer in served:
         np.testing.assert_allclose(answer, expected, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(client.predict("slow", {"x": x})[1]["y"], expected, rtol=1e-4, atol=1e-5)
@@ -339,3 +339,27 @@ def test_sagemaker_enable_batching_other_than_true_or_false_stops_start_up(tmp_p
     result = subprocess.run([sys.executable, "-m", "serve"], capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 2
     assert "SAGEMAKER_TFS_ENABLE_BATCHING: expected true or false, got 'yes'" in result.stderr
+
+
+def test_concurrent_kserve_v2_clients_batch_with_the_rest(batching_server):
+    """KServe v2 infer (inference_rest.md's JSON request, as the spec writes it) goes through the
+    same batcher: 32 concurrent requests each get OpenVINO's answer on their own input."""
+    _, rest_port, mlp, _ = batching_server
+    before = _batch_metrics(rest_port)
+    inputs = _distinct_inputs(32)
+
+    def infer(x: np.ndarray) -> np.ndarray:
+        body = {"inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}]}
+        response = requests.post(f"http://127.0.0.1:{rest_port}/v2/models/mlp/infer", json=body, timeout=60)
+        assert response.status_code == 200, response.text
+        (output,) = response.json()["outputs"]
+        assert output["name"] == "y" and output["datatype"] == "FP32"
+        return np.array(output["data"], np.float32).reshape(output["shape"])
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(infer, inputs))
+    for x, answer in zip(inputs, answers, strict=True):
+        np.testing.assert_allclose(answer, mlp({"x": x})["y"], rtol=1e-5, atol=1e-4)
+    after = _batch_metrics(rest_port)
+    assert after["sum"] - before.get("sum", 0) == 32
+    assert after["count"] - before.get("count", 0) < 32, (before, after)  # merged

@@ -155,7 +155,7 @@ def test_overload_the_queue_bound_and_max_enqueued_batches_refuse_with_overloade
     served = [a for a in answers if isinstance(a, dict)]
     # one batch runs (held by the gate), two may wait: three answered, three refused
     assert len(served) == 3 and len(refused) == 3, answers
-    assert "The batch scheduling queue to which this session is bound is full" in refused[0].message
+    assert "The batch scheduling queue to which this task was submitted is full" in refused[0].message
     assert batcher.stats().rejected == 3
     batcher.close()
 
