@@ -75,7 +75,6 @@ class BatchStats:
 class _Task:
     __slots__ = (
         "inputs",
-        "outputs",
         "size",
         "key",
         "enqueued",
@@ -89,9 +88,8 @@ class _Task:
         "batch",
     )
 
-    def __init__(self, inputs: Mapping[str, np.ndarray], outputs: tuple[str, ...], size: int, key: Key):
+    def __init__(self, inputs: Mapping[str, np.ndarray], size: int, key: Key):
         self.inputs = inputs
-        self.outputs = outputs
         self.size = size
         self.key = key
         self.enqueued = time.perf_counter()
@@ -231,9 +229,7 @@ class Batcher:
             raise InvalidInput(f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}")
         if size == 0:  # nothing to merge
             return self._run(dict(inputs), tuple(outputs))
-        task = _Task(
-            inputs, tuple(sorted(outputs)), size, merge_key(inputs, outputs, self.params.pad_variable_length_inputs)
-        )
+        task = _Task(inputs, size, merge_key(inputs, outputs, self.params.pad_variable_length_inputs))
         with self._cond:
             self._enqueue(task)
         if not task.done.wait(None if deadline is None else deadline - time.monotonic()):
@@ -250,7 +246,9 @@ class Batcher:
             phases.compute_infer = int((task.finished - task.started) * 1e9)
             phases.executions = int(task.first)
             phases.executed_batch = task.rows
-        return task.result
+        # the batch ran with the outputs in sorted order (its key); the request gets them in its
+        # own order, as batching_session.cc SplitOutputTensors hands them out
+        return {name: task.result[name] for name in outputs}
 
     def stats(self) -> BatchStats:
         with self._cond:

@@ -363,3 +363,24 @@ def test_concurrent_kserve_v2_clients_batch_with_the_rest(batching_server):
     after = _batch_metrics(rest_port)
     assert after["sum"] - before.get("sum", 0) == 32
     assert after["count"] - before.get("count", 0) < 32, (before, after)  # merged
+
+
+def test_kserve_v2_outputs_keep_the_requested_order_with_batching(batching_server):
+    """The v2 answer lists outputs in the order the request's "outputs" names them
+    (kserve/open-inference-protocol inference_rest.md), with batching on as without it: the
+    batcher runs them in sorted order but hands them back in the request's (TF Serving's
+    batching_session.cc SplitOutputTensors does the same per task)."""
+    _, rest_port, _, dynamic = batching_server
+    x = _distinct_inputs(1, width=5)[0]
+    body = {
+        "inputs": [{"name": "x", "shape": list(x.shape), "datatype": "FP32", "data": x.ravel().tolist()}],
+        "outputs": [{"name": "square"}, {"name": "row_sum"}],
+    }
+    response = requests.post(f"http://127.0.0.1:{rest_port}/v2/models/dynamic/infer", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    outputs = response.json()["outputs"]
+    assert [output["name"] for output in outputs] == ["square", "row_sum"]
+    want = dynamic({"x": x})
+    for output in outputs:
+        got = np.array(output["data"], np.float32).reshape(output["shape"])
+        np.testing.assert_allclose(got, want[output["name"]], rtol=1e-5, atol=1e-4)

@@ -278,3 +278,25 @@ def test_each_batch_counts_one_execution_of_its_rows() -> None:
     assert sum(p.executions for p in phases) == 2
     assert {p.executed_batch for p in phases} == {4}
     batcher.close()
+
+
+def test_outputs_come_back_in_the_order_the_request_asked_for() -> None:
+    """batching_session.cc SplitOutputTensors hands each task its outputs in the order of its own
+    output_tensor_names, whatever order the merged run used; a lone request and a split batch alike."""
+    run = Recorder()
+    batcher = Batcher(run, _params(max_batch_size=2, batch_timeout_micros=1_000_000), 0, "m")
+    answers: list[dict[str, np.ndarray]] = []
+
+    def one(value: int) -> None:
+        answers.append(batcher.submit({"x": np.full((1, 2), value, np.float32)}, ["z", "a"]))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert run.batches == [(2, 2)]  # merged, then split
+    assert [list(answer) for answer in answers] == [["z", "a"], ["z", "a"]]
+    lone = batcher.submit({"x": np.ones((2, 2), np.float32)}, ["z", "a"])  # a full batch of one task: no split
+    assert list(lone) == ["z", "a"]
+    batcher.close()
