@@ -8,6 +8,11 @@ batching_util/shared_batch_scheduler.h).
   and, per input, the same dtype and the same dimensions after the first (the same rank with
   pad_variable_length_inputs, whose batches pad every input to the largest dimensions with the
   tensor's first value, as TF Serving pads). Requests that cannot merge form their own batches.
+  Unlike TF Serving, padding is bounded before anything is allocated: a request joins a batch
+  only while the padded inputs stay within PADDING_FACTOR times the bytes the batch's requests
+  brought, or PADDING_FREE_BYTES, whichever is larger (else it starts the next batch), so that
+  [1, 1, 100000] and [1, 100000, 1] are not merged into [2, 100000, 100000]. A request alone is
+  never padded across dimensions, so none is refused for it.
 - A batch is run when it holds max_batch_size rows, when the next request does not fit, or when
   its first request has waited batch_timeout_micros, by one of num_batch_threads threads; the
   oldest ready batch goes first. With allowed_batch_sizes, the batch is padded up to the next
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -57,6 +63,10 @@ QUEUING_LIMITS = exponential(100, 1.2, 52)
 SIZE_LIMITS = exponential(1, 2, 14)
 # shared_batch_scheduler.h Queue::Schedule (TF answers UNAVAILABLE; here it is overload, RESOURCE_EXHAUSTED)
 QUEUE_FULL = "The batch scheduling queue to which this task was submitted is full"
+# pad_variable_length_inputs: the padded inputs of a batch may take up to PADDING_FACTOR times
+# the bytes its requests brought, or PADDING_FREE_BYTES, whichever is larger
+PADDING_FACTOR = 4
+PADDING_FREE_BYTES = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +86,7 @@ class _Task:
     __slots__ = (
         "inputs",
         "size",
+        "nbytes",
         "key",
         "enqueued",
         "started",
@@ -91,6 +102,7 @@ class _Task:
     def __init__(self, inputs: Mapping[str, np.ndarray], size: int, key: Key):
         self.inputs = inputs
         self.size = size
+        self.nbytes = sum(array.nbytes for array in inputs.values())
         self.key = key
         self.enqueued = time.perf_counter()
         self.started = self.finished = 0.0  # when its batch was taken by a thread, and when it ended
@@ -103,12 +115,15 @@ class _Task:
 
 
 class _Batch:
-    __slots__ = ("key", "tasks", "size", "opened", "closed")
+    __slots__ = ("key", "tasks", "size", "nbytes", "dims", "opened", "closed")
 
     def __init__(self, key: Key, opened: float):
         self.key = key
         self.tasks: list[_Task] = []
         self.size = 0
+        self.nbytes = 0  # the bytes its requests brought
+        # with pad_variable_length_inputs, per input, the largest dimensions after the first
+        self.dims: dict[str, tuple[int, ...]] = {}
         self.opened = opened
         self.closed = False  # full, or the next request did not fit: ready now
 
@@ -133,6 +148,16 @@ def merge_key(inputs: Mapping[str, np.ndarray], outputs: Sequence[str], pad: boo
             (name, array.dtype.str, array.ndim if pad else array.shape[1:]) for name, array in sorted(inputs.items())
         ),
     )
+
+
+def largest_dims(dims: Mapping[str, tuple[int, ...]], inputs: Mapping[str, np.ndarray]) -> dict[str, tuple[int, ...]]:
+    """Per input, the largest of `dims` (none: the input's own) and the input's dimensions after the first."""
+    return {name: tuple(map(max, dims.get(name, array.shape[1:]), array.shape[1:])) for name, array in inputs.items()}
+
+
+def padded_bytes(dims: Mapping[str, tuple[int, ...]], inputs: Mapping[str, np.ndarray], rows: int) -> int:
+    """The bytes of `rows` rows of every input padded to `dims` (`inputs` give the item sizes)."""
+    return sum(rows * math.prod(dims[name]) * array.itemsize for name, array in inputs.items())
 
 
 def padded_size(size: int, allowed: Sequence[int]) -> int:
@@ -277,7 +302,7 @@ class Batcher:
                 f"{self._max_queued}); retry later"
             )
         batch = self._open.get(task.key)
-        if batch is not None and batch.size + task.size > limit:
+        if batch is not None and (batch.size + task.size > limit or not self._padding_fits(batch, task)):
             self._close_batch(batch)
             batch = None
         if batch is None:
@@ -289,11 +314,21 @@ class Batcher:
             self._open[task.key] = batch
         batch.tasks.append(task)
         batch.size += task.size
+        batch.nbytes += task.nbytes
+        if self.params.pad_variable_length_inputs:
+            batch.dims = largest_dims(batch.dims, task.inputs)
         task.batch = batch
         self._queued += 1
         if batch.size == limit:
             self._close_batch(batch)
         self._cond.notify()
+
+    def _padding_fits(self, batch: _Batch, task: _Task) -> bool:
+        """Whether the batch padded with `task` in it stays within the padding bound."""
+        if not self.params.pad_variable_length_inputs:
+            return True  # nothing is padded across dimensions
+        padded = padded_bytes(largest_dims(batch.dims, task.inputs), task.inputs, batch.size + task.size)
+        return padded <= max(PADDING_FACTOR * (batch.nbytes + task.nbytes), PADDING_FREE_BYTES)
 
     def _close_batch(self, batch: _Batch) -> None:
         batch.closed = True
@@ -306,6 +341,11 @@ class Batcher:
         assert batch is not None
         batch.tasks.remove(task)
         batch.size -= task.size
+        batch.nbytes -= task.nbytes
+        if self.params.pad_variable_length_inputs:
+            batch.dims = {}
+            for other in batch.tasks:
+                batch.dims = largest_dims(batch.dims, other.inputs)
         task.batch = None
         self._queued -= 1
         self._timeouts += 1

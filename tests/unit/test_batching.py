@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 
+from ie_serving import batching
 from ie_serving.batching import Batcher, merge_key, padded_size
 from ie_serving.batching_config import BatchingParameters
 from ie_serving.errors import DeadlineExceeded, FailedPrecondition, InvalidInput, Overloaded
@@ -299,4 +300,31 @@ def test_outputs_come_back_in_the_order_the_request_asked_for() -> None:
     assert [list(answer) for answer in answers] == [["z", "a"], ["z", "a"]]
     lone = batcher.submit({"x": np.ones((2, 2), np.float32)}, ["z", "a"])  # a full batch of one task: no split
     assert list(lone) == ["z", "a"]
+    batcher.close()
+
+
+def test_padding_is_bounded_before_allocation_a_request_that_would_blow_it_up_starts_the_next_batch() -> None:
+    """TF Serving pads without a bound (batching_util.cc CalculateMaxDimSizes and AddPadding), so
+    [1, 1, n] and [1, n, 1] would merge into [2, n, n]: 16 KiB brought, 128 MiB padded here.
+    This server lets padding take at most PADDING_FACTOR times the bytes brought (or
+    PADDING_FREE_BYTES): the second request closes the first batch and starts its own."""
+    n = 8192
+    assert 2 * n * n > max(batching.PADDING_FREE_BYTES, batching.PADDING_FACTOR * 2 * n)
+    seen: list[tuple[int, ...]] = []
+
+    def run(inputs: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+        seen.append(inputs["x"].shape)
+        return {"y": inputs["x"][:, :1, :1] + 1}
+
+    params = _params(max_batch_size=4, batch_timeout_micros=300_000, pad_variable_length_inputs=True)
+    batcher = Batcher(run, params, 0, "m")
+    requests = [{"x": np.full((1, 1, n), 3, np.int8)}]
+    answers = [None, None]
+    first = threading.Thread(target=lambda: answers.__setitem__(0, batcher.submit(requests[0], ["y"])))
+    first.start()
+    time.sleep(0.05)  # the first request opens the batch
+    answers[1] = batcher.submit({"x": np.full((1, n, 1), 5, np.int8)}, ["y"])
+    first.join(10)
+    assert seen == [(1, 1, n), (1, n, 1)]  # never (2, n, n)
+    assert [a["y"].tolist() for a in answers] == [[[[4]]], [[[6]]]]  # type: ignore[index]
     batcher.close()
