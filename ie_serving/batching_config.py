@@ -146,12 +146,12 @@ def from_json(value: object, where: str) -> BatchingParameters | bool | None:
     return checked(BatchingParameters(**values), where)
 
 
-def server_batching(enable: bool, parameters_file: str | None, per_model: bool) -> BatchingParameters | None:
-    """TF Serving's three batching flags as server.cc reads them: --enable_batching with the
-    parameters of --batching_parameters_file, or the defaults with the pool named
-    model_server_batch_threads; the file without --enable_batching is refused in its words.
-    --enable_per_model_batching_parameters alone changes nothing (TF Serving: "only applicable
-    when --enable_batching flag is set")."""
+def server_batching(enable: bool, parameters_file: str | None) -> BatchingParameters | None:
+    """The server-wide parameters of TF Serving's batching flags as server.cc reads them:
+    --enable_batching with the parameters of --batching_parameters_file, or the defaults with
+    the pool named model_server_batch_threads; the file without --enable_batching is refused in
+    its words. (--enable_per_model_batching_parameters is read by the caller: it counts only
+    with --enable_batching, "only applicable when --enable_batching flag is set".)"""
     if not enable:
         if parameters_file:
             raise ConfigError(

@@ -242,9 +242,7 @@ def config_from_args(args: argparse.Namespace) -> ServerConfig:
         shutdown_grace_seconds=args.shutdown_grace_seconds,
         prometheus_path=prometheus_path(args.monitoring_config_file) if args.monitoring_config_file else None,
         tls=parse_tls(args.tls_cert_file, args.tls_key_file),
-        batching=server_batching(
-            args.enable_batching, args.batching_parameters_file, args.enable_per_model_batching_parameters
-        ),
+        batching=server_batching(args.enable_batching, args.batching_parameters_file),
         per_model_batching=args.enable_batching and args.enable_per_model_batching_parameters,
         allow_version_labels_for_unavailable_models=args.allow_version_labels_for_unavailable_models,
         **(

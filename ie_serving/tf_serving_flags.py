@@ -540,9 +540,7 @@ def config_from_tf_flags(argv: Sequence[str], prog: str = "ie_serving") -> Serve
         model_config_file_format="text",
         model_config_file_poll_wait_seconds=float(args.model_config_file_poll_wait_seconds or 0),
         enable_grpc_healthcheck_service=bool(args.enable_grpc_healthcheck_service),
-        batching=server_batching(
-            bool(args.enable_batching), args.batching_parameters_file, bool(args.enable_per_model_batching_parameters)
-        ),
+        batching=server_batching(bool(args.enable_batching), args.batching_parameters_file),
         per_model_batching=bool(args.enable_batching and args.enable_per_model_batching_parameters),
         grpc_tls=parse_ssl_config(args.ssl_config_file) if args.ssl_config_file else None,
         grpc_socket_path=args.grpc_socket_path or None,

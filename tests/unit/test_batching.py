@@ -328,3 +328,19 @@ def test_padding_is_bounded_before_allocation_a_request_that_would_blow_it_up_st
     assert seen == [(1, 1, n), (1, n, 1)]  # never (2, n, n)
     assert [a["y"].tolist() for a in answers] == [[[[4]]], [[[6]]]]  # type: ignore[index]
     batcher.close()
+
+
+def test_server_batching_reads_enable_batching_and_the_parameters_file(tmp_path) -> None:
+    """model_servers/server.cc: --enable_batching alone gives the defaults with the pool named
+    model_server_batch_threads; with --batching_parameters_file, that file's parameters; the
+    file without --enable_batching is refused in TF Serving's words."""
+    from ie_serving.batching_config import server_batching
+    from ie_serving.errors import ConfigError
+
+    assert server_batching(False, None) is None
+    assert server_batching(True, None) == BatchingParameters(thread_pool_name="model_server_batch_threads")
+    path = tmp_path / "batching.pbtxt"
+    path.write_text("max_batch_size { value: 8 }\n")
+    assert server_batching(True, str(path)) == BatchingParameters(max_batch_size=8)
+    with pytest.raises(ConfigError, match="set without setting server_options.enable_batching to true"):
+        server_batching(False, str(path))
