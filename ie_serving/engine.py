@@ -243,11 +243,6 @@ class CompiledVersion:
             stats = stats + pool.stats()
         return stats
 
-    @property
-    def batching(self) -> BatchingParameters | None:
-        """The batching parameters in effect (None: requests are not batched)."""
-        return None if self._batcher is None else self._batcher.params
-
     def batch_stats(self) -> BatchStats | None:
         """The batching queue's counts, for metrics (None: requests are not batched)."""
         return None if self._batcher is None else self._batcher.stats()
@@ -335,10 +330,10 @@ def _batching_for(version_dir: pathlib.Path, config: ModelConfig, options: Engin
         raise ModelLoadError(str(exc)) from None
 
 
-def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str], what: str) -> tuple[dict, bool]:
-    """The reshape targets with every input's batch dimension dynamic, and True; or, when the
-    model cannot batch (an input without dimensions, inputs whose first dimensions differ, a
-    static batch_size asked for), the plain targets and False, with a warning saying why."""
+def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str, str], what: str) -> dict | None:
+    """The reshape targets with every input's batch dimension dynamic; None, with a warning
+    saying why, when the model cannot batch (an input without dimensions, inputs whose first
+    dimensions differ, a static batch_size asked for)."""
     why = None
     if isinstance(config.batch_size, int):
         why = f"batch_size {config.batch_size} asks for a static batch"
@@ -354,8 +349,8 @@ def _batching_shapes(model: ov.Model, config: ModelConfig, mapping: Mapping[str,
         why = f"the inputs' first dimensions are not one batch dimension {shapes}"
     if why is not None:
         log.warning("%s: batching is off for this version: %s", what, why)
-        return _target_shapes(model, config, mapping), False
-    return _target_shapes(model, config, mapping, dynamic_batch=True), True
+        return None
+    return _target_shapes(model, config, mapping, dynamic_batch=True)
 
 
 def _prepare_batching(
@@ -370,8 +365,8 @@ def _prepare_batching(
     apply, and the parameters), or, when it cannot batch, the model as read, its own reshape
     targets and None; the log says which."""
     targets = _target_shapes(model, config, mapping)
-    batch_targets, batchable = _batching_shapes(model, config, mapping, what)
-    if not batchable:
+    batch_targets = _batching_shapes(model, config, mapping, what)
+    if batch_targets is None:
         return model, targets, None
     made_dynamic = [
         f"{_port_name(port)} {port.get_partial_shape()} -> {shape}"

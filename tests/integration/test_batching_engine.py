@@ -17,7 +17,7 @@ import pytest
 from ie_serving.batching_config import BatchingParameters
 from ie_serving.config import ModelConfig
 from ie_serving.engine import EngineOptions, load_version
-from ie_serving.errors import ModelLoadError
+from ie_serving.errors import InvalidInput, ModelLoadError
 from tests.models import direct_infer, mlp_model, multi_io_model, save
 
 
@@ -68,34 +68,40 @@ def test_a_model_without_a_batch_dimension_is_served_without_batching(tmp_path, 
     """multi_io's c is [2]: its first dimension is not a batch, so batching stays off."""
     caplog.set_level(logging.WARNING, logger="ie_serving")
     _, engine = _load(multi_io_model(), tmp_path, EngineOptions(batching=BatchingParameters()), shape={"c": (2,)})
-    assert engine.batching is None and engine.batch_stats() is None
+    assert engine.batch_stats() is None
     assert "batching is off for this version" in caplog.text
 
 
 def test_an_explicit_static_batch_size_keeps_batching_off(tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="ie_serving")
     _, engine = _load(mlp_model(), tmp_path, EngineOptions(batching=BatchingParameters()), batch_size=1)
-    assert engine.batching is None
+    assert engine.batch_stats() is None
     assert "batch_size 1 asks for a static batch" in caplog.text
 
 
-def test_per_model_batching_parameters_file(tmp_path):
-    """With --enable_per_model_batching_parameters a version batches with its own file; a
-    version without one is not batched; a bad file fails the load naming the file."""
+def test_per_model_batching_parameters_file(tmp_path, caplog):
+    """With --enable_per_model_batching_parameters a version batches with its own file (its
+    load log line, its thread pool name in the metrics' batch stats, its max_batch_size refusing
+    a larger request); a version without one is not batched; a bad file fails the load naming
+    the file."""
+    caplog.set_level(logging.INFO, logger="ie_serving")
     options = EngineOptions(batching=BatchingParameters(), per_model_batching=True)
     _, plain = _load(mlp_model(), tmp_path / "a", options)
-    assert plain.batching is None
+    assert plain.batch_stats() is None
     version_dir = save(mlp_model(), tmp_path / "b" / "m")
     (version_dir / "batching_params.pbtxt").write_text(
-        "max_batch_size { value: 4 }\nbatch_timeout_micros { value: 7 }\n"
+        'max_batch_size { value: 4 }\nbatch_timeout_micros { value: 7 }\nthread_pool_name { value: "own" }\n'
     )
     from ie_serving.model_formats import detect
 
     files = detect(os.listdir(version_dir))
     engine = load_version(version_dir, files, ModelConfig("m", str(tmp_path / "b")), options)
     try:
-        assert engine.batching is not None
-        assert (engine.batching.max_batch_size, engine.batching.batch_timeout_micros) == (4, 7)
+        assert "batching on (max_batch_size 4, batch_timeout_micros 7," in caplog.text
+        stats = engine.batch_stats()
+        assert stats is not None and stats.thread_pool_name == "own"
+        with pytest.raises(InvalidInput, match="Task size 5 is larger than maximum input batch size 4"):
+            engine.infer({"x": np.ones((5, 32), np.float32)}, ["y"])
     finally:
         engine.close()
     (version_dir / "batching_params.pbtxt").write_text("max_batch_size { value: zero }\n")
