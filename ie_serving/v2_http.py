@@ -66,7 +66,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     if header_length is None:
         return body, memoryview(b"")
     text = header_length.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidInput(f"{HEADER_LENGTH} must be a number of bytes, got {header_length!r}")
     length = int(text)
     if length > len(body):
