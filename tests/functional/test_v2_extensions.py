@@ -142,6 +142,8 @@ def test_refusals_name_the_problem_and_the_server_keeps_serving(triton, server):
 
 
 def test_a_model_that_fails_to_load_reports_why(triton, server, repo):
+    """Refused as Triton refuses a model whose load failed: INVALID_ARG, 400 over HTTP
+    (triton-inference-server/core src/model_repository_manager/model_repository_manager.cc)."""
     triton.call("http", "unload", model="other")
     _wait_index(server, {"name": "other", "version": "1", "state": "UNAVAILABLE", "reason": "unloaded"})
     xml = repo[1] / "model.xml"
@@ -149,8 +151,10 @@ def test_a_model_that_fails_to_load_reports_why(triton, server, repo):
     try:
         xml.write_bytes(b"<net>not an IR")
         failed = triton.call("grpc", "load", model="other")
-        assert failed["ok"] is False and failed["status"] == "StatusCode.INTERNAL", failed
+        assert failed["ok"] is False and failed["status"] == "StatusCode.INVALID_ARGUMENT", failed
         assert failed["message"].startswith("failed to load 'other': version 1: "), failed
+        failed_http = triton.call("http", "load", model="other")
+        assert failed_http["ok"] is False and failed_http["status"] == "400", failed_http
         index = requests.post(f"{server.url}/v2/repository/index", timeout=10).json()
         (entry,) = [e for e in index if e["name"] == "other"]
         assert entry["state"] == "UNAVAILABLE" and entry["reason"] and entry["reason"] != "unloaded", entry
