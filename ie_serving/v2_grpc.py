@@ -3,6 +3,10 @@
 gRPC port beside TF Serving's services. Thin: decode (v2_proto), call v2_core, encode;
 failures end the RPC through the errors table.
 
+An overloaded version (every infer request busy, the wait queue full) is UNAVAILABLE, as
+Triton answers a full queue ("Exceeds maximum queue size", core src/scheduler_utils.cc) and as
+v2 REST answers it (503); TF Serving's services answer it RESOURCE_EXHAUSTED.
+
 ServerReady and ModelReady answer `ready: false` rather than an error when not ready, as the
 spec's messages carry it; ModelReady of a model the server does not know is NOT_FOUND.
 
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING
 import grpc
 from google.protobuf import json_format
 
+from ie_serving.errors import Code
 from ie_serving.grpc_common import abort, deadline, parsing_handlers
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.service import Call, Service
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
 
 SERVICE_NAME = "inference.GRPCInferenceService"
 PROTOCOL = "v2-grpc"
+CODE_OVERRIDES = {Code.RESOURCE_EXHAUSTED: Code.UNAVAILABLE}
 
 
 class InferenceServicer:
@@ -43,7 +49,7 @@ class InferenceServicer:
                 call.version = parse_version(version)
                 return body(call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            abort(context, exc)
+            abort(context, exc, CODE_OVERRIDES)
 
     def ServerLive(self, request, context):  # noqa: N802 (gRPC method name)
         return self._call("ServerLive", "", "", context, lambda _: pb.ServerLiveResponse(live=self.dataplane.live()))
