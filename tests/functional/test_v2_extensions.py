@@ -133,9 +133,9 @@ def test_refusals_name_the_problem_and_the_server_keeps_serving(triton, server):
     assert grpc_unknown["status"] == "StatusCode.INVALID_ARGUMENT", grpc_unknown
     assert after["ok"], after
     url = f"{server.url}/v2/repository"
-    assert_error(requests.post(f"{url}/index", data=b"{", timeout=10), 400, "the body is not JSON")
+    assert_error(requests.post(f"{url}/index", data=b"{", timeout=10), 400, "request) is not valid JSON")
     assert_error(requests.post(f"{url}/index", json={"ready": "yes"}, timeout=10), 400, '"ready": expected a boolean')
-    assert_error(requests.post(f"{url}/index", json=[1], timeout=10), 400, "a JSON object; got list")
+    assert_error(requests.post(f"{url}/index", json=[1], timeout=10), 400, "JSON object, got a list of 1 item")
     assert_error(requests.post(f"{url}/models/scale/load", json={"parameters": 3}, timeout=10), 400, '"parameters"')
     # a method the route does not take: the /v2 catch-all names the routes (v2_rest.not_found)
     assert_error(requests.get(f"{url}/index", timeout=10), 404, "Not found: GET /v2/repository/index", "load|unload")

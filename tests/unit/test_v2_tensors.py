@@ -165,7 +165,7 @@ def test_invalid_json_and_empty_bodies_are_refused():
         V2JsonBody(b'{"inputs": [')(_lookup())
     with pytest.raises(InvalidInput, match="body is empty"):
         V2JsonBody(b"")(_lookup())
-    with pytest.raises(InvalidInput, match="must be a JSON object, got an array"):
+    with pytest.raises(InvalidInput, match="the inference request must be a JSON object, got a list of 1 item"):
         V2JsonBody(b"[1]")(_lookup())
 
 
