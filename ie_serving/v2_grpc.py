@@ -16,7 +16,7 @@ RepositoryModelUnload where the server offers the model repository (else UNIMPLE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
@@ -27,7 +27,7 @@ from ie_serving.grpc_common import abort, deadline, parsing_handlers
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
-from ie_serving.v2_proto import V2ProtoRequest, encode_response
+from ie_serving.v2_proto import V2ProtoRequest, encode_response, plain_parameters
 
 if TYPE_CHECKING:
     from ie_serving.repository import ModelRepository
@@ -115,7 +115,7 @@ class InferenceServicer:
     def RepositoryModelLoad(self, request, context):  # noqa: N802
         def body(_: int | None) -> pb.RepositoryModelLoadResponse:
             repository = self.dataplane.model_repository(request.repository_name)
-            repository.load(request.model_name, _parameters(request.parameters))
+            repository.load(request.model_name, plain_parameters(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
         return self._call("RepositoryModelLoad", request.model_name, "", context, body)
@@ -123,19 +123,10 @@ class InferenceServicer:
     def RepositoryModelUnload(self, request, context):  # noqa: N802
         def body(_: int | None) -> pb.RepositoryModelUnloadResponse:
             repository = self.dataplane.model_repository(request.repository_name)
-            repository.unload(request.model_name, _parameters(request.parameters))
+            repository.unload(request.model_name, plain_parameters(request.parameters))
             return pb.RepositoryModelUnloadResponse()
 
         return self._call("RepositoryModelUnload", request.model_name, "", context, body)
-
-
-def _parameters(parameters: Mapping[str, pb.ModelRepositoryParameter]) -> dict[str, object]:
-    """ModelRepositoryParameter values as plain Python values (None for an unset one)."""
-    plain: dict[str, object] = {}
-    for key, value in parameters.items():
-        choice = value.WhichOneof("parameter_choice")
-        plain[key] = None if choice is None else getattr(value, choice)
-    return plain
 
 
 def handler(service: Service, repository: ModelRepository | None = None) -> grpc.GenericRpcHandler:

@@ -22,7 +22,7 @@ from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_http import V2JsonBody, encode_response
-from ie_serving.v2_proto import V2ProtoRequest
+from ie_serving.v2_proto import V2ProtoRequest, plain_parameters
 from ie_serving.v2_proto import encode_response as encode_proto
 from ie_serving.v2_tensors import InferRequest, RequestedOutput, raw_bytes
 
@@ -452,3 +452,17 @@ def test_grpc_outputs_go_raw_in_order():
         ("h", "FP16", [1, 1]),
     ]
     assert list(response.raw_output_contents) == [b"\x01\x00", outputs["h"].tobytes()]
+
+
+def test_infer_and_repository_parameters_read_as_plain_values():
+    """Both messages' parameter_choice oneof (inference/grpc_service.proto), one reader."""
+    infer = pb.ModelInferRequest()
+    infer.parameters["a"].bool_param = True
+    infer.parameters["b"].int64_param = -3
+    infer.parameters["c"].string_param = "s"
+    infer.parameters["unset"].CopyFrom(pb.InferParameter())
+    assert plain_parameters(infer.parameters) == {"a": True, "b": -3, "c": "s", "unset": None}
+    load = pb.RepositoryModelLoadRequest()
+    load.parameters["config"].string_param = "{}"
+    load.parameters["file:1/model.xml"].bytes_param = b"<net/>"
+    assert plain_parameters(load.parameters) == {"config": "{}", "file:1/model.xml": b"<net/>"}
