@@ -15,14 +15,13 @@ extension_model_repository.md; a load or unload answers 200 with an empty body, 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, request
 
 from ie_serving.errors import Code, InvalidInput, ServableNotFound
-from ie_serving.http_common import error_response, json_response, read_body, started
+from ie_serving.http_common import deadline, error_response, json_response, read_body, started
 from ie_serving.json_body import kind, member_object, parse_object
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
@@ -45,7 +44,7 @@ class _Routes:
 
     def __init__(self, dataplane: Dataplane, timeout_ms: int | None):
         self.dataplane = dataplane
-        self.timeout = None if timeout_ms is None else timeout_ms / 1000
+        self.timeout_ms = timeout_ms
 
     def _answer(self, method: str, name: str, version: str, body: Callable[[int | None], Response]) -> Response:
         """Run one handler inside a service Call; every failure is answered through the table."""
@@ -93,8 +92,7 @@ class _Routes:
     def infer(self, name: str, version: str = "") -> Response:
         def body(number: int | None) -> Response:
             decoder = V2JsonBody(read_body(), request.headers.get(HEADER_LENGTH))
-            deadline = None if self.timeout is None else time.monotonic() + self.timeout
-            result = self.dataplane.infer(name, number, decoder, deadline)
+            result = self.dataplane.infer(name, number, decoder, deadline(self.timeout_ms))
             content, header_length = encode_response(name, result.version, decoder.request, result.outputs)
             if header_length is None:
                 return Response(content, mimetype="application/json")
