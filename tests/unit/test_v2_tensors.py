@@ -466,3 +466,26 @@ def test_infer_and_repository_parameters_read_as_plain_values():
     load.parameters["config"].string_param = "{}"
     load.parameters["file:1/model.xml"].bytes_param = b"<net/>"
     assert plain_parameters(load.parameters) == {"config": "{}", "file:1/model.xml": b"<net/>"}
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "value"),
+    [
+        ("FP16", [1.0, 1e6, 2.0], "1000000.0"),
+        ("FP16", [1, 100000, 2], "100000.0"),  # integers too (simdjson reads them as floats)
+        ("FP16", [1, 2**60, 2], str(2**60)),  # past 2**53: the general parse, which keeps integers
+        ("FP32", [1.0, -1e39, 2.0], "-1e+39"),
+        ("BF16", [1e39, 1.0, 2.0], "1e+39"),
+    ],
+)
+def test_json_numbers_past_a_float_datatypes_range_are_refused_not_made_infinite(datatype, data, value):
+    """As TF Serving's REST API refuses them (json_tensors._to_float: "outside the range of"),
+    rather than serving inf. Both JSON readers: the general parse and simdjson's float arrays."""
+    _refused({"inputs": [_input(data, datatype)]}, "input 'x'", f"{value} in 'data' is outside {datatype}'s range")
+
+
+def test_the_largest_finite_values_of_a_float_datatype_are_served():
+    _, decoded = _decode({"inputs": [_input([65504.0, -65504, 0.5], "FP16")]})
+    assert decoded.inputs["x"].dtype == np.float16 and decoded.inputs["x"].tolist() == [[65504.0, -65504.0, 0.5]]
+    _, decoded = _decode({"inputs": [_input([3.4e38, -1.0, 0.0], "FP32")]})
+    assert np.isfinite(decoded.inputs["x"]).all()
