@@ -10,13 +10,15 @@ from collections.abc import Callable, Mapping
 import grpc
 from google.protobuf.message import DecodeError
 
-from ie_serving.errors import answer
+from ie_serving.errors import Code, answer
 
 
-def abort(context: grpc.ServicerContext, exc: BaseException) -> None:
-    """End the RPC with the errors table's gRPC code and message for `exc`."""
+def abort(context: grpc.ServicerContext, exc: BaseException, overrides: Mapping[Code, Code] | None = None) -> None:
+    """End the RPC with the errors table's gRPC code and message for `exc`; `overrides` gives a
+    front end's own code for a kind (KServe v2 answers an overloaded version UNAVAILABLE)."""
     failure = answer(exc)
-    context.abort(getattr(grpc.StatusCode, failure.code.grpc_name), failure.message)
+    code = (overrides or {}).get(failure.code, failure.code)
+    context.abort(getattr(grpc.StatusCode, code.grpc_name), failure.message)
 
 
 def deadline(context: grpc.ServicerContext) -> float | None:

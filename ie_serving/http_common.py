@@ -22,6 +22,12 @@ BODY_LIMIT_SETTING = "IE_SERVING_BODY_LIMIT_SETTING"
 ROUTES_HINT = "IE_SERVING_ROUTES_HINT"
 
 
+def deadline(timeout_ms: int | None) -> float | None:
+    """The deadline of a request starting now, as a time.monotonic() value: `timeout_ms` (the
+    server's REST timeout, --rest_api_timeout_in_ms) from now; None: none."""
+    return None if timeout_ms is None else time.monotonic() + timeout_ms / 1000
+
+
 def json_response(body: object, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status=status, mimetype="application/json")
 

@@ -141,7 +141,8 @@ class ModelRepository:
 
         InvalidInput for a name that is not configured or for a load parameter (Triton's
         "config" and "file:" overrides describe Triton model configurations, which this
-        server does not read); LoadFailed when no version of the model loads."""
+        server does not read) or when the model's versions failed to load (their errors named);
+        LoadFailed when no version is found or the storage cannot be read."""
         for key in parameters or {}:
             raise InvalidInput(
                 f"Unrecognized load parameter '{key}': this server loads a model as configured and takes none"
@@ -184,15 +185,20 @@ class ModelRepository:
         self._check_loaded(name, model, take_out=True)
 
     def _check_loaded(self, name: str, model: ServedModel, take_out: bool) -> None:
-        """LoadFailed when none of the model's versions is AVAILABLE, the model taken out
-        again (kept as unloaded, with its errors) when `take_out`; a model that was being
-        served stays, its poller trying again as configured."""
+        """When none of the model's versions is AVAILABLE: InvalidInput naming the versions'
+        errors (Triton answers a model whose load failed INVALID_ARG, "load failed for model
+        '...'": core src/model_repository_manager/model_repository_manager.cc), LoadFailed
+        (INTERNAL, as Triton's "no version is available") when there is no version at all.
+        The model is taken out again (kept as unloaded, with its errors) when `take_out`; a
+        model that was being served stays, its poller trying again as configured."""
         if any(s.state == State.AVAILABLE for s in model.versions.values()):
             return
         errors = "; ".join(f"version {s.version}: {s.error[1]}" for s in model.versions.values() if s.error)
         if take_out:
             self._take_out(name)
-        raise LoadFailed(f"failed to load '{name}': {errors or 'no version found under ' + model.config.base_path}")
+        if errors:
+            raise InvalidInput(f"failed to load '{name}': {errors}")
+        raise LoadFailed(f"failed to load '{name}': no version found under {model.config.base_path}")
 
     def unload(self, name: str, parameters: Mapping[str, object] | None = None) -> None:
         """Stop serving a model; it stays known and can be loaded again. A model already

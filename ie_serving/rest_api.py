@@ -9,7 +9,6 @@ both protocols report a failure alike.
 from __future__ import annotations
 
 import re
-import time
 import urllib.parse
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from flask import Flask, Response, request
 from ie_serving import json_examples
 from ie_serving.dtypes import tf_name
 from ie_serving.errors import FailedPrecondition, InvalidInput, ServableNotFound
-from ie_serving.http_common import create_flask_app, error_response, json_response, read_body, started
+from ie_serving.http_common import create_flask_app, deadline, error_response, json_response, read_body, started
 from ie_serving.json_predict import JsonPredictBody
 from ie_serving.json_tensors import encode_predict
 from ie_serving.protos.tensorflow.core.protobuf import error_codes_pb2
@@ -80,7 +79,7 @@ class _Routes:
     def __init__(self, service: Service, timeout_ms: int | None = None):
         """timeout_ms: the deadline of a predict's wait for an infer request (None: none)."""
         self.service = service
-        self.timeout = None if timeout_ms is None else timeout_ms / 1000
+        self.timeout_ms = timeout_ms
 
     def dispatch(self, subpath: str) -> Response:
         """Route one request; the path is read raw (see _raw_path), not from `subpath`."""
@@ -165,13 +164,13 @@ class _Routes:
 
     def predict(self, name: str, version: int | None, verb: str) -> Response:
         """POST :predict, :classify or :regress."""
-        deadline = None if self.timeout is None else time.monotonic() + self.timeout
+        ends = deadline(self.timeout_ms)
         if verb != "predict":
             examples = json_examples.decoder(read_body(), verb)
-            result = self.service.predict(name, version, examples, deadline, examples.runtime_api)
+            result = self.service.predict(name, version, examples, ends, examples.runtime_api)
             return Response(json_examples.encode_results(examples.results(result.outputs)[0]), mimetype=JSON)
         decoder = JsonPredictBody(read_body())
-        result = self.service.predict(name, version, decoder, deadline)
+        result = self.service.predict(name, version, decoder, ends)
         return Response(encode_predict(decoder.form, result.outputs), mimetype=JSON)
 
 

@@ -7,8 +7,8 @@ Every flag of TF Serving's main.cc is known by name (FLAGS). Each is either
 - mapped: it means the same thing here and sets it (port, threads, REST timeout, CORS, ...);
 - warned: it has no meaning here (TensorFlow sessions, XLA, TFLite, TPU, ...): accepted with
   one warning line naming it and saying why;
-- refused: it has a meaning here that is not built yet (a UNIX socket, ALTS, ...): start-up
-  stops naming it, rather than quietly doing nothing.
+- refused: it has a meaning here that is not built yet (ALTS credentials, SavedModel tags
+  other than `serve`, ...): start-up stops naming it, rather than quietly doing nothing.
 A value that means what this server does anyway (`--use_alts_credentials=false`) is accepted
 silently. A flag TF Serving does not have is refused (TF Serving prints it and starts anyway;
 here a typo must not pass unnoticed).

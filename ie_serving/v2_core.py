@@ -52,7 +52,7 @@ def parse_version(text: str) -> int | None:
     """A v2 model version: empty (or 0, as OVMS clients mean it) for the latest, else a number."""
     if not text:
         return None
-    if not text.isdigit() or len(text) > 18:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise InvalidInput(f"model version must be a version number, got {text!r}")
     return int(text) or None
 

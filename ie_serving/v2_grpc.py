@@ -3,6 +3,10 @@
 gRPC port beside TF Serving's services. Thin: decode (v2_proto), call v2_core, encode;
 failures end the RPC through the errors table.
 
+An overloaded version (every infer request busy, the wait queue full) is UNAVAILABLE, as
+Triton answers a full queue ("Exceeds maximum queue size", core src/scheduler_utils.cc) and as
+v2 REST answers it (503); TF Serving's services answer it RESOURCE_EXHAUSTED.
+
 ServerReady and ModelReady answer `ready: false` rather than an error when not ready, as the
 spec's messages carry it; ModelReady of a model the server does not know is NOT_FOUND.
 
@@ -12,23 +16,25 @@ RepositoryModelUnload where the server offers the model repository (else UNIMPLE
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import grpc
 from google.protobuf import json_format
 
+from ie_serving.errors import Code
 from ie_serving.grpc_common import abort, deadline, parsing_handlers
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
-from ie_serving.v2_proto import V2ProtoRequest, encode_response
+from ie_serving.v2_proto import V2ProtoRequest, encode_response, plain_parameters
 
 if TYPE_CHECKING:
     from ie_serving.repository import ModelRepository
 
 SERVICE_NAME = "inference.GRPCInferenceService"
 PROTOCOL = "v2-grpc"
+CODE_OVERRIDES = {Code.RESOURCE_EXHAUSTED: Code.UNAVAILABLE}
 
 
 class InferenceServicer:
@@ -43,7 +49,7 @@ class InferenceServicer:
                 call.version = parse_version(version)
                 return body(call.version)
         except Exception as exc:  # every failure is answered; a bug fails this request only
-            abort(context, exc)
+            abort(context, exc, CODE_OVERRIDES)
 
     def ServerLive(self, request, context):  # noqa: N802 (gRPC method name)
         return self._call("ServerLive", "", "", context, lambda _: pb.ServerLiveResponse(live=self.dataplane.live()))
@@ -109,7 +115,7 @@ class InferenceServicer:
     def RepositoryModelLoad(self, request, context):  # noqa: N802
         def body(_: int | None) -> pb.RepositoryModelLoadResponse:
             repository = self.dataplane.model_repository(request.repository_name)
-            repository.load(request.model_name, _parameters(request.parameters))
+            repository.load(request.model_name, plain_parameters(request.parameters))
             return pb.RepositoryModelLoadResponse()
 
         return self._call("RepositoryModelLoad", request.model_name, "", context, body)
@@ -117,19 +123,10 @@ class InferenceServicer:
     def RepositoryModelUnload(self, request, context):  # noqa: N802
         def body(_: int | None) -> pb.RepositoryModelUnloadResponse:
             repository = self.dataplane.model_repository(request.repository_name)
-            repository.unload(request.model_name, _parameters(request.parameters))
+            repository.unload(request.model_name, plain_parameters(request.parameters))
             return pb.RepositoryModelUnloadResponse()
 
         return self._call("RepositoryModelUnload", request.model_name, "", context, body)
-
-
-def _parameters(parameters: Mapping[str, pb.ModelRepositoryParameter]) -> dict[str, object]:
-    """ModelRepositoryParameter values as plain Python values (None for an unset one)."""
-    plain: dict[str, object] = {}
-    for key, value in parameters.items():
-        choice = value.WhichOneof("parameter_choice")
-        plain[key] = None if choice is None else getattr(value, choice)
-    return plain
 
 
 def handler(service: Service, repository: ModelRepository | None = None) -> grpc.GenericRpcHandler:

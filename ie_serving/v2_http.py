@@ -25,6 +25,7 @@ import simdjson
 from ie_serving import json_fast
 from ie_serving.dtypes import BFLOAT16, STRING, v2_name
 from ie_serving.errors import InvalidInput, Unimplemented
+from ie_serving.json_body import kind, member_object, parse_object
 from ie_serving.json_tensors import may_hold_bools
 from ie_serving.tensor_spec import Decoded, SignatureLookup, TensorSpec
 from ie_serving.v2_tensors import (
@@ -37,19 +38,6 @@ from ie_serving.v2_tensors import (
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 _FLOAT_DATATYPES = frozenset({"FP16", "BF16", "FP32", "FP64"})
-_EXACT_IN_FLOAT64 = 2**53  # integers past it were rounded once by simdjson: the general parse rounds once
-
-
-def _kind(value: object) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(type(value), "a number")
-
-
-def _object(value: object, where: str) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{where} must be a JSON object, got {_kind(value)}")
-    return value
 
 
 def _flag(parameters: Mapping[str, Any], key: str, where: str) -> bool | None:
@@ -66,7 +54,7 @@ def split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryvie
     if header_length is None:
         return body, memoryview(b"")
     text = header_length.strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidInput(f"{HEADER_LENGTH} must be a number of bytes, got {header_length!r}")
     length = int(text)
     if length > len(body):
@@ -94,7 +82,7 @@ class V2JsonBody:
         self.request = _request_fields(document)
         inputs = document.get("inputs")
         if not isinstance(inputs, list) or not inputs:
-            raise InvalidInput(f"'inputs' must be a non-empty array of input tensors, got {_kind(inputs)}")
+            raise InvalidInput(f"'inputs' must be a non-empty array of input tensors, got {kind(inputs)}")
         decoded: dict[str, np.ndarray] = {}
         offset = 0
         bools = may_hold_bools(header)
@@ -169,8 +157,8 @@ def _input_with_float_array(tensor: object) -> object:
     data = tensor.get("data")
     if isinstance(data, simdjson.Array) and fields.get("datatype") in _FLOAT_DATATYPES:
         values = np.frombuffer(data.as_buffer(of_type="d"), np.float64)
-        if values.size and np.abs(values).max() >= _EXACT_IN_FLOAT64:
-            raise _GeneralPath
+        if values.size and np.abs(values).max() >= json_fast._EXACT_IN_FLOAT64:
+            raise _GeneralPath  # integers past it were rounded once by simdjson: the general parse rounds once
         fields["data"] = values
     elif "data" in tensor:
         fields["data"] = _plain(data)
@@ -187,34 +175,26 @@ def _plain(value: object) -> object:
 
 
 def _parse(header: bytes, has_binary: bool) -> dict:
-    if not header.strip():
-        raise InvalidInput("the request body is empty; expected a JSON inference request")
-    try:
-        document = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
-        hint = "" if has_binary else f" (binary tensor data after the JSON needs the {HEADER_LENGTH} header)"
-        raise InvalidInput(f"the inference request is not valid JSON: {exc}{hint}") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"the inference request must be a JSON object, got {_kind(document)}")
-    return document
+    hint = "" if has_binary else f" (binary tensor data after the JSON needs the {HEADER_LENGTH} header)"
+    return parse_object(header, "the inference request", hint=hint)
 
 
 def _request_fields(document: dict) -> InferRequest:
     """id, parameters and the requested outputs of a JSON request."""
     request_id = document.get("id", "")
     if not isinstance(request_id, str):
-        raise InvalidInput(f"'id' must be a string, got {_kind(request_id)}")
-    parameters = _object(document.get("parameters"), "'parameters'")
+        raise InvalidInput(f"'id' must be a string, got {kind(request_id)}")
+    parameters = member_object(document.get("parameters"), "'parameters'")
     outputs = document.get("outputs", [])
     if not isinstance(outputs, list):
-        raise InvalidInput(f"'outputs' must be an array, got {_kind(outputs)}")
+        raise InvalidInput(f"'outputs' must be an array, got {kind(outputs)}")
     requested = []
     for index, output in enumerate(outputs):
-        output = _object(output, f"outputs[{index}]")
+        output = member_object(output, f"outputs[{index}]")
         name = output.get("name")
         if not isinstance(name, str):
-            raise InvalidInput(f"outputs[{index}]: 'name' must be a string, got {_kind(name)}")
-        output_parameters = _object(output.get("parameters"), f"outputs[{index}].parameters")
+            raise InvalidInput(f"outputs[{index}]: 'name' must be a string, got {kind(name)}")
+        output_parameters = member_object(output.get("parameters"), f"outputs[{index}].parameters")
         if "classification" in output_parameters:
             raise Unimplemented(f"output {name!r}: the classification extension is not supported by this server")
         requested.append(RequestedOutput(name, _flag(output_parameters, "binary_data", f"output {name!r}")))
@@ -228,15 +208,15 @@ def _input(
     """One JSON input -> (name, array, the binary offset after it); has_binary: the request
     gave Inference-Header-Content-Length (else the whole body is JSON); may_hold_bools: the
     JSON may have true/false literals (json_tensors.may_hold_bools)."""
-    tensor = _object(tensor, f"inputs[{index}]")
+    tensor = member_object(tensor, f"inputs[{index}]")
     name = tensor.get("name")
     if not isinstance(name, str):
-        raise InvalidInput(f"inputs[{index}]: 'name' must be a string, got {_kind(name)}")
+        raise InvalidInput(f"inputs[{index}]: 'name' must be a string, got {kind(name)}")
     where = f"input {name!r}"
     for key in ("shape", "datatype"):
         if key not in tensor:
             raise InvalidInput(f"{where}: missing '{key}'")
-    parameters = _object(tensor.get("parameters"), f"{where}: 'parameters'")
+    parameters = member_object(tensor.get("parameters"), f"{where}: 'parameters'")
     size = parameters.get("binary_data_size")
     if size is None:
         if "data" not in tensor:

@@ -34,9 +34,16 @@ _CONTENTS = {
 }
 
 
-def _parameter(value: grpc_service_pb2.InferParameter) -> object:
-    choice = value.WhichOneof("parameter_choice")
-    return None if choice is None else getattr(value, choice)
+def plain_parameters(
+    parameters: Mapping[str, grpc_service_pb2.InferParameter | grpc_service_pb2.ModelRepositoryParameter],
+) -> dict[str, object]:
+    """InferParameter or ModelRepositoryParameter values (their `parameter_choice` oneof) as plain
+    Python values; None for an unset one."""
+    plain: dict[str, object] = {}
+    for key, value in parameters.items():
+        choice = value.WhichOneof("parameter_choice")
+        plain[key] = None if choice is None else getattr(value, choice)
+    return plain
 
 
 def _typed_tensor(tensor: grpc_service_pb2.ModelInferRequest.InferInputTensor, where: str) -> np.ndarray:
@@ -72,9 +79,7 @@ class V2ProtoRequest:
             if "classification" in output.parameters:
                 raise Unimplemented(f"output {output.name!r}: the classification extension is not supported")
             outputs.append(RequestedOutput(output.name))
-        self.request = InferRequest(
-            message.id, {key: _parameter(value) for key, value in message.parameters.items()}, outputs
-        )
+        self.request = InferRequest(message.id, plain_parameters(message.parameters), outputs)
         if not message.inputs:
             raise InvalidInput("ModelInferRequest has no inputs")
         raw = message.raw_input_contents

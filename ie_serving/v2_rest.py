@@ -15,15 +15,14 @@ extension_model_repository.md; a load or unload answers 200 with an empty body, 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import orjson
 from flask import Blueprint, Response, request
 
 from ie_serving.errors import Code, InvalidInput, ServableNotFound
-from ie_serving.http_common import error_response, json_response, read_body, started
+from ie_serving.http_common import deadline, error_response, json_response, read_body, started
+from ie_serving.json_body import kind, member_object, parse_object
 from ie_serving.service import Call, Service
 from ie_serving.v2_core import Dataplane, parse_version
 from ie_serving.v2_http import HEADER_LENGTH, V2JsonBody, encode_response
@@ -45,7 +44,7 @@ class _Routes:
 
     def __init__(self, dataplane: Dataplane, timeout_ms: int | None):
         self.dataplane = dataplane
-        self.timeout = None if timeout_ms is None else timeout_ms / 1000
+        self.timeout_ms = timeout_ms
 
     def _answer(self, method: str, name: str, version: str, body: Callable[[int | None], Response]) -> Response:
         """Run one handler inside a service Call; every failure is answered through the table."""
@@ -93,8 +92,7 @@ class _Routes:
     def infer(self, name: str, version: str = "") -> Response:
         def body(number: int | None) -> Response:
             decoder = V2JsonBody(read_body(), request.headers.get(HEADER_LENGTH))
-            deadline = None if self.timeout is None else time.monotonic() + self.timeout
-            result = self.dataplane.infer(name, number, decoder, deadline)
+            result = self.dataplane.infer(name, number, decoder, deadline(self.timeout_ms))
             content, header_length = encode_response(name, result.version, decoder.request, result.outputs)
             if header_length is None:
                 return Response(content, mimetype="application/json")
@@ -112,10 +110,10 @@ class _Routes:
 
     def repository_index(self) -> Response:
         def body(_: int | None) -> Response:
-            document = _json_object("$repository_index_request")
+            document = _json_object("the repository index request ($repository_index_request)")
             ready = document.get("ready", False)
             if not isinstance(ready, bool):
-                raise InvalidInput(f'"ready": expected a boolean, got {orjson.dumps(ready).decode()}')
+                raise InvalidInput(f'"ready": expected a boolean, got {kind(ready)}')
             entries = self.dataplane.model_repository().index(ready)
             return json_response([entry.as_dict() for entry in entries])
 
@@ -123,14 +121,18 @@ class _Routes:
 
     def repository_load(self, name: str) -> Response:
         def body(_: int | None) -> Response:
-            self.dataplane.model_repository().load(name, _parameters("$repository_load_request"))
+            self.dataplane.model_repository().load(
+                name, _parameters("the repository load request ($repository_load_request)")
+            )
             return Response(b"", mimetype="application/json")
 
         return self._answer("RepositoryModelLoad", name, "", body)
 
     def repository_unload(self, name: str) -> Response:
         def body(_: int | None) -> Response:
-            self.dataplane.model_repository().unload(name, _parameters("$repository_unload_request"))
+            self.dataplane.model_repository().unload(
+                name, _parameters("the repository unload request ($repository_unload_request)")
+            )
             return Response(b"", mimetype="application/json")
 
         return self._answer("RepositoryModelUnload", name, "", body)
@@ -138,24 +140,12 @@ class _Routes:
 
 def _json_object(what: str) -> dict:
     """The request body as a JSON object; an empty body is {} (the extensions' bodies are optional)."""
-    raw = read_body()
-    if not raw.strip():
-        return {}
-    try:
-        document = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidInput(f"the body is not JSON ({exc}); expected {what}, a JSON object") from None
-    if not isinstance(document, dict):
-        raise InvalidInput(f"expected {what}, a JSON object; got {type(document).__name__}")
-    return document
+    return parse_object(read_body(), what, optional=True)
 
 
 def _parameters(what: str) -> dict[str, object]:
     """The "parameters" object of a load or unload request body."""
-    parameters = _json_object(what).get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise InvalidInput(f'"parameters": expected a JSON object, got {orjson.dumps(parameters).decode()}')
-    return parameters
+    return member_object(_json_object(what).get("parameters"), '"parameters"')
 
 
 def blueprint(service: Service, timeout_ms: int | None = None, repository: ModelRepository | None = None) -> Blueprint:

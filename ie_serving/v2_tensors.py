@@ -145,7 +145,25 @@ def json_tensor(
         info = np.iinfo(dtype)
         if values.min() < info.min or values.max() > info.max:
             raise InvalidInput(f"{where}: a value in 'data' is outside {datatype}'s range [{info.min}, {info.max}]")
+    if dtype.kind in "fV" and dtype != np.float64:  # V: ml_dtypes' bfloat16
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = values.astype(dtype)
+        value = float_overflow(values, converted)
+        if value is not None:
+            raise InvalidInput(f"{where}: {value!r} in 'data' is outside {datatype}'s range (it would become infinity)")
+        return converted.reshape(shape)
     return values.astype(dtype, copy=False).reshape(shape)
+
+
+def float_overflow(values: np.ndarray, converted: np.ndarray) -> object | None:
+    """The first finite value of `values` that became infinite in `converted`, its cast to a
+    narrower float dtype (FP16, BF16, FP32); None when none did. TF Serving's REST API refuses
+    such values (json_tensors._to_float) rather than serving infinity."""
+    infinite = np.isinf(converted.astype(np.float32, copy=False))
+    if not infinite.any():
+        return None
+    overflow = infinite & np.isfinite(values)
+    return values[overflow].flat[0].item() if overflow.any() else None
 
 
 def _exact_integers(data: list) -> np.ndarray | None:

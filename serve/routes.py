@@ -63,7 +63,7 @@ def target(header: str | None, default_model: str | None, models: list[str], mod
             f"several models and no default: name one with {ATTRIBUTES_HEADER}: tfs-model-name=NAME; models: {models}"
         )
     version_text = attributes.get("tfs-model-version")
-    if version_text is not None and not version_text.isdigit():
+    if version_text is not None and not (version_text.isascii() and version_text.isdigit()):
         raise InvalidInput(f"tfs-model-version: expected a version number, got {version_text!r}")
     method = attributes.get("tfs-method", "predict")
     if method not in METHODS:

@@ -133,15 +133,17 @@ def test_refusals_name_the_problem_and_the_server_keeps_serving(triton, server):
     assert grpc_unknown["status"] == "StatusCode.INVALID_ARGUMENT", grpc_unknown
     assert after["ok"], after
     url = f"{server.url}/v2/repository"
-    assert_error(requests.post(f"{url}/index", data=b"{", timeout=10), 400, "the body is not JSON")
+    assert_error(requests.post(f"{url}/index", data=b"{", timeout=10), 400, "request) is not valid JSON")
     assert_error(requests.post(f"{url}/index", json={"ready": "yes"}, timeout=10), 400, '"ready": expected a boolean')
-    assert_error(requests.post(f"{url}/index", json=[1], timeout=10), 400, "a JSON object; got list")
+    assert_error(requests.post(f"{url}/index", json=[1], timeout=10), 400, "JSON object, got a list of 1 item")
     assert_error(requests.post(f"{url}/models/scale/load", json={"parameters": 3}, timeout=10), 400, '"parameters"')
     # a method the route does not take: the /v2 catch-all names the routes (v2_rest.not_found)
     assert_error(requests.get(f"{url}/index", timeout=10), 404, "Not found: GET /v2/repository/index", "load|unload")
 
 
 def test_a_model_that_fails_to_load_reports_why(triton, server, repo):
+    """Refused as Triton refuses a model whose load failed: INVALID_ARG, 400 over HTTP
+    (triton-inference-server/core src/model_repository_manager/model_repository_manager.cc)."""
     triton.call("http", "unload", model="other")
     _wait_index(server, {"name": "other", "version": "1", "state": "UNAVAILABLE", "reason": "unloaded"})
     xml = repo[1] / "model.xml"
@@ -149,8 +151,10 @@ def test_a_model_that_fails_to_load_reports_why(triton, server, repo):
     try:
         xml.write_bytes(b"<net>not an IR")
         failed = triton.call("grpc", "load", model="other")
-        assert failed["ok"] is False and failed["status"] == "StatusCode.INTERNAL", failed
+        assert failed["ok"] is False and failed["status"] == "StatusCode.INVALID_ARGUMENT", failed
         assert failed["message"].startswith("failed to load 'other': version 1: "), failed
+        failed_http = triton.call("http", "load", model="other")
+        assert failed_http["ok"] is False and failed_http["status"] == "400", failed_http
         index = requests.post(f"{server.url}/v2/repository/index", timeout=10).json()
         (entry,) = [e for e in index if e["name"] == "other"]
         assert entry["state"] == "UNAVAILABLE" and entry["reason"] and entry["reason"] != "unloaded", entry

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import io
 import logging
+import time
 
 import numpy as np
 import orjson
 import pytest
 
 from ie_serving.errors import Overloaded
+from ie_serving.http_common import deadline
 from ie_serving.rest_api import create_app
 from ie_serving.service import Service
 from serve.custom_code import CustomCode
@@ -130,3 +132,11 @@ def test_an_npy_body_is_served_without_a_copy_and_truncated_data_is_refused():
     refused = _sagemaker().post("/invocations", data=data[:-4], content_type="application/x-npy")
     assert refused.status_code == 400
     assert "declares shape [3, 4] of float32 (48 bytes), but 44 bytes follow it" in orjson.loads(refused.data)["error"]
+
+
+def test_the_rest_deadline_is_the_timeout_from_now_or_none():
+    """--rest_api_timeout_in_ms, for TF Serving REST and v2 REST alike."""
+    assert deadline(None) is None
+    before = time.monotonic()
+    ends = deadline(250)
+    assert before + 0.25 <= ends <= time.monotonic() + 0.25

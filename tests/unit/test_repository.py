@@ -134,10 +134,14 @@ def test_load_of_a_served_model_reads_its_base_path_now(storage):
 
 
 def test_a_model_that_fails_to_load_is_refused_with_its_errors_and_indexed_with_the_reason(storage):
+    """A load whose versions fail is INVALID_ARGUMENT, as Triton answers it ("load failed for
+    model '...'" with Status::Code::INVALID_ARG: triton-inference-server/core
+    src/model_repository_manager/model_repository_manager.cc); no version at all stays INTERNAL
+    (Triton's "no version is available"), below."""
     repository = _repository(storage, "m", "n")
     repository.unload("m")
     storage.tree["/m"] = {9: BROKEN}
-    with pytest.raises(LoadFailed, match=r"^failed to load 'm': version 9: cannot read model.xml: bad IR$"):
+    with pytest.raises(InvalidInput, match=r"^failed to load 'm': version 9: cannot read model.xml: bad IR$"):
         repository.load("m")
     assert "m" not in repository.store.models
     assert IndexEntry("m", 9, "UNAVAILABLE", "cannot read model.xml: bad IR") in repository.index()

@@ -22,7 +22,7 @@ from ie_serving.errors import InvalidInput
 from ie_serving.protos.inference import grpc_service_pb2 as pb
 from ie_serving.tensor_spec import SIGNATURE, Signature, TensorSpec, find_signature, prepare_request
 from ie_serving.v2_http import V2JsonBody, encode_response
-from ie_serving.v2_proto import V2ProtoRequest
+from ie_serving.v2_proto import V2ProtoRequest, plain_parameters
 from ie_serving.v2_proto import encode_response as encode_proto
 from ie_serving.v2_tensors import InferRequest, RequestedOutput, raw_bytes
 
@@ -165,7 +165,7 @@ def test_invalid_json_and_empty_bodies_are_refused():
         V2JsonBody(b'{"inputs": [')(_lookup())
     with pytest.raises(InvalidInput, match="body is empty"):
         V2JsonBody(b"")(_lookup())
-    with pytest.raises(InvalidInput, match="must be a JSON object, got an array"):
+    with pytest.raises(InvalidInput, match="the inference request must be a JSON object, got a list of 1 item"):
         V2JsonBody(b"[1]")(_lookup())
 
 
@@ -452,3 +452,40 @@ def test_grpc_outputs_go_raw_in_order():
         ("h", "FP16", [1, 1]),
     ]
     assert list(response.raw_output_contents) == [b"\x01\x00", outputs["h"].tobytes()]
+
+
+def test_infer_and_repository_parameters_read_as_plain_values():
+    """Both messages' parameter_choice oneof (inference/grpc_service.proto), one reader."""
+    infer = pb.ModelInferRequest()
+    infer.parameters["a"].bool_param = True
+    infer.parameters["b"].int64_param = -3
+    infer.parameters["c"].string_param = "s"
+    infer.parameters["unset"].CopyFrom(pb.InferParameter())
+    assert plain_parameters(infer.parameters) == {"a": True, "b": -3, "c": "s", "unset": None}
+    load = pb.RepositoryModelLoadRequest()
+    load.parameters["config"].string_param = "{}"
+    load.parameters["file:1/model.xml"].bytes_param = b"<net/>"
+    assert plain_parameters(load.parameters) == {"config": "{}", "file:1/model.xml": b"<net/>"}
+
+
+@pytest.mark.parametrize(
+    ("datatype", "data", "value"),
+    [
+        ("FP16", [1.0, 1e6, 2.0], "1000000.0"),
+        ("FP16", [1, 100000, 2], "100000.0"),  # integers too (simdjson reads them as floats)
+        ("FP16", [1, 2**60, 2], str(2**60)),  # past 2**53: the general parse, which keeps integers
+        ("FP32", [1.0, -1e39, 2.0], "-1e+39"),
+        ("BF16", [1e39, 1.0, 2.0], "1e+39"),
+    ],
+)
+def test_json_numbers_past_a_float_datatypes_range_are_refused_not_made_infinite(datatype, data, value):
+    """As TF Serving's REST API refuses them (json_tensors._to_float: "outside the range of"),
+    rather than serving inf. Both JSON readers: the general parse and simdjson's float arrays."""
+    _refused({"inputs": [_input(data, datatype)]}, "input 'x'", f"{value} in 'data' is outside {datatype}'s range")
+
+
+def test_the_largest_finite_values_of_a_float_datatype_are_served():
+    _, decoded = _decode({"inputs": [_input([65504.0, -65504, 0.5], "FP16")]})
+    assert decoded.inputs["x"].dtype == np.float16 and decoded.inputs["x"].tolist() == [[65504.0, -65504.0, 0.5]]
+    _, decoded = _decode({"inputs": [_input([3.4e38, -1.0, 0.0], "FP32")]})
+    assert np.isfinite(decoded.inputs["x"]).all()
