@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ie_serving.repository import ModelRepository
 
 # TF Serving's path patterns (http_rest_api_util.cc); the fixed words match in any case.
-_VERSION = r"(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?"
+_VERSION = r"(?:/versions/(?P<version>[0-9]+)|/labels/(?P<label>[^/:]+))?"
 _PREDICT_PATH = re.compile(rf"(?i)/v1/models/(?P<name>[^/:]+){_VERSION}:(?P<verb>classify|regress|predict)")
 _GET_PATH = re.compile(rf"(?i)/v1/models(?:/(?P<name>[^/:]+))?{_VERSION}(?P<metadata>/metadata)?")
 EXPECTED_ROUTES = (

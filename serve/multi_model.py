@@ -51,7 +51,7 @@ class Loaded:
 def _page_size(text: str | None) -> int | None:
     if text is None:
         return None
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_PAGE:
         raise InvalidInput(f"max_results: expected an integer 1-{MAX_PAGE}, got {text!r}")
     return int(text)
 

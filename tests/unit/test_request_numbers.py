@@ -45,3 +45,21 @@ def test_a_sagemaker_model_version_of_other_digits_is_invalid_input(text):
 
 def test_a_sagemaker_model_version_of_ascii_digits_is_read():
     assert target("tfs-model-version=2", "m", ["m"]).version == 2
+
+
+@pytest.mark.parametrize("text", NOT_ASCII_DIGITS)
+def test_a_multi_model_page_size_of_other_digits_is_invalid_input(text):
+    from serve.multi_model import _page_size
+
+    with pytest.raises(InvalidInput, match="max_results: expected an integer"):
+        _page_size(text)
+
+
+@pytest.mark.parametrize("text", ["٣", "１"])
+def test_a_tf_serving_rest_version_of_other_digits_matches_no_route(text):
+    """TF Serving matches versions with RE2's \\d, ASCII only (http_rest_api_handler.cc)."""
+    from ie_serving.rest_api import _GET_PATH, _PREDICT_PATH
+
+    assert _GET_PATH.fullmatch(f"/v1/models/m/versions/{text}") is None
+    assert _PREDICT_PATH.fullmatch(f"/v1/models/m/versions/{text}:predict") is None
+    assert _GET_PATH.fullmatch("/v1/models/m/versions/3") is not None
