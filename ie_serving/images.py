@@ -3,7 +3,9 @@
 One job: N files (JPEG or PNG, one per batch item) and the input's TensorSpec -> an array of
 the spec's dtype and layout. Every file's header is read first, before any pixel memory is
 allocated: its declared size is checked against MAX_IMAGE_PIXELS (a small PNG may declare
-100000x100000 pixels), and the batch they make against MAX_DECODED_BYTES. Then each is
+100000x100000 pixels), and the batch they make against MAX_DECODED_BYTES. Before that, the
+number of files is checked against the input's static batch dimension and against
+MAX_DECODED_BYTES at the smallest picture the input takes. Then each is
 decoded to RGB (or grayscale for a 1-channel input) and resized (bilinear) to the input's
 height and width where they are static and differ; the batch is stacked, its channels put in
 BGR order when the model's `color_format` says so, laid out as NHWC or NCHW, and converted
@@ -102,16 +104,17 @@ def decode_images(
             f"{prefix}: encoded images come as a list of N files (shape [N], one per batch item), "
             f"got shape {list(files.shape)}"
         )
-    labels = [f"{prefix} image {index}" for index in range(files.size)]
+    _check_count(prefix, spec, files.size, target)
     images = []
     try:
-        for data, label in zip(files, labels, strict=True):  # headers only: no pixel memory yet
-            images.append(_open(data, label))
+        for index, data in enumerate(files):  # headers only: no pixel memory yet
+            images.append(_open(data, _label(prefix, index)))
         sizes = [_output_size(image.size, target) for image in images]
         _check_batch(prefix, spec, sizes, target.channels)
         if len(images) == 1:
-            pictures = [_decode(images[0], target, sizes[0], labels[0])]
+            pictures = [_decode(images[0], target, sizes[0], _label(prefix, 0))]
         else:
+            labels = (_label(prefix, index) for index in range(len(images)))
             pictures = list(_pool().map(_decode, images, [target] * len(images), sizes, labels))
     finally:
         for image in images:
@@ -121,6 +124,28 @@ def decode_images(
         batch = batch[..., ::-1]
     batch = _convert(prefix, batch, spec.dtype, options, target.channels, dtype_name)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if target.layout == "NCHW" else batch
+
+
+def _label(prefix: str, index: int) -> str:
+    return f"{prefix} image {index}"
+
+
+def _check_count(prefix: str, spec: TensorSpec, count: int, target: _Target) -> None:
+    """Before any file is opened: no more files than a static batch dimension takes, and no more
+    than MAX_DECODED_BYTES allow at the smallest picture the input takes (its static height and
+    width, else 1x1), as one string sent in DT_STRING may fill a shape of millions."""
+    batch = spec.shape[0] if spec.shape else -1
+    if batch != -1 and count != batch:
+        raise InvalidInput(
+            f"{prefix} expects shape {list(spec.shape or ())} (-1: any size), got {count} encoded images "
+            f"for its batch dimension {batch}"
+        )
+    smallest = max(target.height, 1) * max(target.width, 1) * target.channels * max(spec.dtype.itemsize, 4)
+    if count * smallest > MAX_DECODED_BYTES:
+        raise InvalidInput(
+            f"{prefix}: {count} images make at least {count * smallest} bytes decoded, more than "
+            f"{MAX_DECODED_BYTES}; send fewer or smaller images per request"
+        )
 
 
 def _open(data: object, label: str) -> Image.Image:

@@ -182,6 +182,24 @@ def test_the_batch_is_bounded_from_the_headers(monkeypatch):
         decode_images("image", files(PNG, PNG[:100]), spec((-1, -1, -1, 3)))
 
 
+def test_the_file_count_is_bounded_before_any_file_is_opened(monkeypatch):
+    """One DT_STRING value may fill a shape of millions (TF's make_ndarray broadcast): the count
+    is checked against a static batch dimension and against MAX_DECODED_BYTES at the smallest
+    picture the input takes before any header is read (these files are not even images)."""
+    opened = []
+    monkeypatch.setattr(images, "_open", lambda data, label: opened.append(label))
+    many = np.full(3, b"not an image", dtype=STRING)
+    with pytest.raises(InvalidInput, match=r"expects shape \[2, 24, 32, 3\] .*got 3 encoded images"):
+        decode_images("image", many, spec((2, 24, 32, 3)))
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 2 * 24 * 32 * 3 * 4)
+    with pytest.raises(InvalidInput, match=r"3 images make at least 27648 bytes decoded, more than 18432"):
+        decode_images("image", many, spec((-1, 24, 32, 3)))
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 2 * 3 * 4)
+    with pytest.raises(InvalidInput, match=r"3 images make at least 36 bytes decoded"):
+        decode_images("image", many, spec((-1, -1, -1, 3)))
+    assert opened == []
+
+
 def test_batch_of_files_must_be_a_list():
     with pytest.raises(InvalidInput, match=r"shape \[N\].*got shape \[1, 1\]"):
         decode_images("image", files(PNG).reshape(1, 1), spec((1, 24, 32, 3)))
