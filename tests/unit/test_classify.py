@@ -19,6 +19,7 @@ from ie_serving.tensor_spec import Signature, TensorSpec, find_signature
 from ie_serving.tf_example import batch_inputs
 
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
+STR = np.dtype(object)
 
 
 def _example(**features) -> example_pb2.Example:
@@ -87,14 +88,40 @@ def test_missing_feature_wrong_kind_and_range_are_refused_by_name():
         InvalidInput, match="feature 'x' is an int64_list, but the model input is DT_FLOAT, which takes a float_list"
     ):
         batch_inputs(_specs(x=(F32, (-1, 1))), _input(_example(x=[1])))
-    with pytest.raises(InvalidInput, match="is a bytes_list.*only numeric tensors are served"):
+    with pytest.raises(InvalidInput, match="is a bytes_list, but the model input is DT_INT64, which takes an int64"):
         batch_inputs(_specs(x=(I64, (-1, 1))), _input(_example(x=[b"a"])))
+    with pytest.raises(InvalidInput, match="is a float_list, but the model input is DT_STRING, which takes a bytes"):
+        batch_inputs(_specs(x=(STR, (-1, 1))), _input(_example(x=[1.0])))
     with pytest.raises(InvalidInput, match=r"70000 is outside the range \[-32768, 32767\] of the input's DT_INT16"):
         batch_inputs(_specs(x=(np.dtype(np.int16), (-1,))), _input(_example(x=[70000])))
     with pytest.raises(InvalidInput, match="outside the range of the input's DT_HALF"):
         batch_inputs(_specs(x=(np.dtype(np.float16), (-1,))), _input(_example(x=[1e6])))
     with pytest.raises(InvalidInput, match=r"^Input is empty\.$"):
         batch_inputs(_specs(x=(F32, (-1,))), input_pb2.Input())
+
+
+def test_a_string_input_takes_a_bytes_list_as_an_object_array_of_bytes():
+    """tf.io.parse_example's FixedLenFeature(dtype=tf.string) reads a bytes_list; zero bytes kept."""
+    arrays = batch_inputs(
+        _specs(text=(STR, (-1, 2)), x=(F32, (-1, 1))),
+        _input(_example(x=[1.0]), _example(x=[2.0], text=[b"own", b"\0z"]), context=_example(text=[b"a", b"bc"])),
+    )
+    assert arrays["text"].dtype == STR and arrays["text"].tolist() == [[b"a", b"bc"], [b"own", b"\0z"]]
+    assert arrays["x"].tolist() == [[1.0], [2.0]]
+
+
+def test_string_values_count_their_bytes_against_the_memory_bound(monkeypatch):
+    """A context bytes value is copied into every example's row: 300 rows of 100 bytes pass 1000."""
+    monkeypatch.setattr("ie_serving.tf_example.MAX_BATCH_BYTES", 10000)
+    examples = [_example(y=[1]) for _ in range(300)]
+    with pytest.raises(InvalidInput, match="300 examples of 1 value"):
+        batch_inputs(_specs(t=(STR, (-1, 1))), _input(*examples, context=_example(t=[b"v" * 100])))
+    assert batch_inputs(_specs(t=(STR, (-1, 1))), _input(*examples[:3], context=_example(t=[b"v" * 100])))[
+        "t"
+    ].shape == (
+        3,
+        1,
+    )
 
 
 def test_a_context_repeated_past_the_memory_bound_is_refused_before_allocation(monkeypatch):
@@ -182,6 +209,19 @@ def test_classify_reads_scores_and_classes_or_a_single_output_as_scores():
     several = ExamplesDecoder([Task(Method.CLASSIFY)], ONE_EXAMPLE)
     with pytest.raises(InvalidInput, match=r'at least one of "classes" or "scores".*\[\'a\', \'b\'\]'):
         several(_lookup(serving_default=_signature(a=(F32, None), b=(F32, None))))
+
+
+def test_string_classes_are_the_labels_as_tf_serving_reads_them():
+    """classifier.cc PostProcessClassificationResult: classes is DT_STRING, each label its text;
+    bytes that are not UTF-8 become U+FFFD, as string outputs do in JSON."""
+    task = ExamplesDecoder([Task(Method.CLASSIFY)], ONE_EXAMPLE)
+    task(_lookup(serving_default=_signature(scores=(F32, (-1, 2)), classes=(STR, (-1, 2)))))
+    classes = np.array([[b"cat", b"dog"], ["caf\u00e9".encode(), b"\xff"]], dtype=STR)
+    result = task.results({"scores": np.array([[0.9, 0.1], [0.3, 0.7]], np.float32), "classes": classes})
+    assert result[0].labels == [["cat", "dog"], ["caf\u00e9", "\ufffd"]]
+    assert encode_results(result[0]).startswith(b'{"results":[[["cat",0.9],["dog",0.1]],[["caf\xc3\xa9",0.3]')
+    with pytest.raises(InvalidInput, match="Expected classes Tensor of DT_STRING .*Got: DT_FLOAT"):
+        task.results({"scores": np.zeros((2, 2), np.float32), "classes": np.zeros((2, 2), np.float32)})
 
 
 def test_regress_reads_outputs_or_the_only_output_and_checks_its_shape():
