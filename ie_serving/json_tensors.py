@@ -16,7 +16,6 @@ strings, or as `{"b64": ...}` when the output's name ends in `_bytes` (TF Servin
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import json
 import math
@@ -101,12 +100,21 @@ def decode_predict(
     return form, inputs, signature
 
 
-def _is_b64(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+def is_b64(value: Any) -> bool:
+    """A {"b64": "..."} binary value: an object whose one key is "b64", holding a string (TF
+    Serving's IsValBase64Object, util/json_tensor.cc); any other object is not one."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def decode_b64(text: str) -> bytes:
+    """The bytes of a {"b64": ...} value's text: standard base64 (RFC 4648, + and /), its "="
+    padding optional, as TF Serving's absl::Base64Unescape reads it; ValueError (binascii.Error
+    among them) when the text is not base64."""
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def _named(value: Any) -> bool:
-    return isinstance(value, dict) and not _is_b64(value)
+    return isinstance(value, dict) and not is_b64(value)
 
 
 def _row_values(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, Any]:
@@ -166,7 +174,7 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
             ) from None
         raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
     kind = array.dtype.kind
-    if kind == "O" and all(_is_b64(leaf) for leaf in array.flat):
+    if kind == "O" and all(is_b64(leaf) for leaf in array.flat):
         return _strings(name, array, text=False)
     if kind not in "biuf":
         raise InvalidInput(
@@ -192,11 +200,10 @@ def _strings(name: str, array: np.ndarray, text: bool) -> np.ndarray:
     as UTF-8 when `text` (a DT_STRING input)."""
     strings = np.empty(array.shape, dtype=STRING)
     for index, leaf in enumerate(array.flat):
-        if _is_b64(leaf) and isinstance(leaf["b64"], str):
+        if is_b64(leaf):
             try:
-                text64 = leaf["b64"]
-                strings.flat[index] = base64.b64decode(text64 + "=" * (-len(text64) % 4), validate=True)
-            except (binascii.Error, ValueError) as exc:
+                strings.flat[index] = decode_b64(leaf["b64"])
+            except ValueError as exc:
                 raise InvalidInput(
                     f'input {name!r}: item {index} {{"b64": ...}} is not valid base64 ({exc}); expected the file\'s '
                     "bytes in standard base64 (RFC 4648: A-Z, a-z, 0-9, + and /)"
@@ -296,7 +303,7 @@ def _leaves(value: Any, budget: list[int]) -> Iterator[Any]:
 def _first_bad_leaf(value: Any) -> str:
     """Names the first non-numeric value for an error message (bounded walk)."""
     for leaf in _leaves(value, [100_000]):
-        if _is_b64(leaf):
+        if is_b64(leaf):
             return 'a {"b64": ...} binary value'
         if isinstance(leaf, str):
             return f"the string {leaf[:40]!r}"

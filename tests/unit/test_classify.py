@@ -7,12 +7,15 @@ test_classify.py drives the same code through real servers and the official clie
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from ie_serving.errors import FailedPrecondition, InvalidInput, Unimplemented
 from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Task
 from ie_serving.json_examples import decoder, encode_results, parse_request
+from ie_serving.json_tensors import to_array
 from ie_serving.protos.tensorflow.core.example import example_pb2
 from ie_serving.protos.tensorflow_serving.apis import input_pb2
 from ie_serving.tensor_spec import Signature, TensorSpec, find_signature
@@ -111,17 +114,14 @@ def test_a_string_input_takes_a_bytes_list_as_an_object_array_of_bytes():
 
 
 def test_string_values_count_their_bytes_against_the_memory_bound(monkeypatch):
-    """A context bytes value is copied into every example's row: 300 rows of 100 bytes pass 1000."""
+    """A context bytes value is copied into every example's row: 300 rows of 8 + 100 bytes pass
+    10000 (their pointers alone would not), 3 rows do not."""
     monkeypatch.setattr("ie_serving.tf_example.MAX_BATCH_BYTES", 10000)
+    specs, context = _specs(t=(STR, (-1, 1))), _example(t=[b"v" * 100])
     examples = [_example(y=[1]) for _ in range(300)]
     with pytest.raises(InvalidInput, match="300 examples of 1 value"):
-        batch_inputs(_specs(t=(STR, (-1, 1))), _input(*examples, context=_example(t=[b"v" * 100])))
-    assert batch_inputs(_specs(t=(STR, (-1, 1))), _input(*examples[:3], context=_example(t=[b"v" * 100])))[
-        "t"
-    ].shape == (
-        3,
-        1,
-    )
+        batch_inputs(specs, _input(*examples, context=context))
+    assert batch_inputs(specs, _input(*examples[:3], context=context))["t"].shape == (3, 1)
 
 
 def test_a_context_repeated_past_the_memory_bound_is_refused_before_allocation(monkeypatch):
@@ -129,6 +129,21 @@ def test_a_context_repeated_past_the_memory_bound_is_refused_before_allocation(m
     examples = [_example(y=[1]) for _ in range(300)]
     with pytest.raises(InvalidInput, match="300 examples of 1 value"):
         batch_inputs(_specs(x=(F32, (-1, 1))), _input(*examples, context=_example(x=[1.0])))
+
+
+@pytest.mark.parametrize("text", ["aGk=", "aGk", "aA", "a", "aGk=!", "\u00e9"])
+def test_json_examples_read_b64_as_predict_does(text):
+    """One {"b64": ...} reader for predict and classify JSON, as TF Serving's one
+    JsonDecodeBase64Object (util/json_tensor.cc, absl::Base64Unescape: '=' padding optional)."""
+    spec = TensorSpec("t", STR, (-1,))
+    try:
+        expected = to_array("t", [{"b64": text}], spec).tolist()
+    except InvalidInput:
+        with pytest.raises(InvalidInput, match=r"^Unable to base64 decode$"):
+            parse_request(json.dumps({"examples": [{"t": {"b64": text}}]}).encode(), "classify")
+        return
+    _, request_input = parse_request(json.dumps({"examples": [{"t": {"b64": text}}]}).encode(), "classify")
+    assert list(request_input.example_list.examples[0].features.feature["t"].bytes_list.value) == expected
 
 
 def test_json_examples_as_tf_serving_reads_them():
