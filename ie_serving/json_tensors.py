@@ -29,6 +29,8 @@ from ie_serving.dtypes import BFLOAT16, STRING, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.tensor_spec import Signature, TensorSpec
 
+# Deepest nesting read as a tensor: numpy's element iterators (array.flat) take 32 dimensions.
+MAX_RANK = 32
 BYTES_SUFFIX = "_bytes"  # string outputs named so are written as {"b64": ...}
 
 # stands in for a value named after no input: the pipeline reports the name
@@ -163,16 +165,8 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
     """One input's JSON value -> an array of the spec's dtype (for a numeric input sent
     {"b64": ...} values: a string array of the files), or InvalidInput saying why not."""
     if spec.dtype == STRING:
-        return _strings(name, np.asarray(value, dtype=STRING), text=True)
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError, RecursionError) as exc:
-        if "inhomogeneous" in str(exc):
-            raise InvalidInput(
-                f"input {name!r}: the nested lists are ragged (lists at the same depth differ in length, or mix "
-                "lists and numbers); a tensor needs a regular shape"
-            ) from None
-        raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
+        return _strings(name, _as_array(name, value, STRING), text=True)
+    array = _as_array(name, value)
     kind = array.dtype.kind
     if kind == "O" and all(is_b64(leaf) for leaf in array.flat):
         return _strings(name, array, text=False)
@@ -193,6 +187,25 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
         if exact is not None:
             return exact
     return _convert(name, array, spec.dtype)
+
+
+def _as_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """numpy's array of a JSON value, or InvalidInput for nesting it cannot read as a tensor:
+    ragged, or deeper than MAX_RANK."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError, RecursionError) as exc:
+        if "inhomogeneous" in str(exc):
+            raise InvalidInput(
+                f"input {name!r}: the nested lists are ragged (lists at the same depth differ in length, or mix "
+                "lists and numbers); a tensor needs a regular shape"
+            ) from None
+        raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
+    if array.ndim > MAX_RANK:
+        raise InvalidInput(
+            f"input {name!r}: the value nests lists {array.ndim} deep; a tensor has at most {MAX_RANK} dimensions"
+        )
+    return array
 
 
 def _strings(name: str, array: np.ndarray, text: bool) -> np.ndarray:
