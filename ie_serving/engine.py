@@ -24,7 +24,7 @@ from ie_serving.compile_policy import compile_for_serving, compile_static_batch,
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
 from ie_serving.errors import ConfigError, InferenceFailed, ModelLoadError
-from ie_serving.images import DEFAULT_IMAGE_OPTIONS, ImageOptions
+from ie_serving.images import DEFAULT_IMAGE_OPTIONS, ImageOptions, check_image_options
 from ie_serving.inference_stats import Phases
 from ie_serving.model_formats import ModelFiles
 from ie_serving.request_pool import PoolStats, RequestPool
@@ -153,7 +153,8 @@ class CompiledVersion:
         batching: requests are merged into batches (batching.py) before they take an infer
         request; max_waiting then bounds the requests in the batching queue. name: the model
         version, for the batch threads' names. image_options: how encoded images sent to its
-        numeric inputs are decoded (images.py)."""
+        numeric inputs are decoded (images.py); ModelLoadError when its mean/scale do not fit an
+        input that takes images."""
         self._compiled = compiled
         self.image_options = image_options
         in_map, out_map = mapping["inputs"], mapping["outputs"]
@@ -169,6 +170,7 @@ class CompiledVersion:
             name = out_map.get(_port_name(port), _port_name(port))
             self.outputs[name] = TensorSpec(name, _numpy_dtype(port, "output"), _dims(port.get_partial_shape()))
             self._output_index[name] = index
+        check_image_options(self.inputs, image_options)
         self.signatures = _signatures(self.inputs, self.outputs, declared or {})
         precision = _property(compiled, "INFERENCE_PRECISION_HINT")
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)

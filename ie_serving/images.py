@@ -3,12 +3,15 @@
 One job: N files (JPEG or PNG, one per batch item) and the input's TensorSpec -> an array of
 the spec's dtype and layout. Every file's header is read first, before any pixel memory is
 allocated: its declared size is checked against MAX_IMAGE_PIXELS (a small PNG may declare
-100000x100000 pixels), and the batch they make against MAX_DECODED_BYTES. Then each is
+100000x100000 pixels), and the batch they make against MAX_DECODED_BYTES. Before that, the
+number of files is checked against the input's static batch dimension and against
+MAX_DECODED_BYTES at the smallest picture the input takes. Then each is
 decoded to RGB (or grayscale for a 1-channel input) and resized (bilinear) to the input's
 height and width where they are static and differ; the batch is stacked, its channels put in
 BGR order when the model's `color_format` says so, laid out as NHWC or NCHW, and converted
 to the input's dtype: without scaling, unless the model's `mean`/`scale` options ask for
-(pixel - mean) / scale.
+(pixel - mean) / scale (check_image_options makes sure, when a version loads, that they fit
+every input that takes images).
 
 Pillow decodes (its wheels carry libjpeg-turbo and zlib; it releases the GIL while decoding,
 so the files of one request are decoded in parallel threads). Only its JPEG and PNG readers
@@ -29,8 +32,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from ie_serving.dtypes import STRING, can_convert, tf_name
-from ie_serving.errors import FailedPrecondition, InvalidInput
+from ie_serving.dtypes import BFLOAT16, STRING, can_convert, tf_name
+from ie_serving.errors import InvalidInput, ModelLoadError
 
 if TYPE_CHECKING:  # tensor_spec's pipeline step calls this module
     from ie_serving.tensor_spec import TensorSpec
@@ -68,6 +71,30 @@ class _Target:
     width: int
 
 
+def check_image_options(specs: Mapping[str, TensorSpec], options: ImageOptions) -> None:
+    """ModelLoadError when the model's mean/scale cannot apply to an input that takes images
+    (rank 4, numeric, its layout known, 1 or 3 channels): the input is not floating-point, or
+    a list has neither 1 value nor one per channel. Checked once, when a version loads."""
+    if options.mean is None and options.scale is None:
+        return
+    for name, spec in specs.items():
+        try:
+            target = _target(f"input {name!r}", spec, options, tf_name)
+        except InvalidInput:  # takes no images: mean and scale never apply to it
+            continue
+        if spec.dtype.kind != "f" and spec.dtype != BFLOAT16:
+            raise ModelLoadError(
+                f"input {name!r} is {tf_name(spec.dtype)}: the model's mean and scale apply to images sent to "
+                "floating-point inputs"
+            )
+        for key, values in (("mean", options.mean), ("scale", options.scale)):
+            if values is not None and len(values) not in (1, target.channels):
+                raise ModelLoadError(
+                    f"the model's {key} has {len(values)} values; input {name!r} (shape {list(spec.shape or ())}) "
+                    f"takes images of {target.channels} channel(s), so 1 or {target.channels} are expected"
+                )
+
+
 def decode_encoded_inputs(
     inputs: Mapping[str, np.ndarray],
     specs: Mapping[str, TensorSpec],
@@ -102,16 +129,17 @@ def decode_images(
             f"{prefix}: encoded images come as a list of N files (shape [N], one per batch item), "
             f"got shape {list(files.shape)}"
         )
-    labels = [f"{prefix} image {index}" for index in range(files.size)]
+    _check_count(prefix, spec, files.size, target)
     images = []
     try:
-        for data, label in zip(files, labels, strict=True):  # headers only: no pixel memory yet
-            images.append(_open(data, label))
+        for index, data in enumerate(files):  # headers only: no pixel memory yet
+            images.append(_open(data, _label(prefix, index)))
         sizes = [_output_size(image.size, target) for image in images]
         _check_batch(prefix, spec, sizes, target.channels)
         if len(images) == 1:
-            pictures = [_decode(images[0], target, sizes[0], labels[0])]
+            pictures = [_decode(images[0], target, sizes[0], _label(prefix, 0))]
         else:
+            labels = (_label(prefix, index) for index in range(len(images)))
             pictures = list(_pool().map(_decode, images, [target] * len(images), sizes, labels))
     finally:
         for image in images:
@@ -119,8 +147,30 @@ def decode_images(
     batch = np.stack(pictures)
     if target.channels == 3 and options.color_format == "BGR":
         batch = batch[..., ::-1]
-    batch = _convert(prefix, batch, spec.dtype, options, target.channels, dtype_name)
+    batch = _convert(prefix, batch, spec.dtype, options, dtype_name)
     return np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if target.layout == "NCHW" else batch
+
+
+def _label(prefix: str, index: int) -> str:
+    return f"{prefix} image {index}"
+
+
+def _check_count(prefix: str, spec: TensorSpec, count: int, target: _Target) -> None:
+    """Before any file is opened: no more files than a static batch dimension takes, and no more
+    than MAX_DECODED_BYTES allow at the smallest picture the input takes (its static height and
+    width, else 1x1), as one string sent in DT_STRING may fill a shape of millions."""
+    batch = spec.shape[0] if spec.shape else -1
+    if batch != -1 and count != batch:
+        raise InvalidInput(
+            f"{prefix} expects shape {list(spec.shape or ())} (-1: any size), got {count} encoded images "
+            f"for its batch dimension {batch}"
+        )
+    smallest = max(target.height, 1) * max(target.width, 1) * target.channels * max(spec.dtype.itemsize, 4)
+    if count * smallest > MAX_DECODED_BYTES:
+        raise InvalidInput(
+            f"{prefix}: {count} images make at least {count * smallest} bytes decoded, more than "
+            f"{MAX_DECODED_BYTES}; send fewer or smaller images per request"
+        )
 
 
 def _open(data: object, label: str) -> Image.Image:
@@ -231,10 +281,10 @@ def _convert(
     batch: np.ndarray,
     dtype: np.dtype,
     options: ImageOptions,
-    channels: int,
     dtype_name: Callable[[np.dtype], str],
 ) -> np.ndarray:
-    """uint8 NHWC pixels -> the input's dtype; (pixel - mean) / scale in float32 when asked."""
+    """uint8 NHWC pixels -> the input's dtype; (pixel - mean) / scale in float32 when asked
+    (check_options made sure, at load, that they fit a floating-point input)."""
     if options.mean is None and options.scale is None:
         if not can_convert(batch.dtype, dtype):
             raise InvalidInput(
@@ -242,19 +292,9 @@ def _convert(
                 '"mean" and "scale" options map them, for floating-point inputs'
             )
         return batch.astype(dtype)
-    if dtype.kind != "f" and dtype.name != "bfloat16":
-        raise FailedPrecondition(f"{prefix} is {dtype_name(dtype)}: the model's mean and scale apply to float inputs")
-    mean = _per_channel(prefix, "mean", options.mean or (0.0,), channels)
-    scale = _per_channel(prefix, "scale", options.scale or (1.0,), channels)
+    mean = np.asarray(options.mean or (0.0,), dtype=np.float32)
+    scale = np.asarray(options.scale or (1.0,), dtype=np.float32)
     return ((batch.astype(np.float32) - mean) / scale).astype(dtype)
-
-
-def _per_channel(prefix: str, key: str, values: tuple[float, ...], channels: int) -> np.ndarray:
-    if len(values) not in (1, channels):
-        raise FailedPrecondition(
-            f"{prefix}: the model's {key} has {len(values)} values; expected 1 or one per channel ({channels})"
-        )
-    return np.asarray(values, dtype=np.float32)
 
 
 @functools.cache

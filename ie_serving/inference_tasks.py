@@ -10,12 +10,13 @@ Serving's rules (servables/tensorflow/classifier.cc PostProcessClassificationRes
 regressor.cc PostProcessRegressionResult, multi_inference.cc).
 
 Which outputs a task reads. TF Serving's classify signature has outputs "classes" (labels)
-and/or "scores"; its regress signature has one output, "outputs". A model here is an
-OpenVINO/ONNX/TF model with numeric outputs, so:
-  classify: the output named "scores" gives the scores and the one named "classes" the labels
-    (integer class ids, written as decimal strings: string outputs are not served); a model with
-    neither and exactly one output is read as scores, with empty labels, as TF Serving answers a
-    signature that has scores only.
+and/or "scores"; its regress signature has one output, "outputs". So:
+  classify: the output named "scores" gives the scores and the one named "classes" the labels:
+    strings (DT_STRING) as TF Serving reads them, their UTF-8 text (bytes that are not UTF-8
+    become U+FFFD), or, beyond TF Serving, integer class ids written as decimal strings (models
+    converted to OpenVINO often have numeric outputs only); a model with neither and exactly one
+    output is read as scores, with empty labels, as TF Serving answers a signature that has
+    scores only.
   regress: the output named "outputs", else the model's only output.
 TF Serving does not check the signature's method_name by default
 (--enable_signature_method_name_check is false), so neither does this server.
@@ -29,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ie_serving.dtypes import tf_name
+from ie_serving.dtypes import STRING, tf_name
 from ie_serving.errors import FailedPrecondition, InvalidInput, Unimplemented
 from ie_serving.protos.tensorflow_serving.apis import inference_pb2, input_pb2
 from ie_serving.tensor_spec import SIGNATURE, Decoded, Signature, SignatureLookup
@@ -230,10 +231,17 @@ def _floats(array: np.ndarray, name: str, kind: str) -> np.ndarray:
 
 
 def _labels(array: np.ndarray, name: str) -> list[list[str]]:
-    """Integer class ids as decimal labels (TF Serving's classes are strings; no string output is served here)."""
+    """String classes as their UTF-8 text (TF Serving's classifier.cc reads classes as
+    DT_STRING; bytes that are not UTF-8 become U+FFFD), or integer class ids as decimal labels."""
+    if array.dtype == STRING:
+        return [[_text(label) for label in row] for row in array.tolist()]
     if array.dtype.kind not in "iub":
         raise InvalidInput(
-            f"Expected classes Tensor of integer class ids (DT_STRING in TF Serving). Got: {tf_name(array.dtype)} "
+            f"Expected classes Tensor of DT_STRING (or integer class ids). Got: {tf_name(array.dtype)} "
             f"(output {name!r})"
         )
     return array.astype(np.int64).astype(str).tolist()
+
+
+def _text(label: object) -> str:
+    return label if isinstance(label, str) else bytes(label).decode("utf-8", errors="replace")  # type: ignore[arg-type]

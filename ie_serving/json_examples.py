@@ -10,8 +10,6 @@ json_tensor.cc's AddValueToFeature reads them.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -20,7 +18,7 @@ import orjson
 
 from ie_serving.errors import InvalidInput
 from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Task
-from ie_serving.json_tensors import parse_body
+from ie_serving.json_tensors import decode_b64, is_b64, parse_body
 from ie_serving.protos.tensorflow.core.example import example_pb2, feature_pb2
 from ie_serving.protos.tensorflow_serving.apis import input_pb2
 
@@ -54,7 +52,7 @@ def _add_value(value: Any, name: str, feature: feature_pb2.Feature) -> None:
         if current not in (None, "float_list"):
             raise _kind_error(name, feature)
         feature.float_list.value.append(value)
-    elif isinstance(value, str) or _is_b64(value):
+    elif isinstance(value, str) or is_b64(value):
         if current not in (None, "bytes_list"):
             raise _kind_error(name, feature)
         feature.bytes_list.value.append(value.encode() if isinstance(value, str) else _b64(value["b64"]))
@@ -62,14 +60,11 @@ def _add_value(value: Any, name: str, feature: feature_pb2.Feature) -> None:
         raise InvalidInput(f"Feature: {name} has element with unexpected JSON type: {_json_type(value)}")
 
 
-def _is_b64(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
-
-
 def _b64(text: str) -> bytes:
+    """A {"b64": ...} value's bytes (json_tensors' one reader), in TF Serving's words when not base64."""
     try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+        return decode_b64(text)
+    except ValueError:
         raise InvalidInput("Unable to base64 decode") from None
 
 

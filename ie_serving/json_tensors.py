@@ -16,7 +16,6 @@ strings, or as `{"b64": ...}` when the output's name ends in `_bytes` (TF Servin
 from __future__ import annotations
 
 import base64
-import binascii
 import enum
 import json
 import math
@@ -30,6 +29,8 @@ from ie_serving.dtypes import BFLOAT16, STRING, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.tensor_spec import Signature, TensorSpec
 
+# Deepest nesting read as a tensor: numpy's element iterators (array.flat) take 32 dimensions.
+MAX_RANK = 32
 BYTES_SUFFIX = "_bytes"  # string outputs named so are written as {"b64": ...}
 
 # stands in for a value named after no input: the pipeline reports the name
@@ -101,12 +102,21 @@ def decode_predict(
     return form, inputs, signature
 
 
-def _is_b64(value: Any) -> bool:
-    return isinstance(value, dict) and len(value) == 1 and "b64" in value
+def is_b64(value: Any) -> bool:
+    """A {"b64": "..."} binary value: an object whose one key is "b64", holding a string (TF
+    Serving's IsValBase64Object, util/json_tensor.cc); any other object is not one."""
+    return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
+
+
+def decode_b64(text: str) -> bytes:
+    """The bytes of a {"b64": ...} value's text: standard base64 (RFC 4648, + and /), its "="
+    padding optional, as TF Serving's absl::Base64Unescape reads it; ValueError (binascii.Error
+    among them) when the text is not base64."""
+    return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
 
 
 def _named(value: Any) -> bool:
-    return isinstance(value, dict) and not _is_b64(value)
+    return isinstance(value, dict) and not is_b64(value)
 
 
 def _row_values(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, Any]:
@@ -155,18 +165,10 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
     """One input's JSON value -> an array of the spec's dtype (for a numeric input sent
     {"b64": ...} values: a string array of the files), or InvalidInput saying why not."""
     if spec.dtype == STRING:
-        return _strings(name, np.asarray(value, dtype=STRING), text=True)
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError, RecursionError) as exc:
-        if "inhomogeneous" in str(exc):
-            raise InvalidInput(
-                f"input {name!r}: the nested lists are ragged (lists at the same depth differ in length, or mix "
-                "lists and numbers); a tensor needs a regular shape"
-            ) from None
-        raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
+        return _strings(name, _as_array(name, value, STRING), text=True)
+    array = _as_array(name, value)
     kind = array.dtype.kind
-    if kind == "O" and all(_is_b64(leaf) for leaf in array.flat):
+    if kind == "O" and all(is_b64(leaf) for leaf in array.flat):
         return _strings(name, array, text=False)
     if kind not in "biuf":
         raise InvalidInput(
@@ -187,16 +189,34 @@ def to_array(name: str, value: Any, spec: TensorSpec, has_bool_literals: bool = 
     return _convert(name, array, spec.dtype)
 
 
+def _as_array(name: str, value: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """numpy's array of a JSON value, or InvalidInput for nesting it cannot read as a tensor:
+    ragged, or deeper than MAX_RANK."""
+    try:
+        array = np.asarray(value, dtype=dtype)
+    except (ValueError, TypeError, RecursionError) as exc:
+        if "inhomogeneous" in str(exc):
+            raise InvalidInput(
+                f"input {name!r}: the nested lists are ragged (lists at the same depth differ in length, or mix "
+                "lists and numbers); a tensor needs a regular shape"
+            ) from None
+        raise InvalidInput(f"input {name!r}: cannot read the value as a tensor: {exc}") from None
+    if array.ndim > MAX_RANK:
+        raise InvalidInput(
+            f"input {name!r}: the value nests lists {array.ndim} deep; a tensor has at most {MAX_RANK} dimensions"
+        )
+    return array
+
+
 def _strings(name: str, array: np.ndarray, text: bool) -> np.ndarray:
     """An object array of JSON leaves -> the bytes of each: {"b64": ...} decoded, and strings
     as UTF-8 when `text` (a DT_STRING input)."""
     strings = np.empty(array.shape, dtype=STRING)
     for index, leaf in enumerate(array.flat):
-        if _is_b64(leaf) and isinstance(leaf["b64"], str):
+        if is_b64(leaf):
             try:
-                text64 = leaf["b64"]
-                strings.flat[index] = base64.b64decode(text64 + "=" * (-len(text64) % 4), validate=True)
-            except (binascii.Error, ValueError) as exc:
+                strings.flat[index] = decode_b64(leaf["b64"])
+            except ValueError as exc:
                 raise InvalidInput(
                     f'input {name!r}: item {index} {{"b64": ...}} is not valid base64 ({exc}); expected the file\'s '
                     "bytes in standard base64 (RFC 4648: A-Z, a-z, 0-9, + and /)"
@@ -296,7 +316,7 @@ def _leaves(value: Any, budget: list[int]) -> Iterator[Any]:
 def _first_bad_leaf(value: Any) -> str:
     """Names the first non-numeric value for an error message (bounded walk)."""
     for leaf in _leaves(value, [100_000]):
-        if _is_b64(leaf):
+        if is_b64(leaf):
             return 'a {"b64": ...} binary value'
         if isinstance(leaf, str):
             return f"the string {leaf[:40]!r}"

@@ -110,14 +110,24 @@ def to_numpy(name: str, proto: tensor_pb2.TensorProto) -> np.ndarray:
 
 def _strings(name: str, proto: tensor_pb2.TensorProto, shape: tuple[int, ...], count: int) -> np.ndarray:
     """string_val as an object array of bytes; one value per element (a single value fills
-    the shape, as TF's make_ndarray broadcasts it)."""
+    the shape, as TF's make_ndarray broadcasts it, when the filled tensor takes at most
+    MAX_BROADCAST_BYTES: a pointer per element and a copy of the value in each, as OpenVINO's
+    string tensor or the image decoder will hold it)."""
     values = proto.string_val
     if len(values) == count:
         array = np.empty(count, dtype=STRING)
         array[:] = list(values)
         return array.reshape(shape)
-    if len(values) == 1 and count <= MAX_BROADCAST_BYTES // 8:
-        return np.full(shape, values[0], dtype=STRING)
+    if len(values) == 1:
+        value = values[0]
+        filled = count * (STRING.itemsize + len(value))
+        if filled <= MAX_BROADCAST_BYTES:
+            return np.full(shape, value, dtype=STRING)
+        raise InvalidInput(
+            f"input {name!r}: shape {list(shape)} of DT_STRING needs {count} values in string_val, got 1; "
+            f"filling the shape with that value of {len(value)} bytes would take {filled} bytes, more than "
+            f"{MAX_BROADCAST_BYTES}"
+        )
     raise InvalidInput(
         f"input {name!r}: shape {list(shape)} of DT_STRING needs {count} values in string_val, got {len(values)}"
     )

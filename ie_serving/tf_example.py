@@ -7,10 +7,10 @@ TF Serving hands its classify/regress signatures one string tensor of serialized
 the server parses them: for each model input, the feature of that name in every example
 (`context` features as TF Serving merges them: an example's own feature wins) becomes one
 row of the input's array, shaped like the input without its batch dimension, in the input's
-dtype. A float input takes a float_list, an integer or bool input an int64_list, as
-tf.io.parse_example's FixedLenFeature does; bytes_list features feed nothing (only numeric
-tensors are served). Features no input is named after are ignored, as parse_example ignores
-features outside its spec.
+dtype. A float input takes a float_list, an integer or bool input an int64_list, a string
+input (DT_STRING) a bytes_list, its values as an object array of bytes, as
+tf.io.parse_example's FixedLenFeature does. Features no input is named after are ignored, as
+parse_example ignores features outside its spec.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ie_serving.dtypes import BFLOAT16, tf_name
+from ie_serving.dtypes import BFLOAT16, STRING, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.example import example_pb2, feature_pb2
 from ie_serving.protos.tensorflow_serving.apis import input_pb2
@@ -54,6 +54,8 @@ def examples_of(request_input: input_pb2.Input) -> tuple[Sequence[example_pb2.Ex
 
 def _feature_kind(spec: TensorSpec) -> str:
     """The feature list a model input takes (tf.io.FixedLenFeature's rule)."""
+    if spec.dtype == STRING:
+        return "bytes_list"
     if spec.dtype == BFLOAT16 or spec.dtype.kind == "f":
         return "float_list"
     return "int64_list"
@@ -100,7 +102,6 @@ def _check_kind(feature: feature_pb2.Feature, kind: str, spec: TensorSpec, where
     if given is not None and given != kind:
         raise InvalidInput(
             f"{where} is {_KINDS[given]}, but the model input is {tf_name(spec.dtype)}, which takes {_KINDS[kind]}"
-            + (" (bytes features feed no input: only numeric tensors are served)" if given == "bytes_list" else "")
         )
 
 
@@ -111,7 +112,8 @@ def batch_feature(
     context: example_pb2.Example | None,
 ) -> np.ndarray:
     """The feature `name` of every example as the model input `spec` (a row per example);
-    the values are copied once, by np.fromiter over every example's list."""
+    the values are copied once, by np.fromiter over every example's list (bytes values into
+    an object array)."""
     kind = _feature_kind(spec)
     shared = context.features.feature.get(name) if context is not None else None
     features = [example.features.feature.get(name, shared) for example in examples]
@@ -134,14 +136,29 @@ def batch_feature(
                 f"example {index}: feature {name!r} has {len(values)} value(s), example 0 has {count}; "
                 "every example must give the input the same shape"
             )
-    natural = np.dtype(np.float32 if kind == "float_list" else np.int64)
-    if len(rows) * count * max(natural.itemsize, spec.dtype.itemsize) > MAX_BATCH_BYTES:
+    natural = {"float_list": np.dtype(np.float32), "int64_list": np.dtype(np.int64), "bytes_list": STRING}[kind]
+    size = len(rows) * count * max(natural.itemsize, spec.dtype.itemsize)
+    if kind == "bytes_list" and size <= MAX_BATCH_BYTES:
+        size += _bytes_in(features, rows)
+    if size > MAX_BATCH_BYTES:
         raise InvalidInput(
             f"feature {name!r}: {len(rows)} examples of {count} value(s) would take more than "
             f"{MAX_BATCH_BYTES} bytes; send fewer examples per request"
         )
     array = np.fromiter(itertools.chain.from_iterable(rows), natural, len(rows) * count)
     return _to_dtype(array, spec, f"feature {name!r}").reshape((len(rows), *row_shape))
+
+
+def _bytes_in(features: Sequence[feature_pb2.Feature], rows: Sequence[Sequence[bytes]]) -> int:
+    """The bytes of every row's values, each shared (context) feature counted once per row it
+    fills, as each row gets its own copy; each distinct feature's values are measured once."""
+    measured: dict[int, int] = {}
+    total = 0
+    for feature, values in zip(features, rows, strict=True):
+        if id(feature) not in measured:
+            measured[id(feature)] = sum(map(len, values))
+        total += measured[id(feature)]
+    return total
 
 
 def _to_dtype(array: np.ndarray, spec: TensorSpec, where: str) -> np.ndarray:

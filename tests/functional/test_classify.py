@@ -16,8 +16,10 @@ import json
 import pathlib
 
 import numpy as np
+import openvino as ov
 import pytest
 import requests
+from openvino import opset13 as ops
 
 from tests import models
 from tests.framework_envs import run_tf
@@ -37,12 +39,25 @@ def _arrays(examples: list[dict]) -> dict[str, np.ndarray]:
     }
 
 
+def _labeled_model() -> ov.Model:
+    """Inputs x f32 [-1, 2] and names string [-1, 2] -> scores = x * 1 and classes = names: a
+    classifier whose labels are strings, as TF Serving's classify signatures give them."""
+    x = ops.parameter([-1, 2], np.float32, name="x")
+    names = ops.parameter([-1, 2], ov.Type.string, name="names")
+    scores = ops.multiply(x, ops.constant(np.float32(1.0)))
+    classes = ops.reshape(names, ops.constant(np.array([-1, 2], np.int64)), False)
+    scores.output(0).get_tensor().set_names({"scores"})
+    classes.output(0).get_tensor().set_names({"classes"})
+    return ov.Model([scores.output(0), classes.output(0)], [x, names], "labeled")
+
+
 @pytest.fixture(scope="module")
 def repository(tmp_path_factory) -> pathlib.Path:
     root = tmp_path_factory.mktemp("classify")
     models.save(models.classifier_model(), root / "classifier")
     models.save(models.regressor_model(), root / "regressor")
     models.save(models.scale_model(2.0), root / "scale")
+    models.save(_labeled_model(), root / "labeled")
     renamed = models.save(models.classifier_model(), root / "renamed")
     (renamed / "mapping_config.json").write_text(json.dumps({"inputs": {"x": "petals", "bias": "offset"}}))
     run_tf("classify_client.py", "make", str(root / "tf"))
@@ -50,6 +65,7 @@ def repository(tmp_path_factory) -> pathlib.Path:
         "classifier": root / "classifier",
         "regressor": root / "regressor",
         "scale": root / "scale",
+        "labeled": root / "labeled",
         "renamed": root / "renamed",
         "features": root / "tf" / "features",
         "tf_classify": root / "tf" / "tf_classify",
@@ -136,6 +152,28 @@ def test_official_client_on_openvino_models_matches_openvino(server, repository,
     x = np.array([[1.0, 2.0], [-0.5, 0.25]], np.float32)
     direct_regress = models.direct_infer(repository / "regressor" / "1" / "model.xml", {"x": x})["outputs"]
     assert regress["regressions"] == direct_regress.ravel().tolist()
+
+
+def test_string_features_feed_a_string_input_and_string_classes_are_the_labels(server, repository, tmp_path):
+    """A bytes_list feeds a DT_STRING input (tf.io.parse_example's FixedLenFeature(tf.string)),
+    and a DT_STRING "classes" output gives the labels, as TF Serving's classifier.cc
+    PostProcessClassificationResult reads them: official client and REST, against OpenVINO's
+    own result on the same input."""
+    examples = [{"x": [0.75, 0.25], "names": ["cat", "dog"]}, {"x": [0.5, 1.5], "names": ["caf\u00e9", "tea"]}]
+    (classify,) = _official(server, tmp_path, [{"method": "classify", "model": "labeled", "examples": examples}])
+    names = np.array([[n.encode() for n in e["names"]] for e in examples])  # fixed-width bytes, as OpenVINO takes them
+    direct = models.direct_infer(
+        repository / "labeled" / "1" / "model.xml",
+        {"x": np.array([e["x"] for e in examples], np.float32), "names": names},
+    )
+    expected = [
+        [[label.decode(), score] for label, score in zip(labels, scores, strict=True)]
+        for labels, scores in zip(direct["classes"].tolist(), direct["scores"].tolist(), strict=True)
+    ]
+    assert [[list(pair) for pair in row] for row in classify["classifications"]] == expected
+    rest = requests.post(f"{server.url}/v1/models/labeled:classify", json={"examples": examples}, timeout=30)
+    assert rest.status_code == 200, rest.text
+    assert rest.json() == {"results": expected}
 
 
 def test_official_client_errors_have_tf_servings_codes_and_the_server_keeps_serving(server, tmp_path):

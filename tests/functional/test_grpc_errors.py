@@ -149,6 +149,10 @@ def test_version_that_failed_to_load_is_not_found_with_its_error_in_status(raw):
             "encoded images (JPEG, PNG) are accepted only by numeric inputs of rank 4",
         ),
         (models.tensor_proto([1 << 20, 1 << 20], dtype=types_pb2.DT_STRING, string_val=[b"x"]), "got 1"),
+        (
+            models.tensor_proto([1 << 21], dtype=types_pb2.DT_STRING, string_val=[b"v" * 1024]),
+            "value of 1024 bytes would take 2164260864 bytes",
+        ),
         (models.tensor_proto([1], dtype=77), "dtype 77 is not served"),
     ],
 )

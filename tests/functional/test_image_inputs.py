@@ -247,3 +247,37 @@ def test_string_model_metadata_names_dt_string(server):
     signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
     assert signature["inputs"]["text"]["dtype"] == "DT_STRING"
     assert signature["outputs"]["echo_bytes"]["dtype"] == "DT_STRING"
+
+
+def test_mean_and_scale_apply_per_channel_and_a_misfit_fails_the_load(tmp_path, irs):
+    """A model's mean/scale give (pixel - mean) / scale per channel, as OpenVINO computes on the
+    same values; a mean with 2 values for a 3-channel image input fails that version's load,
+    with the reason in its status (not a per-request error), while the other model serves."""
+    entries = [
+        {"name": "scaled", "base_path": str(irs["image"].parent.parent), "mean": [10.0, 20.0, 30.0], "scale": 2.0},
+        {"name": "badmean", "base_path": str(irs["image"].parent.parent), "mean": [1.0, 2.0]},
+    ]
+    config = write_config(tmp_path / "config.json", entries)
+    process = RestServer(["config", "--config_path", str(config)], tmp_path / "server.log").wait_ready(120)
+    try:
+        answer = _rest(process, "scaled", {"instances": [_b64(PNGS[0])]})
+        assert answer.status_code == 200, answer.text
+        pixels = (PICTURES[0][None].astype(np.float32) - np.float32([10, 20, 30])) / np.float32(2)
+        expected = models.direct_infer(irs["image"], {"image": pixels})["scores"]
+        np.testing.assert_allclose(np.array(answer.json()["predictions"], np.float32), expected, rtol=1e-6)
+        url = f"{process.url}/v1/models/badmean"
+        process.wait_for(lambda: _ended(url) is not None, 120, "done loading badmean")
+        status = _ended(url)
+        assert status["error_code"] != "OK"
+        assert (
+            "the model's mean has 2 values; input 'image' (shape [-1, 16, 16, 3]) takes images of 3"
+            in (status["error_message"])
+        )
+    finally:
+        assert process.stop() == 0
+
+
+def _ended(url: str) -> dict | None:
+    """The status of the model's version once its load has ended, else None."""
+    versions = requests.get(url, timeout=10).json().get("model_version_status", [])
+    return versions[0]["status"] if versions and versions[0]["state"] == "END" else None

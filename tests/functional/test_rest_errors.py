@@ -163,6 +163,7 @@ def test_version_that_failed_to_load_is_404_and_reported_in_status(server):
         (b'{"inputs": [[1, 2, 3, 4], [1, 2]]}', ["input 'x'", "ragged"]),
         (b'{"instances": [[1, 2, 3, 4], [1, 2]]}', ["input 'x'", "ragged"]),
         (b'{"inputs": [[1, 2, 3, [4]]]}', ["input 'x'", "ragged"]),
+        (b'{"inputs": ' + b"[" * 40 + b"true" + b"]" * 40 + b"}", ["input 'x'", "nests lists 40 deep"]),
         (b'{"inputs": [[{"b64": "AAEC"}]]}', ["expects DT_FLOAT of shape [-1, 4]", "encoded images (JPEG, PNG)"]),
         (b'{"instances": [{"b64": "AAEC"}]}', ["expects DT_FLOAT of shape [-1, 4]", "accepted only by numeric inputs"]),
         (b'{"instances": [{"b64": "A*EC"}]}', ["input 'x'", "is not valid base64"]),

@@ -7,18 +7,22 @@ test_classify.py drives the same code through real servers and the official clie
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from ie_serving.errors import FailedPrecondition, InvalidInput, Unimplemented
 from ie_serving.inference_tasks import Classifications, ExamplesDecoder, Method, Regressions, Task
 from ie_serving.json_examples import decoder, encode_results, parse_request
+from ie_serving.json_tensors import to_array
 from ie_serving.protos.tensorflow.core.example import example_pb2
 from ie_serving.protos.tensorflow_serving.apis import input_pb2
 from ie_serving.tensor_spec import Signature, TensorSpec, find_signature
 from ie_serving.tf_example import batch_inputs
 
 F32, I64 = np.dtype(np.float32), np.dtype(np.int64)
+STR = np.dtype(object)
 
 
 def _example(**features) -> example_pb2.Example:
@@ -87,8 +91,10 @@ def test_missing_feature_wrong_kind_and_range_are_refused_by_name():
         InvalidInput, match="feature 'x' is an int64_list, but the model input is DT_FLOAT, which takes a float_list"
     ):
         batch_inputs(_specs(x=(F32, (-1, 1))), _input(_example(x=[1])))
-    with pytest.raises(InvalidInput, match="is a bytes_list.*only numeric tensors are served"):
+    with pytest.raises(InvalidInput, match="is a bytes_list, but the model input is DT_INT64, which takes an int64"):
         batch_inputs(_specs(x=(I64, (-1, 1))), _input(_example(x=[b"a"])))
+    with pytest.raises(InvalidInput, match="is a float_list, but the model input is DT_STRING, which takes a bytes"):
+        batch_inputs(_specs(x=(STR, (-1, 1))), _input(_example(x=[1.0])))
     with pytest.raises(InvalidInput, match=r"70000 is outside the range \[-32768, 32767\] of the input's DT_INT16"):
         batch_inputs(_specs(x=(np.dtype(np.int16), (-1,))), _input(_example(x=[70000])))
     with pytest.raises(InvalidInput, match="outside the range of the input's DT_HALF"):
@@ -97,11 +103,47 @@ def test_missing_feature_wrong_kind_and_range_are_refused_by_name():
         batch_inputs(_specs(x=(F32, (-1,))), input_pb2.Input())
 
 
+def test_a_string_input_takes_a_bytes_list_as_an_object_array_of_bytes():
+    """tf.io.parse_example's FixedLenFeature(dtype=tf.string) reads a bytes_list; zero bytes kept."""
+    arrays = batch_inputs(
+        _specs(text=(STR, (-1, 2)), x=(F32, (-1, 1))),
+        _input(_example(x=[1.0]), _example(x=[2.0], text=[b"own", b"\0z"]), context=_example(text=[b"a", b"bc"])),
+    )
+    assert arrays["text"].dtype == STR and arrays["text"].tolist() == [[b"a", b"bc"], [b"own", b"\0z"]]
+    assert arrays["x"].tolist() == [[1.0], [2.0]]
+
+
+def test_string_values_count_their_bytes_against_the_memory_bound(monkeypatch):
+    """A context bytes value is copied into every example's row: 300 rows of 8 + 100 bytes pass
+    10000 (their pointers alone would not), 3 rows do not."""
+    monkeypatch.setattr("ie_serving.tf_example.MAX_BATCH_BYTES", 10000)
+    specs, context = _specs(t=(STR, (-1, 1))), _example(t=[b"v" * 100])
+    examples = [_example(y=[1]) for _ in range(300)]
+    with pytest.raises(InvalidInput, match="300 examples of 1 value"):
+        batch_inputs(specs, _input(*examples, context=context))
+    assert batch_inputs(specs, _input(*examples[:3], context=context))["t"].shape == (3, 1)
+
+
 def test_a_context_repeated_past_the_memory_bound_is_refused_before_allocation(monkeypatch):
     monkeypatch.setattr("ie_serving.tf_example.MAX_BATCH_BYTES", 1000)
     examples = [_example(y=[1]) for _ in range(300)]
     with pytest.raises(InvalidInput, match="300 examples of 1 value"):
         batch_inputs(_specs(x=(F32, (-1, 1))), _input(*examples, context=_example(x=[1.0])))
+
+
+@pytest.mark.parametrize("text", ["aGk=", "aGk", "aA", "a", "aGk=!", "\u00e9"])
+def test_json_examples_read_b64_as_predict_does(text):
+    """One {"b64": ...} reader for predict and classify JSON, as TF Serving's one
+    JsonDecodeBase64Object (util/json_tensor.cc, absl::Base64Unescape: '=' padding optional)."""
+    spec = TensorSpec("t", STR, (-1,))
+    try:
+        expected = to_array("t", [{"b64": text}], spec).tolist()
+    except InvalidInput:
+        with pytest.raises(InvalidInput, match=r"^Unable to base64 decode$"):
+            parse_request(json.dumps({"examples": [{"t": {"b64": text}}]}).encode(), "classify")
+        return
+    _, request_input = parse_request(json.dumps({"examples": [{"t": {"b64": text}}]}).encode(), "classify")
+    assert list(request_input.example_list.examples[0].features.feature["t"].bytes_list.value) == expected
 
 
 def test_json_examples_as_tf_serving_reads_them():
@@ -182,6 +224,19 @@ def test_classify_reads_scores_and_classes_or_a_single_output_as_scores():
     several = ExamplesDecoder([Task(Method.CLASSIFY)], ONE_EXAMPLE)
     with pytest.raises(InvalidInput, match=r'at least one of "classes" or "scores".*\[\'a\', \'b\'\]'):
         several(_lookup(serving_default=_signature(a=(F32, None), b=(F32, None))))
+
+
+def test_string_classes_are_the_labels_as_tf_serving_reads_them():
+    """classifier.cc PostProcessClassificationResult: classes is DT_STRING, each label its text;
+    bytes that are not UTF-8 become U+FFFD, as string outputs do in JSON."""
+    task = ExamplesDecoder([Task(Method.CLASSIFY)], ONE_EXAMPLE)
+    task(_lookup(serving_default=_signature(scores=(F32, (-1, 2)), classes=(STR, (-1, 2)))))
+    classes = np.array([[b"cat", b"dog"], ["caf\u00e9".encode(), b"\xff"]], dtype=STR)
+    result = task.results({"scores": np.array([[0.9, 0.1], [0.3, 0.7]], np.float32), "classes": classes})
+    assert result[0].labels == [["cat", "dog"], ["caf\u00e9", "\ufffd"]]
+    assert encode_results(result[0]).startswith(b'{"results":[[["cat",0.9],["dog",0.1]],[["caf\xc3\xa9",0.3]')
+    with pytest.raises(InvalidInput, match="Expected classes Tensor of DT_STRING .*Got: DT_FLOAT"):
+        task.results({"scores": np.zeros((2, 2), np.float32), "classes": np.zeros((2, 2), np.float32)})
 
 
 def test_regress_reads_outputs_or_the_only_output_and_checks_its_shape():

@@ -15,8 +15,15 @@ from PIL import Image
 
 from ie_serving import images
 from ie_serving.dtypes import BFLOAT16, STRING
-from ie_serving.errors import FailedPrecondition, InvalidInput
-from ie_serving.images import MAX_IMAGE_PIXELS, ImageOptions, decode_encoded_inputs, decode_images, infer_layout
+from ie_serving.errors import InvalidInput, ModelLoadError
+from ie_serving.images import (
+    MAX_IMAGE_PIXELS,
+    ImageOptions,
+    check_image_options,
+    decode_encoded_inputs,
+    decode_images,
+    infer_layout,
+)
 from ie_serving.tensor_spec import TensorSpec
 from tests.image_files import encode, jpeg_decoded, picture, png_bomb
 
@@ -182,14 +189,46 @@ def test_the_batch_is_bounded_from_the_headers(monkeypatch):
         decode_images("image", files(PNG, PNG[:100]), spec((-1, -1, -1, 3)))
 
 
+def test_the_file_count_is_bounded_before_any_file_is_opened(monkeypatch):
+    """One DT_STRING value may fill a shape of millions (TF's make_ndarray broadcast): the count
+    is checked against a static batch dimension and against MAX_DECODED_BYTES at the smallest
+    picture the input takes before any header is read (these files are not even images)."""
+    opened = []
+    monkeypatch.setattr(images, "_open", lambda data, label: opened.append(label))
+    many = np.full(3, b"not an image", dtype=STRING)
+    with pytest.raises(InvalidInput, match=r"expects shape \[2, 24, 32, 3\] .*got 3 encoded images"):
+        decode_images("image", many, spec((2, 24, 32, 3)))
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 2 * 24 * 32 * 3 * 4)
+    with pytest.raises(InvalidInput, match=r"3 images make at least 27648 bytes decoded, more than 18432"):
+        decode_images("image", many, spec((-1, 24, 32, 3)))
+    monkeypatch.setattr(images, "MAX_DECODED_BYTES", 2 * 3 * 4)
+    with pytest.raises(InvalidInput, match=r"3 images make at least 36 bytes decoded"):
+        decode_images("image", many, spec((-1, -1, -1, 3)))
+    assert opened == []
+
+
 def test_batch_of_files_must_be_a_list():
     with pytest.raises(InvalidInput, match=r"shape \[N\].*got shape \[1, 1\]"):
         decode_images("image", files(PNG).reshape(1, 1), spec((1, 24, 32, 3)))
 
 
-def test_mean_with_the_wrong_channel_count_is_the_models_fault():
-    with pytest.raises(FailedPrecondition, match="mean has 2 values"):
-        decode_images("image", files(PNG), spec((1, 24, 32, 3)), ImageOptions(mean=(1.0, 2.0)))
+def test_mean_and_scale_that_do_not_fit_an_image_input_fail_the_load():
+    """Checked once, when a version loads: a list of neither 1 value nor one per channel, or an
+    input that is not floating-point; inputs that take no images are not concerned."""
+    images_in = {"image": spec((1, 24, 32, 3))}
+    with pytest.raises(
+        ModelLoadError, match=r"mean has 2 values; input 'image' \(shape \[1, 24, 32, 3\]\) takes images of 3"
+    ):
+        check_image_options(images_in, ImageOptions(mean=(1.0, 2.0)))
+    with pytest.raises(ModelLoadError, match=r"scale has 3 values; .* takes images of 1 channel"):
+        check_image_options({"gray": spec((-1, 8, 8, 1))}, ImageOptions(scale=(1.0, 2.0, 3.0)))
+    with pytest.raises(ModelLoadError, match="input 'image' is DT_UINT8: the model's mean and scale apply"):
+        check_image_options({"image": spec((1, 24, 32, 3), np.uint8)}, ImageOptions(scale=(2.0,)))
+    check_image_options(images_in, ImageOptions(mean=(1.0, 2.0, 3.0), scale=(2.0,)))
+    check_image_options(
+        {"x": spec((-1, 4), np.int8), "ids": spec((1, 5, 5, 5), np.int32)}, ImageOptions(mean=(1.0, 2.0))
+    )
+    check_image_options({"image": spec((1, 24, 32, 3), np.uint8)}, ImageOptions())
 
 
 SEEDS = [encode(picture(8, 8)), encode(picture(8, 8), "JPEG"), encode(picture(8, 8)[:, :, 0])]

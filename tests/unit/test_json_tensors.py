@@ -131,6 +131,7 @@ def test_json_numbers_convert_to_the_input_dtype(dtype, value, expected):
         ("f4", b'{"inputs": [{"b64": "AA$="}]}', "item 0 .* is not valid base64"),
         ("f4", b'{"inputs": [[1, 2], [3]]}', "ragged"),
         ("f4", b'{"inputs": ' + b"[" * 70 + b"1" + b"]" * 70 + b"}", "cannot read the value as a tensor"),
+        ("f4", b'{"inputs": ' + b"[" * 40 + b"true" + b"]" * 40 + b"}", "nests lists 40 deep"),
         ("f4", b"{", "JSON Parse error"),
         ("f4", b" ", "the request body is empty"),
     ],
@@ -187,6 +188,8 @@ def test_numeric_inputs_take_b64_files_as_strings_for_the_image_step():
         (b'{"inputs": [{"b64": 5}]}', "item 0 is an object"),
         (b'{"inputs": [{"b64": "@@"}]}', "item 0 .* is not valid base64"),
         (b'{"inputs": [["a"], "b"]}', "item 0 is a list"),
+        (b'{"inputs": ' + b"[" * 40 + b'"a"' + b"]" * 40 + b"}", "nests lists 40 deep; a tensor has at most 32"),
+        (b'{"inputs": ' + b"[" * 100 + b'"a"' + b"]" * 100 + b"}", "nests lists 64 deep; a tensor has at most 32"),
     ],
 )
 def test_string_inputs_refuse_other_values(body, fragment):

@@ -96,6 +96,16 @@ def test_typed_fields_decode(field, dtype_name, values, dtype):
     np.testing.assert_array_equal(decoded, expected)
 
 
+def test_a_single_string_fills_the_shape_only_within_the_broadcast_bound():
+    """One string_val fills the shape (TF's make_ndarray), but the filled tensor counts a copy of
+    the value per element, as OpenVINO's string tensor holds it: a 1 KiB value cannot become 2 GiB."""
+    small = to_numpy("x", tensor_proto([2, 3], types_pb2.DT_STRING, string_val=[b"ab"]))
+    assert small.shape == (2, 3) and list(small.flat) == [b"ab"] * 6
+    proto = tensor_proto([1 << 21], types_pb2.DT_STRING, string_val=[b"v" * 1024])
+    with pytest.raises(InvalidInput, match=r"value of 1024 bytes would take 2164260864 bytes, more than 1073741824"):
+        to_numpy("x", proto)
+
+
 def test_single_value_fills_shape_as_tensorflow_does():
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[2.0])
     proto.tensor_shape.dim.add(size=2)
