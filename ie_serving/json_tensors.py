@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from ie_serving import json_body
 from ie_serving.dtypes import BFLOAT16, STRING, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.tensor_spec import Signature, TensorSpec
@@ -75,10 +76,12 @@ def decode_predict(
     `has_bool_literals` may be False when the body holds no `true`/`false` (see may_hold_bools),
     which skips the check that a boolean did not slip into a numeric input."""
     if not isinstance(document, dict):
-        raise InvalidInput(f'expected a JSON object {{"instances": [...]}} or {{"inputs": ...}}, got {_kind(document)}')
+        raise InvalidInput(
+            f'expected a JSON object {{"instances": [...]}} or {{"inputs": ...}}, got {json_body.kind(document)}'
+        )
     signature = document.get("signature_name", "")
     if not isinstance(signature, str):
-        raise InvalidInput(f"'signature_name' must be a string, got {_kind(signature)}")
+        raise InvalidInput(f"'signature_name' must be a string, got {json_body.kind(signature)}")
     specs = signature_of(signature).inputs
     if "instances" in document and "inputs" in document:
         raise InvalidInput(
@@ -122,7 +125,9 @@ def _named(value: Any) -> bool:
 def _row_values(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, Any]:
     """Row format: one entry per batch item, values or objects keyed by input name."""
     if not isinstance(instances, list):
-        raise InvalidInput(f"'instances' must be a list with one item per batch element, got {_kind(instances)}")
+        raise InvalidInput(
+            f"'instances' must be a list with one item per batch element, got {json_body.kind(instances)}"
+        )
     if not instances:
         raise InvalidInput("'instances' is an empty list; expected at least one batch element")
     if not _named(instances[0]):
@@ -140,7 +145,9 @@ def _row_values(instances: Any, specs: Mapping[str, TensorSpec]) -> dict[str, An
     keys = list(instances[0])
     for index, item in enumerate(instances):
         if not _named(item):
-            raise InvalidInput(f"expected an object at item {index} of 'instances' like item 0, got {_kind(item)}")
+            raise InvalidInput(
+                f"expected an object at item {index} of 'instances' like item 0, got {json_body.kind(item)}"
+            )
         if item.keys() != instances[0].keys():
             raise InvalidInput(
                 f"item {index} of 'instances' names inputs {sorted(item)} but item 0 names {sorted(keys)}: "
@@ -225,7 +232,7 @@ def _strings(name: str, array: np.ndarray, text: bool) -> np.ndarray:
             strings.flat[index] = leaf.encode()
         else:
             expected = 'JSON strings or {"b64": "..."} objects' if text else '{"b64": "..."} objects'
-            raise InvalidInput(f"input {name!r} expects {expected}; item {index} is {_kind(leaf)}")
+            raise InvalidInput(f"input {name!r} expects {expected}; item {index} is {json_body.kind(leaf)}")
     return strings
 
 
@@ -327,20 +334,6 @@ def _first_bad_leaf(value: Any) -> str:
         if isinstance(leaf, int) and not -(2**63) <= leaf < 2**64:
             return f"integer {leaf}, which does not fit in 64 bits"
     return "values numpy cannot read as numbers"
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if value is None:
-        return "null"
-    if isinstance(value, list):
-        return f"a list of {len(value)} items"
-    return "an object"
 
 
 def encode_predict(form: Format, outputs: Mapping[str, np.ndarray]) -> bytes:
