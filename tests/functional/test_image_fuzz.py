@@ -21,7 +21,15 @@ RUNS = 20000
 )
 def test_atheris_finds_no_crash_in_the_image_decoder(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(HARNESS), str(tmp_path / "corpus"), f"-runs={RUNS}", "-seed=18", "-max_len=4096"],
+        [
+            sys.executable,
+            str(HARNESS),
+            str(tmp_path / "corpus"),
+            f"-runs={RUNS}",
+            "-seed=18",
+            "-max_len=4096",
+            f"-artifact_prefix={tmp_path}/",
+        ],
         capture_output=True,
         text=True,
         timeout=600,
