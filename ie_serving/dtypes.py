@@ -51,6 +51,17 @@ def v2_name(dtype: np.dtype) -> str:
     return V2_NAME_BY_NUMPY[np.dtype(dtype)]
 
 
+def float_overflow(values: np.ndarray, converted: np.ndarray) -> np.generic | None:
+    """The first finite value of `values` (a numpy scalar) that became infinite in `converted`,
+    its cast to a narrower float dtype (FP16, BF16, FP32); None when none did. The codecs refuse
+    such values, as TF Serving's REST API does, rather than serve infinity."""
+    infinite = np.isinf(converted.astype(np.float32, copy=False))
+    if not infinite.any():
+        return None
+    overflow = infinite & np.isfinite(values)
+    return values[overflow].flat[0] if overflow.any() else None
+
+
 def can_convert(received: np.dtype, expected: np.dtype) -> bool:
     """True when every value of `received` is exactly representable in `expected`."""
     if received == expected:

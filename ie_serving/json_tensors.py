@@ -26,7 +26,7 @@ import numpy as np
 import orjson
 
 from ie_serving import json_body
-from ie_serving.dtypes import BFLOAT16, STRING, tf_name
+from ie_serving.dtypes import BFLOAT16, STRING, float_overflow, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.tensor_spec import Signature, TensorSpec
 
@@ -271,9 +271,8 @@ def _to_float(where: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         converted = array.astype(dtype)
     if dtype != np.float64 and array.size:
-        overflow = np.isinf(converted.astype(np.float32)) & np.isfinite(array)
-        if overflow.any():
-            value = array[overflow].flat[0]
+        value = float_overflow(array, converted)
+        if value is not None:
             raise InvalidInput(f"{where}, got {_number_text(value)}, which is outside the range of {tf_name(dtype)}")
     return converted
 

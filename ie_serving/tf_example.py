@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from ie_serving.dtypes import BFLOAT16, STRING, tf_name
+from ie_serving.dtypes import BFLOAT16, STRING, float_overflow, tf_name
 from ie_serving.errors import InvalidInput
 from ie_serving.protos.tensorflow.core.example import example_pb2, feature_pb2
 from ie_serving.protos.tensorflow_serving.apis import input_pb2
@@ -170,11 +170,9 @@ def _to_dtype(array: np.ndarray, spec: TensorSpec, where: str) -> np.ndarray:
         with np.errstate(over="ignore"):
             converted = array.astype(dtype)
         if dtype != np.float64 and array.size:
-            overflow = np.isinf(converted.astype(np.float32)) & np.isfinite(array)
-            if overflow.any():
-                raise InvalidInput(
-                    f"{where}: {float(array[overflow][0])!r} is outside the range of the input's {tf_name(dtype)}"
-                )
+            value = float_overflow(array, converted)
+            if value is not None:
+                raise InvalidInput(f"{where}: {float(value)!r} is outside the range of the input's {tf_name(dtype)}")
         return converted
     if dtype == np.bool_:
         low, high = 0, 1

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ie_serving.dtypes import NUMPY_BY_V2_NAME, STRING
+from ie_serving.dtypes import NUMPY_BY_V2_NAME, STRING, float_overflow
 from ie_serving.errors import InvalidInput
 
 DATATYPES = tuple(NUMPY_BY_V2_NAME)
@@ -150,20 +150,11 @@ def json_tensor(
             converted = values.astype(dtype)
         value = float_overflow(values, converted)
         if value is not None:
-            raise InvalidInput(f"{where}: {value!r} in 'data' is outside {datatype}'s range (it would become infinity)")
+            raise InvalidInput(
+                f"{where}: {value.item()!r} in 'data' is outside {datatype}'s range (it would become infinity)"
+            )
         return converted.reshape(shape)
     return values.astype(dtype, copy=False).reshape(shape)
-
-
-def float_overflow(values: np.ndarray, converted: np.ndarray) -> object | None:
-    """The first finite value of `values` that became infinite in `converted`, its cast to a
-    narrower float dtype (FP16, BF16, FP32); None when none did. TF Serving's REST API refuses
-    such values (json_tensors._to_float) rather than serving infinity."""
-    infinite = np.isinf(converted.astype(np.float32, copy=False))
-    if not infinite.any():
-        return None
-    overflow = infinite & np.isfinite(values)
-    return values[overflow].flat[0].item() if overflow.any() else None
 
 
 def _exact_integers(data: list) -> np.ndarray | None:
