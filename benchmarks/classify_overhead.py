@@ -15,11 +15,11 @@ import os
 import pathlib
 import statistics
 import tempfile
-import time
 
 import grpc
 import numpy as np
 
+from benchmarks.metrics_overhead import timed_calls
 from ie_serving.protos.tensorflow.core.example import example_pb2
 from ie_serving.protos.tensorflow_serving.apis import classification_pb2, predict_pb2
 from ie_serving.tensor_proto import to_proto
@@ -49,15 +49,6 @@ def _payloads(batch: int) -> dict[str, bytes]:
     return {"predict": predict.SerializeToString(), "classify": classify.SerializeToString()}
 
 
-def _round(call, payload: bytes, count: int) -> list[float]:
-    times = []
-    for _ in range(count):
-        started = time.perf_counter()
-        call(payload, timeout=30)
-        times.append((time.perf_counter() - started) * 1e6)
-    return times
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=6)
@@ -76,12 +67,12 @@ def main() -> None:
             for batch in (int(b) for b in args.batches.split(",")):
                 payloads = _payloads(batch)
                 for label, call in calls.items():
-                    _round(call, payloads[label], 200)  # warm up
+                    timed_calls(call, payloads[label], 200)  # warm up
                 times: dict[str, list[float]] = {"predict": [], "classify": []}
                 for index in range(args.rounds):
                     order = ("predict", "classify") if index % 2 == 0 else ("classify", "predict")
                     for label in order:
-                        times[label] += _round(calls[label], payloads[label], args.requests)
+                        times[label] += timed_calls(calls[label], payloads[label], args.requests)
                 predict, classify = statistics.median(times["predict"]), statistics.median(times["classify"])
                 print(
                     f"batch {batch}: p50 Predict {predict:.1f} us, Classify {classify:.1f} us "

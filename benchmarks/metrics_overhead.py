@@ -29,7 +29,8 @@ PREDICT = "/tensorflow.serving.PredictionService/Predict"
 PATH = "/monitoring/prometheus/metrics"
 
 
-def _round(call, payload: bytes, count: int) -> list[float]:
+def timed_calls(call, payload: bytes, count: int) -> list[float]:
+    """Microseconds of each of `count` sequential calls of a unary gRPC method with `payload`."""
     times = []
     for _ in range(count):
         started = time.perf_counter()
@@ -66,14 +67,14 @@ def main() -> None:
             channels = {label: grpc.insecure_channel(server.address) for label, server in servers.items()}
             calls = {label: channel.unary_unary(PREDICT) for label, channel in channels.items()}
             for call in calls.values():
-                _round(call, payload, 500)  # warm up
+                timed_calls(call, payload, 500)  # warm up
             times: dict[str, list[float]] = {"off": [], "on": []}
             print(f"{datetime.date.today()}: {args.rounds} rounds x {args.requests} requests per server, alternating")
             for index in range(args.rounds):
                 order = ("off", "on") if index % 2 == 0 else ("on", "off")
                 medians = {}
                 for label in order:
-                    got = _round(calls[label], payload, args.requests)
+                    got = timed_calls(calls[label], payload, args.requests)
                     times[label] += got
                     medians[label] = statistics.median(got)
                 print(
