@@ -13,16 +13,19 @@ batching_util/shared_batch_scheduler.h).
   brought, or PADDING_FREE_BYTES, whichever is larger (else it starts the next batch), so that
   [1, 1, 100000] and [1, 100000, 1] are not merged into [2, 100000, 100000]. A request alone is
   never padded across dimensions, so none is refused for it.
-- A batch is run when it holds max_batch_size rows, when the next request does not fit, or when
-  its first request has waited batch_timeout_micros, by one of num_batch_threads threads; the
-  oldest ready batch goes first. With allowed_batch_sizes, the batch is padded up to the next
-  allowed size with copies of its last request's first row, and the padding rows are dropped.
+- A batch is ready when it holds max_batch_size rows, when the next request does not fit, or when
+  its first request has waited batch_timeout_micros; the oldest ready batch runs first, at most
+  num_batch_threads at once. Unlike TF Serving, batches run on their own requests' threads
+  (the request that fills the batch, else its first request) rather than on a pool of batch
+  threads: a hand-off to a pool thread and back costs two thread switches and GIL waits. With
+  allowed_batch_sizes, the batch is padded up to the next allowed size with copies of its last
+  request's first row, and the padding rows are dropped.
 - Bounds: a request larger than max_batch_size is refused (TF Serving's words); a request that
   needs a new batch while max_enqueued_batches wait, or that finds --max_queued_requests
   requests already queued, is refused as overload; a request whose deadline passes while it is
   queued leaves the queue with DEADLINE_EXCEEDED (a running batch is not interrupted).
-- close() lets the threads finish every queued batch and then end (a version being unloaded has
-  no requests left by then: the store waits for its leases first).
+- close() makes every queued batch ready at once (a version being unloaded has no requests left
+  by then: the store waits for its leases first).
 
 Knows numpy and threads only: `run` (the version's infer requests) does the inference.
 """
@@ -94,12 +97,13 @@ class _Task:
         "first",
         "rows",
         "done",
+        "wake",
         "result",
         "error",
         "batch",
     )
 
-    def __init__(self, inputs: Mapping[str, np.ndarray], size: int, key: Key):
+    def __init__(self, inputs: Mapping[str, np.ndarray], size: int, key: Key, wake: threading.Condition):
         self.inputs = inputs
         self.size = size
         self.nbytes = sum(array.nbytes for array in inputs.values())
@@ -108,7 +112,8 @@ class _Task:
         self.started = self.finished = 0.0  # when its batch was taken by a thread, and when it ended
         self.first = False  # the first request of its batch (the statistics count the execution once)
         self.rows = 0  # the rows its batch ran, padding included
-        self.done = threading.Event()
+        self.wake = wake  # on the batcher's lock: its thread waits on it for its turn or its answer
+        self.done = False
         self.result: dict[str, np.ndarray] | None = None
         self.error: ServingError | None = None
         self.batch: _Batch | None = None  # the queued batch holding it; None once taken
@@ -212,18 +217,23 @@ def split(outputs: Mapping[str, np.ndarray], sizes: Sequence[int], rows: int) ->
 
 
 class Batcher:
-    """The batching queue of one model version and its batch threads."""
+    """The batching queue of one model version. Batches run on their own requests' threads, with
+    no hand-off to a pool (each hand-off is a thread switch and a wait for the GIL): the request
+    that fills a batch runs it, else its first request once batch_timeout_micros have passed, as
+    soon as fewer than num_batch_threads batches are running (the oldest ready batch first)."""
 
     def __init__(self, run: Run, params: BatchingParameters, max_queued: int, name: str):
         """run: infer on merged inputs; max_queued: requests that may wait in the queue (0: only
-        max_enqueued_batches bounds it); name: the model version, for the threads' names."""
+        max_enqueued_batches bounds it); name: the model version, for the log."""
         self._run = run
         self.params = params
         self._max_queued = max_queued
-        self._cond = threading.Condition()
-        self._batches: list[_Batch] = []  # queued (not yet taken by a thread), oldest first
+        self._name = name
+        self._lock = threading.Lock()
+        self._batches: list[_Batch] = []  # queued (not yet running), oldest first
         self._open: dict[Key, _Batch] = {}  # per key, the batch a new task may join
         self._queued = 0
+        self._running = 0  # batches running now, at most num_batch_threads
         self._closing = False
         self._timeout = params.batch_timeout_micros / 1e6
         self._rejected = 0
@@ -231,12 +241,6 @@ class Batcher:
         self._queuing = Histogram(QUEUING_LIMITS)
         self._input_sizes = Histogram(SIZE_LIMITS)
         self._processed_sizes = Histogram(SIZE_LIMITS)
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"{params.thread_pool_name} {name} #{i}", daemon=True)
-            for i in range(params.num_batch_threads)
-        ]
-        for thread in self._threads:
-            thread.start()
 
     def submit(
         self,
@@ -254,15 +258,14 @@ class Batcher:
             raise InvalidInput(f"Task size {size} is larger than maximum input batch size {self.params.max_batch_size}")
         if size == 0:  # nothing to merge
             return self._run(dict(inputs), tuple(outputs))
-        task = _Task(inputs, size, merge_key(inputs, outputs, self.params.pad_variable_length_inputs))
-        with self._cond:
+        key = merge_key(inputs, outputs, self.params.pad_variable_length_inputs)
+        task = _Task(inputs, size, key, threading.Condition(self._lock))
+        until = None if deadline is None else deadline - time.monotonic() + task.enqueued
+        with self._lock:
             self._enqueue(task)
-        if not task.done.wait(None if deadline is None else deadline - time.monotonic()):
-            with self._cond:
-                if task.batch is not None:  # still queued: leave
-                    self._remove(task)
-                    raise DeadlineExceeded("deadline exceeded while waiting in the batching queue")
-            task.done.wait()  # its batch is running: inference is not interrupted
+            batch = self._wait_turn(task, until)
+        if batch is not None:
+            self._execute(batch)
         if task.error is not None:
             raise task.error
         assert task.result is not None
@@ -276,7 +279,7 @@ class Batcher:
         return {name: task.result[name] for name in outputs}
 
     def stats(self) -> BatchStats:
-        with self._cond:
+        with self._lock:
             return BatchStats(
                 self.params.thread_pool_name,
                 self._queued,
@@ -288,10 +291,10 @@ class Batcher:
             )
 
     def close(self) -> None:
-        """The threads finish the queued batches, then end."""
-        with self._cond:
+        """Queued batches run at once, without waiting for their timeout (the version is going away)."""
+        with self._lock:
             self._closing = True
-            self._cond.notify_all()
+            self._wake_ready(time.perf_counter())
 
     def _enqueue(self, task: _Task) -> None:
         limit = self.params.max_batch_size
@@ -304,6 +307,7 @@ class Batcher:
         batch = self._open.get(task.key)
         if batch is not None and (batch.size + task.size > limit or not self._padding_fits(batch, task)):
             self._close_batch(batch)
+            batch.tasks[0].wake.notify()  # ready now: its first request runs it
             batch = None
         if batch is None:
             if len(self._batches) >= self.params.max_enqueued_batches:
@@ -321,7 +325,47 @@ class Batcher:
         self._queued += 1
         if batch.size == limit:
             self._close_batch(batch)
-        self._cond.notify()
+
+    def _wait_turn(self, task: _Task, until: float | None) -> _Batch | None:
+        """With the lock held: wait until the task's batch may run (returned: this thread runs it)
+        or another thread has run it (None). The batch's first request waits for its timeout,
+        the others for a wake-up; a task whose deadline (`until`, perf_counter) passes while its
+        batch is queued leaves with DeadlineExceeded."""
+        while not task.done:
+            batch = task.batch
+            if batch is None:  # running on another thread: inference is not interrupted
+                task.wake.wait()
+                continue
+            now = time.perf_counter()
+            if until is not None and now >= until:
+                self._remove(task)
+                raise DeadlineExceeded("deadline exceeded while waiting in the batching queue")
+            if self._running < self.params.num_batch_threads and self._first_ready(now) is batch:
+                self._take(batch, now)
+                return batch
+            wait = None if until is None else until - now
+            if batch.tasks[0] is task and not self._is_ready(batch, now):
+                ready_in = batch.opened + self._timeout - now
+                wait = ready_in if wait is None else min(wait, ready_in)
+            task.wake.wait(wait)
+        return None
+
+    def _is_ready(self, batch: _Batch, now: float) -> bool:
+        return batch.closed or self._closing or now - batch.opened >= self._timeout
+
+    def _first_ready(self, now: float) -> _Batch | None:
+        """The oldest queued batch that may run now, if any."""
+        return next((batch for batch in self._batches if self._is_ready(batch, now)), None)
+
+    def _wake_ready(self, now: float) -> None:
+        """Wake the first request of as many ready batches as may start running."""
+        free = self.params.num_batch_threads - self._running
+        for batch in self._batches:
+            if free <= 0:
+                return
+            if self._is_ready(batch, now):
+                batch.tasks[0].wake.notify()
+                free -= 1
 
     def _padding_fits(self, batch: _Batch, task: _Task) -> bool:
         """Whether the batch padded with `task` in it stays within the padding bound."""
@@ -339,6 +383,7 @@ class Batcher:
         """Take a queued task out of its batch (its deadline passed)."""
         batch = task.batch
         assert batch is not None
+        was_first = batch.tasks[0] is task
         batch.tasks.remove(task)
         batch.size -= task.size
         batch.nbytes -= task.nbytes
@@ -352,51 +397,27 @@ class Batcher:
         if not batch.tasks:
             self._batches.remove(batch)
             self._close_batch(batch)
+        elif was_first:
+            batch.tasks[0].wake.notify()  # the batch's new first request keeps its timeout
 
-    def _ready(self, now: float) -> tuple[_Batch | None, float | None]:
-        """The oldest batch that may run now, else how long until the first one may (None: no batch)."""
-        for batch in self._batches:
-            if batch.closed or self._closing or now - batch.opened >= self._timeout:
-                return batch, None
-        if not self._batches:
-            return None, None
-        return None, self._batches[0].opened + self._timeout - now
-
-    def _loop(self) -> None:
-        while True:
-            with self._cond:
-                while True:
-                    batch, wait = self._ready(time.perf_counter())
-                    if batch is not None:
-                        break
-                    if self._closing and not self._batches:
-                        return
-                    self._cond.wait(wait)
-                self._take(batch)
-                if self._batches:
-                    self._cond.notify()  # another thread may take the next one
-            self._execute(batch)
-
-    def _take(self, batch: _Batch) -> None:
+    def _take(self, batch: _Batch, now: float) -> None:
         self._batches.remove(batch)
         self._close_batch(batch)
-        now = time.perf_counter()
+        self._running += 1
         for index, task in enumerate(batch.tasks):
             task.batch = None
             task.started = now
             task.first = index == 0
             self._queuing.observe((now - task.enqueued) * 1e6 // 1)
         self._queued -= len(batch.tasks)
+        self._input_sizes.observe(batch.size)
+        self._wake_ready(now)  # another batch may start too
 
     def _execute(self, batch: _Batch) -> None:
+        """Run a taken batch on this thread, hand each task its rows and wake their threads."""
         tasks = batch.tasks
         rows = padded_size(batch.size, self.params.allowed_batch_sizes)
-        for task in tasks:
-            task.rows = rows
         try:
-            with self._cond:
-                self._input_sizes.observe(batch.size)
-                self._processed_sizes.observe(rows)
             merged = merge(tasks, self.params.pad_variable_length_inputs, rows)
             outputs = self._run(merged, batch.key[0])
             if len(tasks) == 1 and rows == batch.size:
@@ -408,11 +429,17 @@ class Batcher:
             for task in tasks:
                 task.error = exc
         except Exception as exc:  # a bug: every request of the batch still gets an answer
-            log.exception("batch of %d request(s) failed", len(tasks))
+            log.exception("model %s: batch of %d request(s) failed", self._name, len(tasks))
             for task in tasks:
                 task.error = InferenceFailed(f"batch failed: {type(exc).__name__}: {exc}")
         finally:
             finished = time.perf_counter()
-            for task in tasks:
-                task.finished = finished
-                task.done.set()
+            with self._lock:
+                self._running -= 1
+                self._processed_sizes.observe(rows)
+                for task in tasks:
+                    task.rows = rows
+                    task.finished = finished
+                    task.done = True
+                    task.wake.notify()
+                self._wake_ready(finished)

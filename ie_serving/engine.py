@@ -152,7 +152,7 @@ class CompiledVersion:
         model where they compute what serving_default does, listed otherwise.
         batching: requests are merged into batches (batching.py) before they take an infer
         request; max_waiting then bounds the requests in the batching queue. name: the model
-        version, for the batch threads' names. image_options: how encoded images sent to its
+        version, for the log. image_options: how encoded images sent to its
         numeric inputs are decoded (images.py); ModelLoadError when its mean/scale do not fit an
         input that takes images."""
         self._compiled = compiled
@@ -176,7 +176,7 @@ class CompiledVersion:
         self.precision = precision.get_type_name() if isinstance(precision, ov.Type) else str(precision)
         self.hint = str(_property(compiled, "PERFORMANCE_HINT"))
         self.nireq = nireq or _optimal_nireq(compiled)
-        # batch threads wait for an infer request as long as needed: the queue in front bounds the load
+        # running batches wait for an infer request as long as needed: the queue in front bounds the load
         pool_waiting = max_waiting if batching is None else max(max_waiting, batching.num_batch_threads)
         self._pool = RequestPool((compiled.create_infer_request() for _ in range(self.nireq)), pool_waiting)
         self._static_pools = {
@@ -250,7 +250,7 @@ class CompiledVersion:
         return None if self._batcher is None else self._batcher.stats()
 
     def close(self) -> None:
-        """Stop the batch threads once the queued batches are done (the version is unloaded)."""
+        """Run the queued batches at once (the version is unloaded)."""
         if self._batcher is not None:
             self._batcher.close()
 

@@ -115,7 +115,7 @@ class ServedVersion:
 
     def finish_unload(self) -> None:
         """Wait for in-flight requests (batches queued for them included), release the compiled
-        model (its batch threads end), UNLOADING -> END."""
+        model (its queued batches run at once), UNLOADING -> END."""
         with self._cond:
             self._cond.wait_for(lambda: self._inflight == 0)
             if self.compiled is not None:

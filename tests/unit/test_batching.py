@@ -186,7 +186,8 @@ def test_a_deadline_passing_in_the_queue_is_deadline_exceeded_and_the_others_are
     batcher.close()
 
 
-def test_close_finishes_queued_batches_then_the_threads_end() -> None:
+def test_close_runs_queued_batches_without_waiting_for_their_timeout() -> None:
+    """A version being unloaded: its queued batches run at once instead of after their 5 s timeout."""
     gate = threading.Event()
     run = Recorder(gate)
     batcher = Batcher(run, _params(max_batch_size=2, batch_timeout_micros=5_000_000), 0, "m")
@@ -198,14 +199,13 @@ def test_close_finishes_queued_batches_then_the_threads_end() -> None:
     for thread in threads:
         thread.start()
     time.sleep(0.1)
+    started = time.perf_counter()
     batcher.close()
     gate.set()
     for thread in threads:
         thread.join(5)
-    assert len(results) == 3
-    for worker in batcher._threads:
-        worker.join(5)
-        assert not worker.is_alive()
+    assert len(results) == 3 and time.perf_counter() - started < 2.5
+    assert sorted(run.batches) == [(1, 1), (2, 1)]
 
 
 def test_an_output_without_a_batch_dimension_fails_the_merged_batch_in_tf_servings_words() -> None:
@@ -344,3 +344,64 @@ def test_server_batching_reads_enable_batching_and_the_parameters_file(tmp_path)
     assert server_batching(True, str(path)) == BatchingParameters(max_batch_size=8)
     with pytest.raises(ConfigError, match="set without setting server_options.enable_batching to true"):
         server_batching(False, str(path))
+
+
+def test_batches_run_on_their_requests_threads_at_most_num_batch_threads_at_once() -> None:
+    """num_batch_threads bounds the batches running at once (shared_batch_scheduler.h's pool
+    size); here they run on the threads of their own requests, not on a pool of their own."""
+    running, most, callers, ran_on = [0], [0], set(), set()
+    lock = threading.Lock()
+
+    def run(inputs: dict[str, np.ndarray], outputs: tuple[str, ...]) -> dict[str, np.ndarray]:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+            ran_on.add(threading.get_ident())
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return {"y": inputs["x"]}
+
+    batcher = Batcher(run, _params(max_batch_size=1, num_batch_threads=2, max_enqueued_batches=10), 0, "m")
+
+    def one(value: int) -> None:
+        with lock:
+            callers.add(threading.get_ident())
+        answer = batcher.submit({"x": np.full((1, 1), value, np.float32)}, ["y"])
+        assert answer["y"][0, 0] == value
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert most[0] == 2
+    assert ran_on <= callers and len(ran_on) == 6  # each batch of one ran on its own request's thread
+    assert batcher.stats().processed_batch_size.count == 6
+
+
+def test_when_the_first_request_of_a_batch_leaves_on_its_deadline_the_next_one_keeps_the_timeout() -> None:
+    """The batch's timeout is waited by its first request; when that one's deadline passes, the
+    next request of the batch takes over and the batch still runs after batch_timeout_micros."""
+    run = Recorder()
+    batcher = Batcher(run, _params(max_batch_size=4, batch_timeout_micros=300_000), 0, "m")
+    answers: list[object] = [None, None]
+
+    def one(index: int, deadline: float | None) -> None:
+        try:
+            answers[index] = batcher.submit({"x": np.full((1, 1), index, np.float32)}, ["y"], deadline)
+        except DeadlineExceeded as exc:
+            answers[index] = exc
+
+    started = time.perf_counter()
+    first = threading.Thread(target=one, args=(0, time.monotonic() + 0.05))
+    first.start()
+    time.sleep(0.01)
+    second = threading.Thread(target=one, args=(1, None))
+    second.start()
+    first.join(5)
+    second.join(5)
+    assert isinstance(answers[0], DeadlineExceeded)
+    assert answers[1]["y"].tolist() == [[3.0]]  # type: ignore[index]
+    assert 0.3 <= time.perf_counter() - started < 2.0
+    assert run.batches == [(1, 1)]
