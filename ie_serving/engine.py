@@ -7,6 +7,7 @@ Knows nothing of protobuf, JSON or HTTP: tensors in and out are numpy arrays.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -185,7 +186,9 @@ class CompiledVersion:
         }
         one = (static or {}).get(1)
         self.batch_one_hint = None if one is None else str(_property(one, "PERFORMANCE_HINT"))
-        self._batcher = None if batching is None else Batcher(self._infer_now, batching, max_waiting, name)
+        self._batcher = (
+            None if batching is None else Batcher(self._infer_now, batching, max_waiting, name, sequential=True)
+        )
 
     def infer(
         self,
@@ -204,6 +207,11 @@ class CompiledVersion:
         if self._batcher is not None:
             return self._batcher.submit(inputs, tuple(outputs), deadline, phases)
         return self._infer_now(inputs, outputs, deadline, phases)
+
+    def receiving(self) -> contextlib.AbstractContextManager[None]:
+        """Around the decoding of a request and its infer() on this thread: with batching, the
+        version does not count as idle meanwhile (Batcher.receiving); nothing otherwise."""
+        return contextlib.nullcontext() if self._batcher is None else self._batcher.receiving()
 
     def _infer_now(
         self,

@@ -127,9 +127,10 @@ class Service:
             began = time.perf_counter_ns()
             try:
                 where = f"model {name} version {served.version}"
-                inputs, wanted = prepare_request(compiled.signatures, decode, where, compiled.image_options)
-                prepared = time.perf_counter_ns()
-                outputs = compiled.infer(inputs, wanted, deadline, phases)
+                with compiled.receiving():
+                    inputs, wanted = prepare_request(compiled.signatures, decode, where, compiled.image_options)
+                    prepared = time.perf_counter_ns()
+                    outputs = compiled.infer(inputs, wanted, deadline, phases)
             except BaseException:
                 served.statistics.record_failure(time.perf_counter_ns() - began)
                 raise

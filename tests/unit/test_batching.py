@@ -405,3 +405,70 @@ def test_when_the_first_request_of_a_batch_leaves_on_its_deadline_the_next_one_k
     assert answers[1]["y"].tolist() == [[3.0]]  # type: ignore[index]
     assert 0.3 <= time.perf_counter() - started < 2.0
     assert run.batches == [(1, 1)]
+
+
+def _announced(batcher: Batcher, value: float) -> tuple[dict[str, np.ndarray], float]:
+    """One request as Service.predict sends it (announced by receiving()), and its seconds."""
+    started = time.perf_counter()
+    with batcher.receiving():
+        answer = batcher.submit({"x": np.full((1, 1), value, np.float32)}, ["y"])
+    return answer, time.perf_counter() - started
+
+
+def test_one_request_at_a_time_does_not_wait_for_the_timeout() -> None:
+    """A request that finds the version idle, with nothing being received and the last batch
+    alone, runs at once: traffic of one request at a time has nothing to batch (a deliberate
+    difference: TF Serving waits batch_timeout_micros for every batch)."""
+    run = Recorder()
+    batcher = Batcher(run, _params(max_batch_size=8, batch_timeout_micros=2_000_000), 0, "m", sequential=True)
+    for value in range(3):
+        answer, seconds = _announced(batcher, value)
+        assert answer["y"].tolist() == [[value * 2 + 1]] and seconds < 1.0
+    assert run.batches == [(1, 1)] * 3
+    plain = Batcher(run, _params(max_batch_size=8, batch_timeout_micros=300_000), 0, "m")
+    _, seconds = _announced(plain, 1)
+    assert seconds >= 0.3  # without `sequential`, TF Serving's wait
+
+
+def test_a_request_being_received_keeps_the_open_batch_waiting_for_it() -> None:
+    """While another request for the version is being decoded, the open batch waits for it (up
+    to its timeout) and the two run as one batch."""
+    run = Recorder()
+    batcher = Batcher(run, _params(max_batch_size=8, batch_timeout_micros=2_000_000), 0, "m", sequential=True)
+    decoding = threading.Event()
+    answers: list[object] = []
+
+    def slow_decode() -> None:
+        with batcher.receiving():
+            decoding.set()
+            time.sleep(0.2)
+            answers.append(batcher.submit({"x": np.full((1, 1), 5, np.float32)}, ["y"]))
+
+    other = threading.Thread(target=slow_decode)
+    other.start()
+    decoding.wait(5)
+    answer, seconds = _announced(batcher, 1)
+    other.join(5)
+    assert answer["y"].tolist() == [[3]] and answers[0]["y"].tolist() == [[11]]  # type: ignore[index]
+    assert run.batches == [(2, 1)] and 0.15 <= seconds < 1.5
+
+
+def test_after_concurrent_requests_a_lone_request_waits_the_timeout_again() -> None:
+    """Requests that arrived while a batch ran show concurrent traffic: the next lone request
+    waits batch_timeout_micros for company, as TF Serving's does; after it ran alone, the one
+    after it no longer waits."""
+    gate = threading.Event()
+    run = Recorder(gate)
+    batcher = Batcher(run, _params(max_batch_size=8, batch_timeout_micros=300_000), 0, "m", sequential=True)
+    threads = [threading.Thread(target=_announced, args=(batcher, i)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.05)  # the first runs alone (held by the gate), the next two queue behind it
+    gate.set()
+    for thread in threads:
+        thread.join(5)
+    assert run.batches == [(1, 1), (2, 1)]
+    _, seconds = _announced(batcher, 7)
+    assert seconds >= 0.3
+    _, seconds = _announced(batcher, 8)
+    assert seconds < 0.3
