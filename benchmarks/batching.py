@@ -1,9 +1,11 @@
 """Server-side batching, measured side by side: for each model, a server without batching, one
 with it (`--batching`, AWS's SageMaker defaults: max_batch_size 8, batch_timeout_micros 1000,
-num_batch_threads the CPUs) and one with allowed_batch_sizes too, run at the same time and are
-loaded in alternating rounds by the closed-loop generator (benchmarks/loadgen.py, gRPC
-Predict, batch-1 requests): throughput at 32 clients and p50 at one client. First, OpenVINO
-in process: rows/s of each model at batch 8 against batch 1 (the most batching could give).
+num_batch_threads the CPUs), one with a 5 ms timeout and one with allowed_batch_sizes, run at
+the same time and are loaded in alternating rounds by the closed-loop generator
+(benchmarks/loadgen.py, gRPC Predict, batch-1 requests): throughput at 32 and at 4 clients, p50
+at one client, and the mean batch size at 32 clients (from the server's processed_batch_size
+metric). First, OpenVINO in process: rows/s of each model at batch 8 against batch 1 (the most
+batching could give).
 
 Models (benchmarks/models.py): mlp and wide_mlp (matrix-heavy, 1024 and 2048 wide, a static
 batch 1 made dynamic by batching) and cnn (convolution-heavy, ResNet-18-like). Writes the
@@ -25,26 +27,31 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
 import numpy as np
 import openvino as ov
+from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import models
 from benchmarks.loadgen import Spec
 from ie_serving.compile_policy import CPU_DEFAULTS
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
 from ie_serving.tensor_proto import to_proto
-from tests.server import ServerProcess
+from tests.server import ServerProcess, free_port
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
 BATCHING = {"max_batch_size": 8, "batch_timeout_micros": 1000}  # AWS's defaults
-# the servers compared: no batching, AWS's defaults (a dynamic batch), and the same with
-# allowed_batch_sizes (batches padded to a size compiled as a static copy)
+# the servers compared: no batching, AWS's defaults (a dynamic batch), a 5 ms timeout, and
+# AWS's defaults with allowed_batch_sizes (batches padded to a size compiled as a static copy)
 VARIANTS = {
     "off": [],
     "on": ["--batching", json.dumps(BATCHING)],
+    "on 5ms": ["--batching", json.dumps({**BATCHING, "batch_timeout_micros": 5000})],
     "on+sizes": ["--batching", json.dumps({**BATCHING, "allowed_batch_sizes": [1, 2, 4, 8]})],
 }
+METRICS_PATH = "/monitoring/prometheus/metrics"
+PROCESSED = ":tensorflow:serving:batching_session:processed_batch_size"
 
 
 def inproc_rows_per_second(model_xml: pathlib.Path, batch: int, seconds: float) -> float:
@@ -92,6 +99,18 @@ def load(server: ServerProcess, body: pathlib.Path, concurrency: int, seconds: f
     return json.loads(out.splitlines()[-1])
 
 
+def batch_counts(rest_port: int) -> tuple[float, float]:
+    """processed_batch_size's (_sum, _count) from the server's metrics (zeros before any batch)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=10).read().decode()
+    found = {"sum": 0.0, "count": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == PROCESSED:
+            for sample in family.samples:
+                if sample.name.endswith(("_count", "_sum")):
+                    found[sample.name.rsplit("_", 1)[1]] += sample.value
+    return found["sum"], found["count"]
+
+
 def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) -> dict:
     base = models.write(name, work / "models")
     xml = base / "1" / "model.xml"
@@ -101,27 +120,38 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
     request.inputs[models.INPUT].CopyFrom(to_proto(models.sample(name)))
     body = work / f"{name}.bin"
     body.write_bytes(request.SerializeToString())
-    servers = {}
+    monitoring = work / "monitoring.config"
+    monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
+    servers, rest_ports = {}, {}
     for label, extra in VARIANTS.items():
+        rest_ports[label] = free_port()
         args = ["model", "--model_name", name, "--model_path", str(base), *extra]
+        args += ["--rest_port", str(rest_ports[label]), "--monitoring_config_file", str(monitoring)]
         servers[label] = ServerProcess(args, work / f"{name}-{label}.log", {"LOG_LEVEL": "INFO"})
     try:
         for server in servers.values():
             server.wait_ready(300)
         figures: dict[str, dict[str, list[float]]] = {
-            label: {"rps32": [], "p50_1": [], "errors": []} for label in servers
+            label: {"rps32": [], "rps4": [], "p50_1": [], "errors": [], "rows": [], "batches": []} for label in servers
         }
         for index in range(rounds):
             order = list(servers) if index % 2 == 0 else list(servers)[::-1]
             for label in order:
+                before = batch_counts(rest_ports[label])
                 point = load(servers[label], body, 32, seconds, work)
+                after = batch_counts(rest_ports[label])
                 figures[label]["rps32"].append(point["throughput"])
-                figures[label]["errors"].append(point["errors"])
+                figures[label]["rows"].append(after[0] - before[0])
+                figures[label]["batches"].append(after[1] - before[1])
+                middle = load(servers[label], body, 4, seconds / 2, work)
+                figures[label]["rps4"].append(middle["throughput"])
                 single = load(servers[label], body, 1, seconds / 2, work)
                 figures[label]["p50_1"].append(single["p50"])
+                figures[label]["errors"].append(point["errors"] + middle["errors"] + single["errors"])
                 print(
                     f"{name} round {index + 1} batching {label}: {point['throughput']:.1f} req/s at 32 clients "
-                    f"(p50 {point['p50']:.1f} ms), p50 {single['p50']:.2f} ms at 1 client",
+                    f"(p50 {point['p50']:.1f} ms), {middle['throughput']:.1f} at 4, p50 {single['p50']:.2f} ms "
+                    "at 1 client",
                     flush=True,
                 )
         compiled = [
@@ -137,43 +167,53 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
     }
 
 
+def _ratio(figures: dict, key: str, label: str) -> str:
+    value = statistics.mean(figures[label][key])
+    if label == "off":
+        return f"{value:.1f}"
+    return f"{value:.1f} ({value / statistics.mean(figures['off'][key]):.2f}x)"
+
+
 def report(results: dict, loads: list[list[float]], rounds: int, seconds: float) -> str:
+    labels = list(VARIANTS)
     lines = [
         "# Server-side batching: measured",
         "",
         f"{datetime.date.today()}, `make bench_batching` (benchmarks/batching.py): {os.cpu_count()} CPUs, "
-        f"load average (1, 5, 15 min) before {loads[0]} and after {loads[1]} (other work shared the machine). "
-        f"The three servers of a model ran at the same time and were loaded in {rounds} alternating rounds of "
-        f"{seconds:.0f} s (gRPC Predict, batch-1 requests, closed loop): `off` without batching, `on` with "
-        f"AWS's SageMaker defaults {json.dumps(BATCHING)} (num_batch_threads the CPUs; batches run on the "
-        "dynamic-batch model), `on+sizes` the same with allowed_batch_sizes [1, 2, 4, 8] (batches padded to "
-        "those sizes, each compiled as a static copy). OpenVINO in process: rows/s at a static batch of 1 and 8.",
+        f"load average (1, 5, 15 min) before {loads[0]} and after {loads[1]}. The servers of a model ran at "
+        f"the same time and were loaded in {rounds} alternating rounds (gRPC Predict, batch-1 requests, closed "
+        f"loop; {seconds:.0f} s at 32 clients, {seconds / 2:.0f} s at 4 and at 1): `off` without batching, `on` "
+        f"with AWS's SageMaker defaults {json.dumps(BATCHING)} (num_batch_threads the CPUs; batches run on the "
+        "dynamic-batch model), `on 5ms` the same with batch_timeout_micros 5000, `on+sizes` AWS's defaults "
+        "with allowed_batch_sizes [1, 2, 4, 8] (batches padded to those sizes, each compiled as a static "
+        "copy). Mean batch: rows per batch run at 32 clients (processed_batch_size). OpenVINO in process: "
+        "rows/s at a static batch of 1 and 8.",
         "",
-        "| model | OpenVINO rows/s batch 1 | batch 8 | ratio | req/s 32 clients: off | on | on+sizes "
-        "| p50 1 client: off | on | on+sizes |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| model | OpenVINO rows/s batch 1 | batch 8 | variant | req/s 32 clients | mean batch | req/s 4 clients "
+        "| p50 1 client |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for name, result in results.items():
         inproc, figures = result["inproc"], result["figures"]
-        off = statistics.mean(figures["off"]["rps32"])
-        rps = " | ".join(
-            f"{statistics.mean(figures[label]['rps32']):.1f}"
-            + ("" if label == "off" else f" ({statistics.mean(figures[label]['rps32']) / off:.2f}x)")
-            for label in VARIANTS
-        )
         p_off = statistics.median(figures["off"]["p50_1"])
-        p50 = " | ".join(
-            f"{statistics.median(figures[label]['p50_1']):.2f} ms"
-            + ("" if label == "off" else f" ({statistics.median(figures[label]['p50_1']) - p_off:+.2f})")
-            for label in VARIANTS
-        )
-        lines.append(f"| {name} | {inproc[1]:.0f} | {inproc[8]:.0f} | {inproc[8] / inproc[1]:.2f}x | {rps} | {p50} |")
-    lines += ["", "Per round, req/s at 32 clients (" + " / ".join(VARIANTS) + "):", ""]
+        for label in labels:
+            rows, batches = sum(figures[label]["rows"]), sum(figures[label]["batches"])
+            mean_batch = f"{rows / batches:.1f}" if batches else "-"
+            p50 = statistics.median(figures[label]["p50_1"])
+            p50_text = f"{p50:.2f} ms" + ("" if label == "off" else f" ({p50 - p_off:+.2f})")
+            head = f"| {name} | {inproc[1]:.0f} | {inproc[8]:.0f} ({inproc[8] / inproc[1]:.2f}x)"
+            if label != "off":
+                head = "| | | "
+            lines.append(
+                f"{head} | {label} | {_ratio(figures, 'rps32', label)} | {mean_batch} | "
+                f"{_ratio(figures, 'rps4', label)} | {p50_text} |"
+            )
+    lines += ["", "Per round, req/s at 32 clients (" + " / ".join(labels) + "):", ""]
     for name, result in results.items():
         figures = result["figures"]
-        per_round = zip(*(figures[label]["rps32"] for label in VARIANTS), strict=True)
+        per_round = zip(*(figures[label]["rps32"] for label in labels), strict=True)
         rounds_text = ", ".join(" / ".join(f"{value:.1f}" for value in values) for values in per_round)
-        errors = sum(sum(figures[label]["errors"]) for label in VARIANTS)
+        errors = sum(sum(figures[label]["errors"]) for label in labels)
         lines.append(f"- {name}: {rounds_text}; failed requests: {errors}; `on+sizes` logged: {result['log']}")
     return "\n".join(lines) + "\n"
 
