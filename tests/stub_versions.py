@@ -3,6 +3,8 @@ path that compile nothing (tests/functional run the same path on real models).""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ie_serving.config import ModelConfig
@@ -28,11 +30,14 @@ class Scale:
             raise self.failure
         return {name: inputs["x"] * self.factor for name in outputs}
 
+    def receiving(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # no server-side batching to tell
+
     def batch_stats(self) -> None:
         return None  # no server-side batching
 
     def close(self) -> None:
-        pass  # no batch threads to stop
+        pass  # no batches to run
 
 
 def served(version: int, compiled: Scale, name: str = "m") -> ServedVersion:
