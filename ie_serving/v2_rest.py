@@ -18,9 +18,10 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
+from werkzeug.exceptions import HTTPException
 
-from ie_serving.errors import Code, InvalidInput, ServableNotFound
+from ie_serving.errors import Code, InvalidInput, MethodNotAllowed, ServableNotFound
 from ie_serving.http_common import deadline, error_response, json_response, read_body, started
 from ie_serving.json_body import kind, member_object, parse_object
 from ie_serving.service import Call, Service
@@ -56,7 +57,13 @@ class _Routes:
             return error_response(exc, STATUS_OVERRIDES)
 
     def not_found(self, rest: str) -> Response:
+        """404 naming the v2 routes, or 405 with Allow for a route asked with a method it does
+        not take (Triton's http_server.cc answers those "Method Not Allowed", 405)."""
+
         def body(_: int | None) -> Response:
+            allowed = _other_methods(request.path, request.method)
+            if allowed:
+                raise MethodNotAllowed(f"Method Not Allowed: {request.method} /v2/{rest}; {EXPECTED_ROUTES}", allowed)
             raise ServableNotFound(f"Not found: {request.method} /v2/{rest}; {EXPECTED_ROUTES}")
 
         return self._answer(f"{request.method} /v2/{rest}", "", "", body)
@@ -136,6 +143,22 @@ class _Routes:
             return Response(b"", mimetype="application/json")
 
         return self._answer("RepositoryModelUnload", name, "", body)
+
+
+def _other_methods(path: str, method: str) -> tuple[str, ...]:
+    """The methods another v2 route takes at `path` (the catch-all route aside)."""
+    adapter = current_app.url_map.bind("")
+    allowed = []
+    for other in ("GET", "POST"):
+        if other == method:
+            continue
+        try:
+            endpoint, _ = adapter.match(path, method=other)
+        except HTTPException:
+            continue
+        if not endpoint.endswith(".not_found"):
+            allowed.append(other)
+    return tuple(allowed)
 
 
 def _json_object(what: str) -> dict:

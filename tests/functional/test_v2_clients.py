@@ -346,8 +346,16 @@ def test_plain_http_routes_and_status_codes(server):
     assert_error(requests.get(f"{server.url}/v2/models/nope/ready", timeout=5), 404, "nope")
     assert_error(requests.get(f"{server.url}/v2/models/nope", timeout=5), 404, "nope")
     assert_error(requests.get(f"{server.url}/v2/models/scale/versions/x", timeout=5), 400, "version number")
-    assert_error(requests.get(f"{server.url}/v2/models/scale/infer", timeout=5), 404, "POST /v2/models/{name}")
-    assert_error(requests.get(f"{server.url}/v2/repository/index", timeout=5), 404, "expected GET /v2,")
+    # a route asked with a method it does not take: 405 with Allow, as Triton's http_server.cc
+    # answers ("Method Not Allowed"); the body names the routes
+    wrong = requests.get(f"{server.url}/v2/models/scale/infer", timeout=5)
+    assert_error(wrong, 405, "Method Not Allowed: GET /v2/models/scale/infer", "POST /v2/models/{name}")
+    assert wrong.headers["Allow"] == "POST"
+    wrong = requests.get(f"{server.url}/v2/repository/index", timeout=5)
+    assert_error(wrong, 405, "expected GET /v2,")
+    assert wrong.headers["Allow"] == "POST"
+    assert_error(requests.post(f"{server.url}/v2/health/live", timeout=5), 405, "POST /v2/health/live")
+    assert_error(requests.get(f"{server.url}/v2/models/scale/nothing", timeout=5), 404, "Not found")
     assert_error(requests.put(f"{server.url}/v2/health/live", timeout=5), 405)
     answer = requests.post(
         f"{server.url}/v2/models/scale/infer",

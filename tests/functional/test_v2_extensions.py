@@ -137,8 +137,10 @@ def test_refusals_name_the_problem_and_the_server_keeps_serving(triton, server):
     assert_error(requests.post(f"{url}/index", json={"ready": "yes"}, timeout=10), 400, '"ready": expected a boolean')
     assert_error(requests.post(f"{url}/index", json=[1], timeout=10), 400, "JSON object, got a list of 1 item")
     assert_error(requests.post(f"{url}/models/scale/load", json={"parameters": 3}, timeout=10), 400, '"parameters"')
-    # a method the route does not take: the /v2 catch-all names the routes (v2_rest.not_found)
-    assert_error(requests.get(f"{url}/index", timeout=10), 404, "Not found: GET /v2/repository/index", "load|unload")
+    # a method the route does not take: 405 with Allow, as Triton's http_server.cc answers
+    wrong = requests.get(f"{url}/index", timeout=10)
+    assert_error(wrong, 405, "Method Not Allowed: GET /v2/repository/index", "load|unload")
+    assert wrong.headers["Allow"] == "POST"
 
 
 def test_a_model_that_fails_to_load_reports_why(triton, server, repo):
