@@ -11,12 +11,30 @@ import time
 import grpc
 import numpy as np
 import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests import models
 from tests.grpc_client import RawClient
 from tests.rest_helpers import write_config
+from tests.server import free_port
 
 REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
+METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+def _wait_in_flight(rest_port: int, model: str, timeout: float = 30.0) -> None:
+    """Until the server's ie_serving_requests_in_flight shows a request holding `model` (a
+    fixed sleep was not enough on a loaded machine: SIGTERM could come before it arrived)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = requests.get(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=5).text
+        for family in text_string_to_metric_families(text):
+            holding = (s.labels["model_name"] == model and s.value >= 1 for s in family.samples)
+            if family.name == "ie_serving_requests_in_flight" and any(holding):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"no request for {model} in flight within {timeout} s")
 
 
 @pytest.mark.robustness(
@@ -33,7 +51,20 @@ def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
             {"name": "scale", "base_path": str(tmp_path / "scale")},
         ],
     )
-    server = start_server("config", "--config_path", str(config), "--shutdown_grace_seconds", "20")
+    monitoring = tmp_path / "monitoring.config"
+    monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
+    rest_port = free_port()
+    server = start_server(
+        "config",
+        "--config_path",
+        str(config),
+        "--shutdown_grace_seconds",
+        "20",
+        "--rest_port",
+        str(rest_port),
+        "--monitoring_config_file",
+        str(monitoring),
+    )
     client = RawClient(server.address)
     outcomes: list[str] = []
     stop = threading.Event()
@@ -59,7 +90,7 @@ def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
             worker.start()
         time.sleep(0.5)
         slow.start()
-        time.sleep(0.1)  # the long request is in flight
+        _wait_in_flight(rest_port, "slow")  # the long request holds its version
         started = time.monotonic()
         os.kill(server.process.pid, signal.SIGTERM)
         assert server.process.wait(timeout=30) == 0
