@@ -21,7 +21,7 @@ import openvino as ov
 from ie_serving import batching_config
 from ie_serving.batching import Batcher, BatchStats
 from ie_serving.batching_config import BatchingParameters
-from ie_serving.compile_policy import compile_for_serving, compile_static_batch, core, first_line
+from ie_serving.compile_policy import compile_for_serving, compile_static_batch, core, first_line, for_batching
 from ie_serving.config import DEFAULT_MAX_QUEUED, ModelConfig
 from ie_serving.dtypes import BFLOAT16, NUMPY_BY_OV, STRING
 from ie_serving.errors import ConfigError, InferenceFailed, ModelLoadError
@@ -371,19 +371,21 @@ def _prepare_batching(
     what: str,
     read: Callable[[], ov.Model],
 ) -> tuple[ov.Model, dict, BatchingParameters | None]:
-    """The model with every input's batch dimension made dynamic (the reshape targets left to
-    apply, and the parameters), or, when it cannot batch, the model as read, its own reshape
-    targets and None; the log says which."""
+    """The model reshaped with every input's batch dimension dynamic (the config's `shape`
+    otherwise applied; no reshape targets left) and the parameters, or, when it cannot batch,
+    the model as read, its own reshape targets and None; the log says which."""
     targets = _target_shapes(model, config, mapping)
     batch_targets = _batching_shapes(model, config, mapping, what)
     if batch_targets is None:
         return model, targets, None
-    made_dynamic = [
-        f"{_port_name(port)} {port.get_partial_shape()} -> {shape}"
-        for port, shape in batch_targets.items()
-        if targets.get(port, port.get_partial_shape()) != shape
-    ]
-    if made_dynamic:
+    # an input whose shape without batching (the model's, or the config's `shape`) differs
+    made_dynamic = []
+    for port in model.inputs:
+        own = port.get_partial_shape()
+        before, after = targets.get(port, own), batch_targets.get(port, own)
+        if before != after:
+            made_dynamic.append(f"{_port_name(port)} {before} -> {after}")
+    if batch_targets:
         try:
             model.reshape(batch_targets)
         except RuntimeError as exc:
@@ -393,7 +395,7 @@ def _prepare_batching(
                 first_line(exc),
             )
             return read(), targets, None
-        targets = {}
+    targets = {}
     log.info(
         "%s: batching on (%s)%s",
         what,
@@ -434,6 +436,8 @@ def load_version(
     batching = _batching_for(version_dir, config, options)
     if batching is not None:
         model, targets, batching = _prepare_batching(model, config, mapping["inputs"], batching, what, read)
+    if batching is not None:
+        config = for_batching(config, what)
     try:
         if targets:
             model.reshape(targets)

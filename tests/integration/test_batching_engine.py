@@ -18,7 +18,7 @@ from ie_serving.batching_config import BatchingParameters
 from ie_serving.config import ModelConfig
 from ie_serving.engine import EngineOptions, load_version
 from ie_serving.errors import InvalidInput, ModelLoadError
-from tests.models import direct_infer, mlp_model, multi_io_model, save
+from tests.models import direct_infer, mlp_model, multi_io_model, save, slow_model
 
 
 def _load(model, tmp_path: pathlib.Path, options: EngineOptions, **config):
@@ -60,6 +60,25 @@ def test_allowed_batch_sizes_get_static_copies_and_padded_batches_answer_right(t
         assert stats is not None and stats.input_batch_size.total == 7
         assert stats.processed_batch_size.total in (8, 10, 12)  # batches padded to 2 or 4 rows
         assert engine.pool_stats().size > engine.nireq  # the static copies' infer requests
+    finally:
+        engine.close()
+
+
+def test_a_shape_with_a_static_batch_on_a_dynamic_model_keeps_the_batch_dynamic(tmp_path, caplog):
+    """slow_model's x is [-1, 2048]; `shape` (1, 2048) would make it static, but batching keeps
+    dimension 0 dynamic (and compiles the static copies): batches of 3 rows are answered."""
+    caplog.set_level(logging.INFO, logger="ie_serving")
+    params = BatchingParameters(max_batch_size=4, batch_timeout_micros=50_000, allowed_batch_sizes=(2, 4))
+    version_dir, engine = _load(
+        slow_model(layers=2, width=2048), tmp_path, EngineOptions(batching=params), shape=(1, 2048)
+    )
+    try:
+        assert engine.inputs["x"].shape == (-1, 2048)
+        assert "compiled with a dynamic batch dimension: x [1,2048] -> [?,2048]" in caplog.text
+        assert "compiled static copies for batch sizes [1, 2, 4] (allowed_batch_sizes)" in caplog.text
+        x = np.random.default_rng(5).random((3, 2048), dtype=np.float32)
+        want = direct_infer(version_dir / "model.xml", {"x": x})["y"]
+        np.testing.assert_allclose(engine.infer({"x": x}, ["y"])["y"], want, rtol=1e-4, atol=1e-4)
     finally:
         engine.close()
 

@@ -76,3 +76,26 @@ def test_static_batch_one_false_compiles_only_the_dynamic_model(tmp_path):
 def test_no_batch_one_copy_unless_the_batch_is_the_only_dynamic_dimension(tmp_path, model):
     _, engine = _load(model(), tmp_path)
     assert engine.batch_one_hint is None
+
+
+def test_a_version_that_batches_is_compiled_for_latency_unless_plugin_config_says(tmp_path, caplog):
+    """compile_policy.for_batching: a batch is the parallel work, so one stream on every core
+    (LATENCY) runs it, the dynamic model and its static copies alike; a hint in plugin_config
+    is kept. The slow model (2 ms per inference) would stay THROUGHPUT without batching."""
+    from ie_serving.batching_config import BatchingParameters
+
+    caplog.set_level(logging.INFO, logger="ie_serving")
+    params = BatchingParameters(max_batch_size=4, allowed_batch_sizes=(2, 4))
+    model = slow_model(layers=4, width=2048)
+    version_dir, engine = _load(model, tmp_path / "a", batching=params)
+    try:
+        assert engine.hint == "LATENCY" and engine.batch_one_hint == "LATENCY"
+        assert "compiled for PERFORMANCE_HINT=LATENCY as it batches" in caplog.text
+        x = np.random.default_rng(3).random((1, 2048), dtype=np.float32)
+        want = direct_infer(version_dir / "model.xml", {"x": x})
+        np.testing.assert_allclose(engine.infer({"x": x}, ["y"])["y"], want["y"], rtol=1e-5, atol=1e-5)
+    finally:
+        engine.close()
+    _, kept = _load(model, tmp_path / "b", plugin_config={"PERFORMANCE_HINT": "THROUGHPUT"}, batching=params)
+    kept.close()
+    assert kept.hint == "THROUGHPUT" and kept.batch_one_hint == "THROUGHPUT"
