@@ -2,9 +2,9 @@
 with it (`--batching`, AWS's SageMaker defaults: max_batch_size 8, batch_timeout_micros 1000,
 num_batch_threads the CPUs), one with a 5 ms timeout and one with allowed_batch_sizes, run at
 the same time and are loaded in alternating rounds by the closed-loop generator
-(benchmarks/loadgen.py, gRPC Predict, batch-1 requests): throughput at 32 and at 4 clients, p50
-at one client, and the mean batch size at 32 clients (from the server's processed_batch_size
-metric). First, OpenVINO in process: rows/s of each model at batch 8 against batch 1 (the most
+(benchmarks/loadgen.py, gRPC Predict, batch-1 requests): throughput at 32 and at 4 clients and
+the mean batch size at 32 clients (from the server's processed_batch_size metric); then p50 at
+one client, the servers taking turns in short rounds (one_client_p50). First, OpenVINO in process: rows/s of each model at batch 8 against batch 1 (the most
 batching could give).
 
 Models (benchmarks/models.py): mlp and wide_mlp (matrix-heavy, 1024 and 2048 wide, a static
@@ -29,6 +29,7 @@ import threading
 import time
 import urllib.request
 
+import grpc
 import numpy as np
 import openvino as ov
 from prometheus_client.parser import text_string_to_metric_families
@@ -51,6 +52,7 @@ VARIANTS = {
     "on+sizes": ["--batching", json.dumps({**BATCHING, "allowed_batch_sizes": [1, 2, 4, 8]})],
 }
 METRICS_PATH = "/monitoring/prometheus/metrics"
+P50_ROUNDS = 10  # one-client rounds, each server about a second per round
 PROCESSED = ":tensorflow:serving:batching_session:processed_batch_size"
 
 
@@ -111,6 +113,35 @@ def batch_counts(rest_port: int) -> tuple[float, float]:
     return found["sum"], found["count"]
 
 
+def one_client_p50(servers: dict[str, ServerProcess], body: bytes, rounds: int) -> dict[str, list[float]]:
+    """Per server, the p50 (ms) of one client's sequential Predict calls in each of `rounds`
+    rounds; in a round the servers take turns (the order alternating), each for about a second,
+    so a machine that drifts favours none. A plain grpcio client in this process, raw bytes."""
+    channels = {label: grpc.insecure_channel(server.address) for label, server in servers.items()}
+    calls = {label: channel.unary_unary(PREDICT) for label, channel in channels.items()}
+    try:
+        warm = []
+        for call in calls.values():
+            for _ in range(20):
+                started = time.perf_counter()
+                call(body, timeout=60)
+                warm.append(time.perf_counter() - started)
+        count = max(20, min(500, int(1.0 / statistics.median(warm))))
+        p50s: dict[str, list[float]] = {label: [] for label in calls}
+        for index in range(rounds):
+            for label in list(calls) if index % 2 == 0 else list(calls)[::-1]:
+                times = []
+                for _ in range(count):
+                    started = time.perf_counter()
+                    calls[label](body, timeout=60)
+                    times.append(time.perf_counter() - started)
+                p50s[label].append(statistics.median(times) * 1e3)
+        return p50s
+    finally:
+        for channel in channels.values():
+            channel.close()
+
+
 def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) -> dict:
     base = models.write(name, work / "models")
     xml = base / "1" / "model.xml"
@@ -145,18 +176,18 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
                 figures[label]["batches"].append(after[1] - before[1])
                 middle = load(servers[label], body, 4, seconds / 2, work)
                 figures[label]["rps4"].append(middle["throughput"])
-                single = load(servers[label], body, 1, seconds / 2, work)
-                figures[label]["p50_1"].append(single["p50"])
-                figures[label]["errors"].append(point["errors"] + middle["errors"] + single["errors"])
+                figures[label]["errors"].append(point["errors"] + middle["errors"])
                 print(
                     f"{name} round {index + 1} batching {label}: {point['throughput']:.1f} req/s at 32 clients "
-                    f"(p50 {point['p50']:.1f} ms), {middle['throughput']:.1f} at 4, p50 {single['p50']:.2f} ms "
-                    "at 1 client",
+                    f"(p50 {point['p50']:.1f} ms), {middle['throughput']:.1f} at 4",
                     flush=True,
                 )
+        for label, p50s in one_client_p50(servers, body.read_bytes(), P50_ROUNDS).items():
+            figures[label]["p50_1"] = p50s
         compiled = [
             line for line in servers["on+sizes"].log().splitlines() if "batching on" in line or "static copies" in line
         ]
+        hints = {label: "LATENCY" if "LATENCY" in server.log() else "THROUGHPUT" for label, server in servers.items()}
     finally:
         for server in servers.values():
             server.stop()
@@ -164,6 +195,7 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
         "inproc": inproc,
         "figures": figures,
         "log": "; ".join(line.split("ie_serving.engine: ")[-1] for line in compiled),
+        "hints": hints,
     }
 
 
@@ -182,12 +214,14 @@ def report(results: dict, loads: list[list[float]], rounds: int, seconds: float)
         f"{datetime.date.today()}, `make bench_batching` (benchmarks/batching.py): {os.cpu_count()} CPUs, "
         f"load average (1, 5, 15 min) before {loads[0]} and after {loads[1]}. The servers of a model ran at "
         f"the same time and were loaded in {rounds} alternating rounds (gRPC Predict, batch-1 requests, closed "
-        f"loop; {seconds:.0f} s at 32 clients, {seconds / 2:.0f} s at 4 and at 1): `off` without batching, `on` "
+        f"loop; {seconds:.0f} s at 32 clients, {seconds / 2:.0f} s at 4): `off` without batching, `on` "
         f"with AWS's SageMaker defaults {json.dumps(BATCHING)} (num_batch_threads the CPUs; batches run on the "
         "dynamic-batch model), `on 5ms` the same with batch_timeout_micros 5000, `on+sizes` AWS's defaults "
         "with allowed_batch_sizes [1, 2, 4, 8] (batches padded to those sizes, each compiled as a static "
-        "copy). Mean batch: rows per batch run at 32 clients (processed_batch_size). OpenVINO in process: "
-        "rows/s at a static batch of 1 and 8.",
+        "copy). Mean batch: rows per batch run at 32 clients (processed_batch_size). p50 1 client: one "
+        f"sequential grpcio client, {P50_ROUNDS} rounds in which the servers take turns for about a second "
+        "each; the median of the rounds' p50s, and in brackets the median of the rounds' differences from "
+        "`off`. OpenVINO in process: rows/s at a static batch of 1 and 8.",
         "",
         "| model | OpenVINO rows/s batch 1 | batch 8 | variant | req/s 32 clients | mean batch | req/s 4 clients "
         "| p50 1 client |",
@@ -195,12 +229,13 @@ def report(results: dict, loads: list[list[float]], rounds: int, seconds: float)
     ]
     for name, result in results.items():
         inproc, figures = result["inproc"], result["figures"]
-        p_off = statistics.median(figures["off"]["p50_1"])
+        p_off = figures["off"]["p50_1"]
         for label in labels:
             rows, batches = sum(figures[label]["rows"]), sum(figures[label]["batches"])
             mean_batch = f"{rows / batches:.1f}" if batches else "-"
-            p50 = statistics.median(figures[label]["p50_1"])
-            p50_text = f"{p50:.2f} ms" + ("" if label == "off" else f" ({p50 - p_off:+.2f})")
+            p50s = figures[label]["p50_1"]
+            change = statistics.median(mine - off for mine, off in zip(p50s, p_off, strict=True))
+            p50_text = f"{statistics.median(p50s):.2f} ms" + ("" if label == "off" else f" ({change:+.2f})")
             head = f"| {name} | {inproc[1]:.0f} | {inproc[8]:.0f} ({inproc[8] / inproc[1]:.2f}x)"
             if label != "off":
                 head = "| | | "
@@ -214,7 +249,11 @@ def report(results: dict, loads: list[list[float]], rounds: int, seconds: float)
         per_round = zip(*(figures[label]["rps32"] for label in labels), strict=True)
         rounds_text = ", ".join(" / ".join(f"{value:.1f}" for value in values) for values in per_round)
         errors = sum(sum(figures[label]["errors"]) for label in labels)
-        lines.append(f"- {name}: {rounds_text}; failed requests: {errors}; `on+sizes` logged: {result['log']}")
+        hints = ", ".join(f"{label} {hint}" for label, hint in result["hints"].items())
+        lines.append(
+            f"- {name}: {rounds_text}; failed requests: {errors}; PERFORMANCE_HINT: {hints}; `on+sizes` logged: "
+            f"{result['log']}"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -186,9 +186,20 @@ class CompiledVersion:
         }
         one = (static or {}).get(1)
         self.batch_one_hint = None if one is None else str(_property(one, "PERFORMANCE_HINT"))
-        self._batcher = (
-            None if batching is None else Batcher(self._infer_now, batching, max_waiting, name, sequential=True)
-        )
+        self._batcher = None
+        if batching is not None:
+            if batching.num_batch_threads > self.nireq:
+                # a batch taken while no infer request is free would only wait, and stop growing
+                log.info(
+                    "%s: at most %d batch(es) run at once: num_batch_threads %d, but the version has %d infer "
+                    "request(s)",
+                    name,
+                    self.nireq,
+                    batching.num_batch_threads,
+                    self.nireq,
+                )
+                batching = dataclasses.replace(batching, num_batch_threads=self.nireq)
+            self._batcher = Batcher(self._infer_now, batching, max_waiting, name, sequential=True)
 
     def infer(
         self,

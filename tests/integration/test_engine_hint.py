@@ -80,17 +80,20 @@ def test_no_batch_one_copy_unless_the_batch_is_the_only_dynamic_dimension(tmp_pa
 
 def test_a_version_that_batches_is_compiled_for_latency_unless_plugin_config_says(tmp_path, caplog):
     """compile_policy.for_batching: a batch is the parallel work, so one stream on every core
-    (LATENCY) runs it, the dynamic model and its static copies alike; a hint in plugin_config
-    is kept. The slow model (2 ms per inference) would stay THROUGHPUT without batching."""
+    (LATENCY) runs it, the dynamic model and its static copies alike, one batch at a time (its
+    one infer request); a hint in plugin_config is kept. The slow model (2 ms per inference) would stay THROUGHPUT without batching."""
     from ie_serving.batching_config import BatchingParameters
 
     caplog.set_level(logging.INFO, logger="ie_serving")
-    params = BatchingParameters(max_batch_size=4, allowed_batch_sizes=(2, 4))
+    params = BatchingParameters(max_batch_size=4, allowed_batch_sizes=(2, 4), num_batch_threads=2)
     model = slow_model(layers=4, width=2048)
     version_dir, engine = _load(model, tmp_path / "a", batching=params)
     try:
         assert engine.hint == "LATENCY" and engine.batch_one_hint == "LATENCY"
         assert "compiled for PERFORMANCE_HINT=LATENCY as it batches" in caplog.text
+        # LATENCY's one infer request: a second batch taken would only wait for it
+        assert engine.nireq == 1
+        assert "at most 1 batch(es) run at once: num_batch_threads 2, but the version has 1 infer" in caplog.text
         x = np.random.default_rng(3).random((1, 2048), dtype=np.float32)
         want = direct_infer(version_dir / "model.xml", {"x": x})
         np.testing.assert_allclose(engine.infer({"x": x}, ["y"])["y"], want["y"], rtol=1e-5, atol=1e-5)
