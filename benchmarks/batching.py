@@ -4,8 +4,8 @@ num_batch_threads the CPUs), one with a 5 ms timeout and one with allowed_batch_
 the same time and are loaded in alternating rounds by the closed-loop generator
 (benchmarks/loadgen.py, gRPC Predict, batch-1 requests): throughput at 32 and at 4 clients and
 the mean batch size at 32 clients (from the server's processed_batch_size metric); then p50 at
-one client, the servers taking turns in short rounds (one_client_p50). First, OpenVINO in process: rows/s of each model at batch 8 against batch 1 (the most
-batching could give).
+one client, the servers taking turns in short rounds (one_client_p50). First, OpenVINO in
+process: rows/s of each model at batch 8 against batch 1 (the most batching could give).
 
 Models (benchmarks/models.py): mlp and wide_mlp (matrix-heavy, 1024 and 2048 wide, a static
 batch 1 made dynamic by batching) and cnn (convolution-heavy, ResNet-18-like). Writes the

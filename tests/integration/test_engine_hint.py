@@ -81,7 +81,8 @@ def test_no_batch_one_copy_unless_the_batch_is_the_only_dynamic_dimension(tmp_pa
 def test_a_version_that_batches_is_compiled_for_latency_unless_plugin_config_says(tmp_path, caplog):
     """compile_policy.for_batching: a batch is the parallel work, so one stream on every core
     (LATENCY) runs it, the dynamic model and its static copies alike, one batch at a time (its
-    one infer request); a hint in plugin_config is kept. The slow model (2 ms per inference) would stay THROUGHPUT without batching."""
+    one infer request); a hint in plugin_config is kept. The slow model (2 ms per inference)
+    would stay THROUGHPUT without batching."""
     from ie_serving.batching_config import BatchingParameters
 
     caplog.set_level(logging.INFO, logger="ie_serving")
