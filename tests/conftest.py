@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import threading
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -25,3 +26,14 @@ def start_server(tmp_path: pathlib.Path) -> Iterator[Callable[..., ServerProcess
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _unloads_finish() -> Iterator[None]:
+    """In-process tests that unload a version (reconcile.retire) leave a thread that waits for
+    its requests and then logs "unloaded": wait for it, so it does not log into a closed capture
+    stream after the test ("ValueError: I/O operation on closed file" in the run's output)."""
+    yield
+    for thread in threading.enumerate():
+        if thread.name.startswith("unload-"):
+            thread.join(10)
