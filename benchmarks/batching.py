@@ -39,7 +39,8 @@ from benchmarks.loadgen import Spec
 from ie_serving.compile_policy import CPU_DEFAULTS
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
 from ie_serving.tensor_proto import to_proto
-from tests.server import ServerProcess, free_port
+from tests.rest_helpers import METRICS_PATH, metrics_flags
+from tests.server import ServerProcess
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
 BATCHING = {"max_batch_size": 8, "batch_timeout_micros": 1000}  # AWS's defaults
@@ -51,7 +52,6 @@ VARIANTS = {
     "on 5ms": ["--batching", json.dumps({**BATCHING, "batch_timeout_micros": 5000})],
     "on+sizes": ["--batching", json.dumps({**BATCHING, "allowed_batch_sizes": [1, 2, 4, 8]})],
 }
-METRICS_PATH = "/monitoring/prometheus/metrics"
 P50_ROUNDS = 10  # one-client rounds, each server about a second per round
 PROCESSED = ":tensorflow:serving:batching_session:processed_batch_size"
 
@@ -151,13 +151,10 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
     request.inputs[models.INPUT].CopyFrom(to_proto(models.sample(name)))
     body = work / f"{name}.bin"
     body.write_bytes(request.SerializeToString())
-    monitoring = work / "monitoring.config"
-    monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
     servers, rest_ports = {}, {}
     for label, extra in VARIANTS.items():
-        rest_ports[label] = free_port()
-        args = ["model", "--model_name", name, "--model_path", str(base), *extra]
-        args += ["--rest_port", str(rest_ports[label]), "--monitoring_config_file", str(monitoring)]
+        metrics, rest_ports[label] = metrics_flags(work)
+        args = ["model", "--model_name", name, "--model_path", str(base), *extra, *metrics]
         servers[label] = ServerProcess(args, work / f"{name}-{label}.log", {"LOG_LEVEL": "INFO"})
     try:
         for server in servers.values():

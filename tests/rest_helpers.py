@@ -29,6 +29,18 @@ class RestServer(ServerProcess):
         return self.wait_for(lambda: http_answers(probe, timeout=1, verify=self.verify)(), timeout, "answering on REST")
 
 
+METRICS_PATH = "/monitoring/prometheus/metrics"
+
+
+def metrics_flags(directory: pathlib.Path) -> tuple[list[str], int]:
+    """Flags for a REST port serving Prometheus metrics at METRICS_PATH (TF Serving's
+    --monitoring_config_file, written into `directory`), and that port."""
+    config = directory / "monitoring.config"
+    config.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
+    port = free_port()
+    return ["--rest_port", str(port), "--monitoring_config_file", str(config)], port
+
+
 def write_config(path: pathlib.Path, entries: Iterable[Mapping[str, object]]) -> pathlib.Path:
     """A config file listing the given model entries."""
     path.write_text(json.dumps({"model_config_list": [{"config": dict(e)} for e in entries]}))

@@ -31,11 +31,8 @@ from ie_serving.compile_policy import CPU_DEFAULTS
 from tests import models
 from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
-from tests.rest_helpers import write_config
+from tests.rest_helpers import METRICS_PATH, metrics_flags, write_config
 from tests.sagemaker_helpers import ServeProcess
-from tests.server import free_port
-
-METRICS_PATH = "/monitoring/prometheus/metrics"
 
 
 class OpenVino:
@@ -83,18 +80,8 @@ def batching_server(tmp_path, start_server):
             {"name": "dynamic", "base_path": str(dynamic.parent.parent), "batching": batching},
         ],
     )
-    monitoring = tmp_path / "monitoring.config"
-    monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
-    rest_port = free_port()
-    server = start_server(
-        "config",
-        "--config_path",
-        str(config),
-        "--rest_port",
-        str(rest_port),
-        "--monitoring_config_file",
-        str(monitoring),
-    )
+    metrics, rest_port = metrics_flags(tmp_path)
+    server = start_server("config", "--config_path", str(config), *metrics)
     return server, rest_port, OpenVino(mlp), OpenVino(dynamic)
 
 

@@ -16,11 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests import models
 from tests.grpc_client import RawClient
-from tests.rest_helpers import write_config
-from tests.server import free_port
+from tests.rest_helpers import METRICS_PATH, metrics_flags, write_config
 
 REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
-METRICS_PATH = "/monitoring/prometheus/metrics"
 
 
 def _wait_in_flight(rest_port: int, model: str, timeout: float = 30.0) -> None:
@@ -51,20 +49,8 @@ def test_sigterm_finishes_in_flight_requests(tmp_path, start_server):
             {"name": "scale", "base_path": str(tmp_path / "scale")},
         ],
     )
-    monitoring = tmp_path / "monitoring.config"
-    monitoring.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
-    rest_port = free_port()
-    server = start_server(
-        "config",
-        "--config_path",
-        str(config),
-        "--shutdown_grace_seconds",
-        "20",
-        "--rest_port",
-        str(rest_port),
-        "--monitoring_config_file",
-        str(monitoring),
-    )
+    metrics, rest_port = metrics_flags(tmp_path)
+    server = start_server("config", "--config_path", str(config), "--shutdown_grace_seconds", "20", *metrics)
     client = RawClient(server.address)
     outcomes: list[str] = []
     stop = threading.Event()
