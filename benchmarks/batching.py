@@ -27,19 +27,17 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 import grpc
 import numpy as np
 import openvino as ov
-from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks import models
 from benchmarks.loadgen import Spec
 from ie_serving.compile_policy import CPU_DEFAULTS
 from ie_serving.protos.tensorflow_serving.apis import predict_pb2
 from ie_serving.tensor_proto import to_proto
-from tests.rest_helpers import METRICS_PATH, metrics_flags
+from tests.rest_helpers import metrics_flags, processed_batch_counts
 from tests.server import ServerProcess
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
@@ -53,7 +51,6 @@ VARIANTS = {
     "on+sizes": ["--batching", json.dumps({**BATCHING, "allowed_batch_sizes": [1, 2, 4, 8]})],
 }
 P50_ROUNDS = 10  # one-client rounds, each server about a second per round
-PROCESSED = ":tensorflow:serving:batching_session:processed_batch_size"
 
 
 def inproc_rows_per_second(model_xml: pathlib.Path, batch: int, seconds: float) -> float:
@@ -99,18 +96,6 @@ def load(server: ServerProcess, body: pathlib.Path, concurrency: int, seconds: f
         [sys.executable, "-m", "benchmarks.loadgen", str(spec_path)], stdout=subprocess.PIPE, text=True, check=True
     ).stdout
     return json.loads(out.splitlines()[-1])
-
-
-def batch_counts(rest_port: int) -> tuple[float, float]:
-    """processed_batch_size's (_sum, _count) from the server's metrics (zeros before any batch)."""
-    text = urllib.request.urlopen(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=10).read().decode()
-    found = {"sum": 0.0, "count": 0.0}
-    for family in text_string_to_metric_families(text):
-        if family.name == PROCESSED:
-            for sample in family.samples:
-                if sample.name.endswith(("_count", "_sum")):
-                    found[sample.name.rsplit("_", 1)[1]] += sample.value
-    return found["sum"], found["count"]
 
 
 def one_client_p50(servers: dict[str, ServerProcess], body: bytes, rounds: int) -> dict[str, list[float]]:
@@ -165,12 +150,12 @@ def measure_model(name: str, work: pathlib.Path, rounds: int, seconds: float) ->
         for index in range(rounds):
             order = list(servers) if index % 2 == 0 else list(servers)[::-1]
             for label in order:
-                before = batch_counts(rest_ports[label])
+                before = processed_batch_counts(rest_ports[label])
                 point = load(servers[label], body, 32, seconds, work)
-                after = batch_counts(rest_ports[label])
+                after = processed_batch_counts(rest_ports[label])
                 figures[label]["rps32"].append(point["throughput"])
-                figures[label]["rows"].append(after[0] - before[0])
-                figures[label]["batches"].append(after[1] - before[1])
+                figures[label]["rows"].append(after.get("sum", 0.0) - before.get("sum", 0.0))
+                figures[label]["batches"].append(after.get("count", 0.0) - before.get("count", 0.0))
                 middle = load(servers[label], body, 4, seconds / 2, work)
                 figures[label]["rps4"].append(middle["throughput"])
                 figures[label]["errors"].append(point["errors"] + middle["errors"])

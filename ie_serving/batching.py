@@ -248,8 +248,7 @@ class Batcher:
         self._running = 0  # batches running now, at most num_batch_threads
         self._sequential = sequential
         self._receiving = 0  # requests announced by receiving() and not yet enqueued
-        self._announced = threading.local()  # flag: this thread's request is counted in _receiving
-        self._announced.flag = False
+        self._announced = threading.local()  # flag (set by receiving()): this thread's request is counted in _receiving
         self._enqueued = 0  # requests enqueued so far
         # the last batch held one request and none arrived while it was queued or running
         self._last_alone = True
@@ -482,7 +481,7 @@ class Batcher:
             for task in tasks:
                 task.error = exc
         except Exception as exc:  # a bug: every request of the batch still gets an answer
-            log.exception("model %s: batch of %d request(s) failed", self._name, len(tasks))
+            log.exception("%s: batch of %d request(s) failed", self._name, len(tasks))
             for task in tasks:
                 task.error = InferenceFailed(f"batch failed: {type(exc).__name__}: {exc}")
         finally:

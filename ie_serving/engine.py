@@ -447,8 +447,8 @@ def load_version(
     batching = _batching_for(version_dir, config, options)
     if batching is not None:
         model, targets, batching = _prepare_batching(model, config, mapping["inputs"], batching, what, read)
-    if batching is not None:
-        config = for_batching(config, what)
+        if batching is not None:  # the model can batch
+            config = for_batching(config, what)
     try:
         if targets:
             model.reshape(targets)

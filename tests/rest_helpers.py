@@ -8,6 +8,8 @@ import pathlib
 from collections.abc import Iterable, Mapping
 
 import requests
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from tests.processes import free_port, http_answers
 from tests.server import ServerProcess
@@ -39,6 +41,23 @@ def metrics_flags(directory: pathlib.Path) -> tuple[list[str], int]:
     config.write_text(f'prometheus_config {{ enable: true, path: "{METRICS_PATH}" }}\n')
     port = free_port()
     return ["--rest_port", str(port), "--monitoring_config_file", str(config)], port
+
+
+def metric_samples(rest_port: int) -> dict[str, list[Sample]]:
+    """The server's Prometheus metrics at METRICS_PATH: each family's samples by its name."""
+    text = requests.get(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=10).text
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def processed_batch_counts(rest_port: int) -> dict[str, float]:
+    """TF Serving's batching metric processed_batch_size: its "sum" and "count" over every model
+    (neither before the first batch)."""
+    found: dict[str, float] = {}
+    for sample in metric_samples(rest_port).get(":tensorflow:serving:batching_session:processed_batch_size", []):
+        if sample.name.endswith(("_count", "_sum")):
+            part = sample.name.rsplit("_", 1)[1]
+            found[part] = found.get(part, 0.0) + sample.value
+    return found
 
 
 def write_config(path: pathlib.Path, entries: Iterable[Mapping[str, object]]) -> pathlib.Path:

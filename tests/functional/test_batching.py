@@ -25,13 +25,12 @@ import numpy as np
 import openvino as ov
 import pytest
 import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from ie_serving.compile_policy import CPU_DEFAULTS
 from tests import models
 from tests.framework_envs import run_tf
 from tests.grpc_client import RawClient
-from tests.rest_helpers import METRICS_PATH, metrics_flags, write_config
+from tests.rest_helpers import metrics_flags, processed_batch_counts, write_config
 from tests.sagemaker_helpers import ServeProcess
 
 
@@ -52,18 +51,6 @@ class OpenVino:
 def _distinct_inputs(count: int, width: int = 32, rows: int = 1) -> list[np.ndarray]:
     rng = np.random.default_rng(7)
     return [rng.standard_normal((rows, width)).astype(np.float32) + i for i in range(count)]
-
-
-def _batch_metrics(rest_port: int) -> dict[str, float]:
-    """processed_batch_size's _count and _sum from TF Serving's batching metrics."""
-    text = requests.get(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=10).text
-    found = {}
-    for family in text_string_to_metric_families(text):
-        if family.name == ":tensorflow:serving:batching_session:processed_batch_size":
-            for sample in family.samples:
-                if sample.name.endswith(("_count", "_sum")):
-                    found[sample.name.rsplit("_", 1)[1]] = sample.value
-    return found
 
 
 @pytest.fixture
@@ -97,7 +84,7 @@ def test_concurrent_grpc_clients_each_get_their_own_answer(batching_server, tmp_
     with np.load(tmp_path / "out.npz") as answers:
         for i, x in enumerate(inputs):
             np.testing.assert_allclose(answers[f"y{i}"], mlp({"x": x})["y"], rtol=1e-5, atol=1e-4)
-    counts = _batch_metrics(rest_port)
+    counts = processed_batch_counts(rest_port)
     assert counts["sum"] == 48  # every row ran once, no padding without allowed_batch_sizes
     assert counts["count"] < 48, counts  # merged: fewer batches than requests
     log = server.log()
@@ -332,7 +319,7 @@ def test_concurrent_kserve_v2_clients_batch_with_the_rest(batching_server):
     """KServe v2 infer (inference_rest.md's JSON request, as the spec writes it) goes through the
     same batcher: 32 concurrent requests each get OpenVINO's answer on their own input."""
     _, rest_port, mlp, _ = batching_server
-    before = _batch_metrics(rest_port)
+    before = processed_batch_counts(rest_port)
     inputs = _distinct_inputs(32)
 
     def infer(x: np.ndarray) -> np.ndarray:
@@ -347,7 +334,7 @@ def test_concurrent_kserve_v2_clients_batch_with_the_rest(batching_server):
         answers = list(pool.map(infer, inputs))
     for x, answer in zip(inputs, answers, strict=True):
         np.testing.assert_allclose(answer, mlp({"x": x})["y"], rtol=1e-5, atol=1e-4)
-    after = _batch_metrics(rest_port)
+    after = processed_batch_counts(rest_port)
     assert after["sum"] - before.get("sum", 0) == 32
     assert after["count"] - before.get("count", 0) < 32, (before, after)  # merged
 

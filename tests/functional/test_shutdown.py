@@ -11,12 +11,10 @@ import time
 import grpc
 import numpy as np
 import pytest
-import requests
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests import models
 from tests.grpc_client import RawClient
-from tests.rest_helpers import METRICS_PATH, metrics_flags, write_config
+from tests.rest_helpers import metric_samples, metrics_flags, write_config
 
 REFUSALS = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED}
 
@@ -26,11 +24,9 @@ def _wait_in_flight(rest_port: int, model: str, timeout: float = 30.0) -> None:
     fixed sleep was not enough on a loaded machine: SIGTERM could come before it arrived)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        text = requests.get(f"http://127.0.0.1:{rest_port}{METRICS_PATH}", timeout=5).text
-        for family in text_string_to_metric_families(text):
-            holding = (s.labels["model_name"] == model and s.value >= 1 for s in family.samples)
-            if family.name == "ie_serving_requests_in_flight" and any(holding):
-                return
+        samples = metric_samples(rest_port).get("ie_serving_requests_in_flight", [])
+        if any(sample.labels["model_name"] == model and sample.value >= 1 for sample in samples):
+            return
         time.sleep(0.01)
     raise AssertionError(f"no request for {model} in flight within {timeout} s")
 
